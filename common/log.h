@@ -1,0 +1,35 @@
+// Diagnostics for people: one line per event on stderr, prefixed with the
+// program name and level ("catcher: warning: ..."). Messages may quote list
+// data, so control characters are escaped to keep one event on one line and to
+// stop a hostile title from forging log lines. Never log credentials.
+//
+// Thread-safety: Log() may be called from any thread; lines do not interleave.
+#ifndef VMC_COMMON_LOG_H_
+#define VMC_COMMON_LOG_H_
+
+#include <string>
+#include <string_view>
+
+namespace vmc {
+
+enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
+
+// Set once by main(): the program name and the most verbose level printed
+// (default kWarning; -v raises it, -q lowers it to kError).
+void SetLogProgram(std::string_view program);
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+
+void Log(LogLevel level, std::string_view message);
+
+inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
+inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
+inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
+inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
+
+// Escapes control characters (\n, \t, \xNN) so that the text stays on one line.
+std::string EscapeForLog(std::string_view text);
+
+}  // namespace vmc
+
+#endif  // VMC_COMMON_LOG_H_
