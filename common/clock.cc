@@ -19,8 +19,8 @@ bool ReadDigits(std::string_view text, size_t pos, size_t width, int* out) {
 }
 
 Error BadDate(std::string_view text) {
-  return Error(ErrorCode::kInvalidDate, "invalid date \"" + std::string(text) +
-                                            "\": expected UTC as YYYY-MM-DDTHH:MM:SSZ");
+  return Error(ErrorCode::kInvalidDate,
+               "invalid date \"" + std::string(text) + "\": expected UTC as YYYY-MM-DDTHH:MM:SSZ");
 }
 
 }  // namespace
@@ -32,22 +32,22 @@ TimePoint SystemClock::Now() const {
 Result<TimePoint> ParseDate(std::string_view text) {
   // 0123456789012345678 9
   // YYYY-MM-DDTHH:MM:SS Z
-  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
-      text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z') {
     return BadDate(text);
   }
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  if (!ReadDigits(text, 0, 4, &y) || !ReadDigits(text, 5, 2, &mo) ||
-      !ReadDigits(text, 8, 2, &d) || !ReadDigits(text, 11, 2, &h) ||
-      !ReadDigits(text, 14, 2, &mi) || !ReadDigits(text, 17, 2, &s)) {
+  if (!ReadDigits(text, 0, 4, &y) || !ReadDigits(text, 5, 2, &mo) || !ReadDigits(text, 8, 2, &d) ||
+      !ReadDigits(text, 11, 2, &h) || !ReadDigits(text, 14, 2, &mi) ||
+      !ReadDigits(text, 17, 2, &s)) {
     return BadDate(text);
   }
   const std::chrono::year_month_day ymd{std::chrono::year{y},
                                         std::chrono::month{static_cast<unsigned>(mo)},
                                         std::chrono::day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 59) return BadDate(text);
-  return TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} +
-         std::chrono::minutes{mi} + std::chrono::seconds{s};
+  return TimePoint{std::chrono::sys_days{ymd}} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+         std::chrono::seconds{s};
 }
 
 std::string FormatDate(TimePoint t) {

@@ -93,9 +93,7 @@ Error&& Error::Prefix(std::string_view context) && {
   return std::move(*this);
 }
 
-std::string Error::ToString() const {
-  return std::string(ErrorCodeName(code_)) + ": " + message_;
-}
+std::string Error::ToString() const { return std::string(ErrorCodeName(code_)) + ": " + message_; }
 
 std::string Error::ToJson() const {
   rapidjson::StringBuffer buffer;

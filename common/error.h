@@ -111,7 +111,7 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -157,12 +157,12 @@ inline Status Ok() { return {}; }
 }  // namespace vmc
 
 // Propagates the Error of a Status or Result expression to the caller.
-#define VMC_RETURN_IF_ERROR(expr)                    \
-  do {                                               \
-    auto vmc_status_ = (expr);                       \
-    if (!vmc_status_.ok()) {                         \
-      return std::move(vmc_status_).error();         \
-    }                                                \
+#define VMC_RETURN_IF_ERROR(expr)            \
+  do {                                       \
+    auto vmc_status_ = (expr);               \
+    if (!vmc_status_.ok()) {                 \
+      return std::move(vmc_status_).error(); \
+    }                                        \
   } while (false)
 
 #define VMC_CONCAT_INNER_(a, b) a##b

@@ -66,8 +66,8 @@ void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) > static_cast<int>(g_level.load())) return;
   const std::string line = EscapeForLog(message);
   std::lock_guard<std::mutex> lock(g_mutex);
-  std::fprintf(stderr, "%s: %.*s: %s\n", Program().c_str(), static_cast<int>(LevelName(level).size()),
-               LevelName(level).data(), line.c_str());
+  std::fprintf(stderr, "%s: %.*s: %s\n", Program().c_str(),
+               static_cast<int>(LevelName(level).size()), LevelName(level).data(), line.c_str());
 }
 
 }  // namespace vmc

@@ -130,8 +130,8 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
       }
     }
     if (in_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
-      const ssize_t n = write(in_fd, options.stdin_data.data() + written,
-                              options.stdin_data.size() - written);
+      const ssize_t n =
+          write(in_fd, options.stdin_data.data() + written, options.stdin_data.size() - written);
       if (n > 0) written += static_cast<size_t>(n);
       if (n < 0 || written == options.stdin_data.size()) {
         close(in_fd);
