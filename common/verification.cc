@@ -1,0 +1,93 @@
+#include "common/verification.h"
+
+#include "common/trust.h"
+
+namespace vmc {
+namespace {
+
+// "image list <id>" for messages; the identifier is schema-checked by now.
+std::string Describe(const ImageList& list) { return "image list " + list.identifier(); }
+
+Status RequireSameDn(const std::string& signer_side, const std::string& list_side,
+                     std::string_view what, ErrorCode code, const std::string& context) {
+  VMC_ASSIGN_OR_RETURN(const bool same, SameDn(signer_side, list_side));
+  if (same) return Ok();
+  return Error(code, context + ": the signer's " + std::string(what) + " \"" + signer_side +
+                         "\" is not \"" + list_side + "\"")
+      .With("signer", signer_side)
+      .With("expected", list_side);
+}
+
+}  // namespace
+
+Status CheckDeclaredEndorser(const ImageList& list, const VerifiedMessage& message) {
+  const auto endorser = list.endorser();
+  const std::string context = Describe(list);
+  if (!endorser || endorser->dn.empty() || endorser->ca.empty()) {
+    return Error(ErrorCode::kEndorserMismatch,
+                 context + " names no endorser (hv:endorser/hv:x509 hv:dn and hv:ca)")
+        .With("pointer", "/hv:imagelist/hv:endorser");
+  }
+  VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_dn, endorser->dn, "subject (hv:dn)",
+                                    ErrorCode::kEndorserMismatch, context));
+  return RequireSameDn(message.signer_ca_dn, endorser->ca, "issuer (hv:ca)",
+                       ErrorCode::kEndorserMismatch, context);
+}
+
+Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
+                                       std::vector<std::string>* warnings) {
+  return ImageList::Parse(message.content, warnings);
+}
+
+Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew) {
+  const auto created = list.created();
+  const auto expires = list.expires();
+  const std::string context = Describe(list);
+  if (!created || !expires) {
+    return Error(ErrorCode::kSchemaViolation, context + " lacks dc:date:created or dc:date:expires")
+        .With("pointer", "/hv:imagelist");
+  }
+  if (*created > now + skew) {
+    return Error(ErrorCode::kListFutureDated,
+                 context + " is dated in the future (created " + FormatDate(*created) + ", now " +
+                     FormatDate(now) + "). It will not be used until then.")
+        .With("created", FormatDate(*created))
+        .With("now", FormatDate(now));
+  }
+  if (*expires <= now) {
+    return Error(ErrorCode::kListExpired, context + " is expired (invalid since " +
+                                              FormatDate(*expires) +
+                                              "). Its images will not be updated.")
+        .With("expires", FormatDate(*expires))
+        .With("now", FormatDate(now));
+  }
+  return Ok();
+}
+
+Result<VerifiedList> VerifySignedListOffline(std::string_view signed_bytes,
+                                             const OfflineCheck& check) {
+  // Step 2: one signer, signature and digest.
+  VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
+  // Step 3: the chain to the CA directory, with CRLs, at the fixed time.
+  VMC_RETURN_IF_ERROR(
+      VerifySignerChain(check.ca_dir, message.signer.get(), message.other_certificates, check.at));
+  // Step 4, the expected endorser given on the command line.
+  if (check.expected_dn) {
+    VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_dn, *check.expected_dn, "subject",
+                                      ErrorCode::kUntrustedEndorser, "signed list"));
+  }
+  if (check.expected_ca) {
+    VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_ca_dn, *check.expected_ca, "issuer",
+                                      ErrorCode::kUntrustedEndorser, "signed list"));
+  }
+  // Step 5: JSON from the verified bytes only, then the schema.
+  std::vector<std::string> warnings;
+  VMC_ASSIGN_OR_RETURN(ImageList list, ParseVerifiedContent(message, &warnings));
+  // Step 4, the list's own endorser.
+  VMC_RETURN_IF_ERROR(CheckDeclaredEndorser(list, message));
+  // Step 7: dates at the same instant.
+  VMC_RETURN_IF_ERROR(CheckFreshness(list, check.at, check.created_skew));
+  return VerifiedList{std::move(message), std::move(list), std::move(warnings)};
+}
+
+}  // namespace vmc
