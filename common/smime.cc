@@ -1,0 +1,424 @@
+#include "common/smime.h"
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+namespace vmc {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* p) const { BIO_free_all(p); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+struct CmsFree {
+  void operator()(CMS_ContentInfo* p) const { CMS_ContentInfo_free(p); }
+};
+using CmsPtr = std::unique_ptr<CMS_ContentInfo, CmsFree>;
+
+struct X509StackPopFree {
+  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackPopFree>;
+
+struct EmailStackFree {
+  void operator()(STACK_OF(OPENSSL_STRING) * p) const { X509_email_free(p); }
+};
+using EmailStackPtr = std::unique_ptr<STACK_OF(OPENSSL_STRING), EmailStackFree>;
+
+// This thread's OpenSSL error queue, drained: the codes (oldest first) and a
+// readable reason, so that one failure never leaks into the next call.
+struct OpenSslErrors {
+  std::vector<unsigned long> codes;
+
+  bool Has(int lib, int reason) const {
+    for (unsigned long code : codes) {
+      if (ERR_GET_LIB(code) == lib && ERR_GET_REASON(code) == reason) return true;
+    }
+    return false;
+  }
+  // The innermost reason: the oldest entry is where the failure began.
+  std::string Reason() const {
+    if (codes.empty()) return "unknown OpenSSL error";
+    const char* text = ERR_reason_error_string(codes.front());
+    return text != nullptr ? text : "OpenSSL error " + std::to_string(codes.front());
+  }
+};
+
+OpenSslErrors TakeOpenSslErrors() {
+  OpenSslErrors errors;
+  while (const unsigned long code = ERR_get_error()) errors.codes.push_back(code);
+  return errors;
+}
+
+BioPtr ReadOnlyBio(std::string_view bytes) {
+  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+std::string BioContents(BIO* bio) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  return size > 0 ? std::string(data, static_cast<size_t>(size)) : std::string();
+}
+
+// ---- Verification -----------------------------------------------------------
+
+// How the signed first part of multipart/signed is read back into bytes.
+// OpenSSL's text reading (flags 0) re-canonicalises every line end to CRLF:
+// that recovers what `openssl smime -sign` signs by default, whatever the
+// transport did to line ends. A list signed with -binary was digested as is,
+// so it verifies only when read raw (CMS_BINARY); SMIME_CRLFEOL covers a raw
+// signer whose MIME line ends were CRLF. Trying a second reading after the
+// first's digest does not match is not a loosening: whichever reading
+// verifies, the bytes returned are exactly the ones whose digest the signer
+// signed (CMS_verify writes to `out` what it digests), and only those bytes
+// are ever parsed. No reading can make unsigned bytes verify.
+constexpr int kReadFlags[] = {0, CMS_BINARY, CMS_BINARY | SMIME_CRLFEOL};
+
+Error Malformed(std::string message) {
+  return Error(ErrorCode::kSmimeMalformed, std::move(message));
+}
+
+// A bare JSON list has no signature at all: say so rather than "malformed".
+bool LooksLikeBareJson(std::string_view message) {
+  const size_t first = message.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && (message[first] == '{' || message[first] == '[');
+}
+
+// Step 2 only accepts what image lists are: signed data (as id-data, or text
+// with CRLF as `openssl cms -asciicrlf` marks it), never another signed type
+// (a receipt, a timestamp token) whose signature could be replayed here.
+Status CheckContentTypes(CMS_ContentInfo* cms) {
+  if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+    return Malformed("the S/MIME signature is not PKCS#7/CMS signedData");
+  }
+  const int content_type = OBJ_obj2nid(CMS_get0_eContentType(cms));
+  if (content_type != NID_pkcs7_data && content_type != NID_id_ct_asciiTextWithCRLF) {
+    return Malformed(std::string("the signed content type is ") + OBJ_nid2ln(content_type) +
+                     ", not data");
+  }
+  return Ok();
+}
+
+struct ParsedMessage {
+  CmsPtr cms;
+  BioPtr content;  // the first MIME part, as this reading produced it
+};
+
+Result<ParsedMessage> ParseMessage(std::string_view message, int read_flags) {
+  BioPtr in = ReadOnlyBio(message);
+  BIO* content = nullptr;
+  CmsPtr cms(SMIME_read_CMS_ex(in.get(), read_flags, &content, nullptr));
+  BioPtr content_owner(content);
+  if (cms == nullptr) {
+    const OpenSslErrors errors = TakeOpenSslErrors();
+    if (LooksLikeBareJson(message)) {
+      return Error(ErrorCode::kNoSigner,
+                   "the list is not signed: it is a bare JSON document, not S/MIME");
+    }
+    return Malformed("not a readable S/MIME message: " + errors.Reason());
+  }
+  if (content_owner == nullptr) {
+    return Malformed(
+        "the S/MIME message is opaque-signed (application/pkcs7-mime); image lists are "
+        "clear-signed multipart/signed");
+  }
+  VMC_RETURN_IF_ERROR(CheckContentTypes(cms.get()));
+  return ParsedMessage{std::move(cms), std::move(content_owner)};
+}
+
+X509* SignerCertificate(CMS_SignerInfo* si) {
+  X509* signer = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, &signer, nullptr, nullptr);
+  return signer;
+}
+
+// Exactly one SignerInfo, whose certificate the message carries.
+Result<CMS_SignerInfo*> TheOnlySigner(CMS_ContentInfo* cms) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
+  const int count = infos != nullptr ? sk_CMS_SignerInfo_num(infos) : 0;
+  if (count <= 0) {
+    return Error(ErrorCode::kNoSigner, "the S/MIME message has no signature (no SignerInfo)");
+  }
+  // Matches each SignerInfo's issuer and serial against the message's own
+  // certificates; a SignerInfo left without one has no usable signer.
+  CMS_set1_signers_certs(cms, nullptr, 0);
+  ERR_clear_error();
+  if (count > 1) {
+    std::string who;
+    for (int i = 0; i < count; ++i) {
+      X509* cert = SignerCertificate(sk_CMS_SignerInfo_value(infos, i));
+      who += (i == 0 ? "" : ", ") +
+             (cert != nullptr ? DnToString(X509_get_subject_name(cert)) : "(no certificate)");
+    }
+    return Error(ErrorCode::kMultipleSigners, "the S/MIME message has " + std::to_string(count) +
+                                                  " signatures (" + who +
+                                                  "); exactly one is accepted")
+        .With("signers", who);
+  }
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
+  if (SignerCertificate(si) == nullptr) {
+    return Error(ErrorCode::kNoSigner,
+                 "the signer's certificate is not included in the S/MIME message");
+  }
+  return si;
+}
+
+// The outcome of verifying one reading: the signed bytes, or why not.
+struct ReadingOutcome {
+  std::optional<std::string> content;
+  bool content_mismatch = false;  // only the content digest failed
+  std::string reason;
+};
+
+ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
+  BioPtr out(BIO_new(BIO_s_mem()));
+  ReadingOutcome outcome;
+  if (out == nullptr) {
+    outcome.reason = TakeOpenSslErrors().Reason();
+    return outcome;
+  }
+  // No store: the chain is step 3's business (trust.h), with the CA
+  // directory, CRLs and one fixed time that CMS_verify would not use.
+  const unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | (read_flags & CMS_BINARY);
+  if (CMS_verify(parsed.cms.get(), nullptr, nullptr, parsed.content.get(), out.get(), flags) == 1) {
+    ERR_clear_error();
+    outcome.content = BioContents(out.get());
+    return outcome;
+  }
+  const OpenSslErrors errors = TakeOpenSslErrors();
+  outcome.content_mismatch = errors.Has(ERR_LIB_CMS, CMS_R_CONTENT_VERIFY_ERROR);
+  outcome.reason = errors.Reason();
+  return outcome;
+}
+
+std::string DigestName(CMS_SignerInfo* si) {
+  X509_ALGOR* digest = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest, nullptr);
+  const ASN1_OBJECT* oid = nullptr;
+  if (digest != nullptr) X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
+  const int nid = oid != nullptr ? OBJ_obj2nid(oid) : NID_undef;
+  return nid != NID_undef ? OBJ_nid2ln(nid) : "unknown";
+}
+
+// SHA-1 stays acceptable because DESIGN.md requires the lists of 2011 to
+// verify here (trust, step 3, still judges their certificates). Digests
+// with practical collisions older than SHA-1 have no such reason: with them a
+// signer could be made to sign one list that also "signs" another.
+Status CheckDigest(CMS_SignerInfo* si) {
+  const std::string name = DigestName(si);
+  if (name == "md2" || name == "md4" || name == "md5") {
+    return Error(ErrorCode::kSignatureInvalid,
+                 "the signature uses the broken digest " + name + "; it is not accepted")
+        .With("digest", name);
+  }
+  return Ok();
+}
+
+VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string content) {
+  VerifiedMessage verified;
+  verified.content = std::move(content);
+  verified.signer = ShareCertificate(SignerCertificate(si));
+  verified.signer_dn = DnToString(X509_get_subject_name(verified.signer.get()));
+  verified.signer_ca_dn = DnToString(X509_get_issuer_name(verified.signer.get()));
+  verified.digest = DigestName(si);
+  X509StackPtr certs(CMS_get1_certs(cms));
+  while (certs != nullptr && sk_X509_num(certs.get()) > 0) {
+    X509Ptr cert(sk_X509_shift(certs.get()));
+    if (X509_cmp(cert.get(), verified.signer.get()) != 0) {
+      verified.other_certificates.push_back(std::move(cert));
+    }
+  }
+  return verified;
+}
+
+// ---- Signing identity -------------------------------------------------------
+
+struct PassphraseRequest {
+  std::optional<std::string_view> passphrase;
+  bool asked = false;
+};
+
+int ProvidePassphrase(char* buf, int size, int /*rwflag*/, void* userdata) {
+  auto* request = static_cast<PassphraseRequest*>(userdata);
+  request->asked = true;
+  if (!request->passphrase || request->passphrase->size() > static_cast<size_t>(size)) return -1;
+  std::memcpy(buf, request->passphrase->data(), request->passphrase->size());
+  return static_cast<int>(request->passphrase->size());
+}
+
+Error Unfit(std::string message) { return Error(ErrorCode::kCertificateUnfit, std::move(message)); }
+
+Result<EvpPkeyPtr> ReadPrivateKey(std::string_view pem, std::string_view label,
+                                  std::optional<std::string_view> passphrase) {
+  if (pem.size() > static_cast<size_t>(INT_MAX)) {
+    return Unfit(std::string(label) + " is too large to be a private key");
+  }
+  BioPtr bio = ReadOnlyBio(pem);
+  PassphraseRequest request{passphrase};
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, ProvidePassphrase, &request));
+  if (key != nullptr) {
+    ERR_clear_error();
+    return key;
+  }
+  const std::string reason = TakeOpenSslErrors().Reason();
+  if (request.asked && !passphrase) {
+    return Unfit(std::string(label) + " is encrypted: a passphrase is required");
+  }
+  if (request.asked) {
+    return Unfit("cannot decrypt " + std::string(label) + ": wrong passphrase? (" + reason + ")");
+  }
+  return Unfit("no readable private key in " + std::string(label) + ": " + reason);
+}
+
+std::string FirstEmail(X509* cert) {
+  EmailStackPtr emails(X509_get1_email(cert));
+  if (emails == nullptr || sk_OPENSSL_STRING_num(emails.get()) == 0) return "";
+  return sk_OPENSSL_STRING_value(emails.get(), 0);
+}
+
+Result<SigningIdentity> LoadIdentity(std::string_view cert_pem, std::string_view cert_label,
+                                     std::string_view key_pem, std::string_view key_label,
+                                     std::optional<std::string_view> passphrase) {
+  auto certs = ParseCertificatesPem(cert_pem);
+  if (!certs.ok()) return std::move(certs).error().Prefix(std::string(cert_label) + ": ");
+  VMC_ASSIGN_OR_RETURN(EvpPkeyPtr key, ReadPrivateKey(key_pem, key_label, passphrase));
+
+  SigningIdentity identity;
+  identity.certificate = std::move(certs->front());
+  for (size_t i = 1; i < certs->size(); ++i) identity.chain.push_back(std::move((*certs)[i]));
+  identity.subject_dn = DnToString(X509_get_subject_name(identity.certificate.get()));
+  identity.issuer_dn = DnToString(X509_get_issuer_name(identity.certificate.get()));
+  if (X509_check_private_key(identity.certificate.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return Unfit("the private key in " + std::string(key_label) +
+                 " does not belong to the certificate " + identity.subject_dn + " in " +
+                 std::string(cert_label))
+        .With("subject", identity.subject_dn);
+  }
+  identity.key = std::move(key);
+  identity.email = FirstEmail(identity.certificate.get());
+  return identity;
+}
+
+Result<std::string> ReadWholeFile(const std::filesystem::path& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  if (in) content << in.rdbuf();
+  if (!in || in.bad()) {
+    return Error(ErrorCode::kIo, "cannot read " + std::string(what) + " " + path.string())
+        .With("file", path.string());
+  }
+  return content.str();
+}
+
+}  // namespace
+
+Result<VerifiedMessage> VerifySmime(std::string_view message) {
+  if (message.size() > static_cast<size_t>(INT_MAX)) {
+    return Malformed("the S/MIME message is " + std::to_string(message.size()) +
+                     " bytes, more than OpenSSL can read");
+  }
+  std::string mismatch;
+  for (const int read_flags : kReadFlags) {
+    // The MIME structure and the signature are the same in every reading;
+    // only the bytes of the signed part differ.
+    VMC_ASSIGN_OR_RETURN(ParsedMessage parsed, ParseMessage(message, read_flags));
+    VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si, TheOnlySigner(parsed.cms.get()));
+    VMC_RETURN_IF_ERROR(CheckDigest(si));
+    ReadingOutcome outcome = VerifyReading(parsed, read_flags);
+    if (outcome.content) return Describe(parsed.cms.get(), si, std::move(*outcome.content));
+    if (!outcome.content_mismatch) {
+      return Error(ErrorCode::kSignatureInvalid,
+                   "the S/MIME signature of " +
+                       DnToString(X509_get_subject_name(SignerCertificate(si))) +
+                       " does not verify: " + outcome.reason)
+          .With("reason", outcome.reason);
+    }
+    if (mismatch.empty()) mismatch = outcome.reason;
+  }
+  return Error(ErrorCode::kSignatureInvalid,
+               "the signed content was changed: its digest matches the signature in neither "
+               "the text nor the binary reading (" +
+                   mismatch + ")")
+      .With("reason", mismatch);
+}
+
+Result<SigningIdentity> LoadSigningIdentityPem(std::string_view cert_pem, std::string_view key_pem,
+                                               std::optional<std::string_view> passphrase) {
+  return LoadIdentity(cert_pem, "the certificate PEM", key_pem, "the private key PEM", passphrase);
+}
+
+Result<SigningIdentity> LoadSigningIdentity(const std::filesystem::path& cert_file,
+                                            const std::filesystem::path& key_file,
+                                            std::optional<std::string_view> passphrase) {
+  VMC_ASSIGN_OR_RETURN(std::string cert_pem, ReadWholeFile(cert_file, "certificate"));
+  VMC_ASSIGN_OR_RETURN(std::string key_pem, ReadWholeFile(key_file, "private key"));
+  auto identity =
+      LoadIdentity(cert_pem, cert_file.string(), key_pem, key_file.string(), passphrase);
+  OPENSSL_cleanse(key_pem.data(), key_pem.size());
+  return identity;
+}
+
+Status CheckSigningCertificate(const SigningIdentity& identity, TimePoint at) {
+  X509* cert = identity.certificate.get();
+  const std::string& who = identity.subject_dn;
+  if (X509_get_ext_by_NID(cert, NID_proxyCertInfo, -1) >= 0) {
+    return Unfit("certificate " + who + " is a proxy certificate; sign with the endorser's own");
+  }
+  if (X509_check_purpose(cert, X509_PURPOSE_SMIME_SIGN, 0) != 1) {
+    ERR_clear_error();
+    return Unfit("certificate " + who +
+                 " is not fit for S/MIME signing: it needs key usage digitalSignature or "
+                 "nonRepudiation and, if it has an extended key usage, emailProtection");
+  }
+  VMC_ASSIGN_OR_RETURN(TimePoint not_before, Asn1TimeToTimePoint(X509_get0_notBefore(cert)));
+  VMC_ASSIGN_OR_RETURN(TimePoint not_after, Asn1TimeToTimePoint(X509_get0_notAfter(cert)));
+  if (at < not_before) {
+    return Unfit("certificate " + who + " is not valid before " + FormatDate(not_before));
+  }
+  if (at > not_after) {
+    return Unfit("certificate " + who + " expired on " + FormatDate(not_after));
+  }
+  return Ok();
+}
+
+Result<std::string> SignSmime(std::string_view content, const SigningIdentity& identity) {
+  // Streaming is how OpenSSL writes detached multipart/signed: the content is
+  // canonicalised (no CMS_BINARY: CRLF line ends), digested and written in
+  // one pass, and the signature is computed at the end of the pass.
+  constexpr unsigned int kFlags = CMS_DETACHED | CMS_STREAM | CMS_PARTIAL;
+  auto fail = [&](std::string_view step) {
+    return Unfit("cannot sign with " + identity.subject_dn + ": " + std::string(step) + ": " +
+                 TakeOpenSslErrors().Reason());
+  };
+  CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags));
+  if (cms == nullptr) return fail("CMS_sign");
+  if (CMS_add1_signer(cms.get(), identity.certificate.get(), identity.key.get(), EVP_sha256(),
+                      kFlags) == nullptr) {
+    return fail("adding the signer");
+  }
+  for (const auto& cert : identity.chain) {
+    if (CMS_add1_cert(cms.get(), cert.get()) != 1) return fail("adding a chain certificate");
+  }
+  BioPtr in = ReadOnlyBio(content);
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (in == nullptr || out == nullptr) return fail("allocating buffers");
+  if (SMIME_write_CMS(out.get(), cms.get(), in.get(), static_cast<int>(kFlags)) != 1) {
+    return fail("writing S/MIME");
+  }
+  ERR_clear_error();
+  return BioContents(out.get());
+}
+
+}  // namespace vmc

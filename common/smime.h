@@ -1,0 +1,131 @@
+// S/MIME: verification step 2 (DESIGN.md section 5) and signing (section 4).
+//
+// Image lists travel as clear-signed multipart/signed S/MIME: the list as the
+// first MIME part, a detached PKCS#7/CMS SignedData (base64) as the second.
+// VerifySmime() proves that exactly one signer signed exactly the bytes it
+// returns; it does not decide whether that signer is trusted (step 3,
+// common/trust.h) or is the list's endorser (step 4).
+//
+// Built on OpenSSL's CMS API: CMS reads PKCS#7 signedData (what vmcaster and
+// `openssl smime` write) as well as CMS, exposes the SignerInfos so that the
+// exactly-one-signer rule is checked directly, and SMIME_read_CMS_ex() takes
+// the flags that select the text or binary reading of the signed part.
+//
+// Thread-safety: every function is reentrant; SigningIdentity is immutable
+// after loading and may be shared by threads for reading.
+#ifndef VMC_COMMON_SMIME_H_
+#define VMC_COMMON_SMIME_H_
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/trust.h"
+
+namespace vmc {
+
+struct EvpPkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
+
+// What step 2 establishes about a message.
+struct VerifiedMessage {
+  // Exactly the bytes whose digest the signature covers, and the only bytes a
+  // caller may parse. For a list signed in text mode (the default of
+  // `openssl smime -sign` and of SignSmime) line ends are CRLF; for one
+  // signed with -binary they are as signed.
+  std::string content;
+  // The certificate whose key made the signature (taken from the message).
+  X509Ptr signer;
+  // Every other certificate the message carries: candidate intermediates for
+  // step 3, never trusted for being here.
+  std::vector<X509Ptr> other_certificates;
+  // Signer's subject and issuer, one-line form ("/C=DE/O=GermanGrid/CN=..."),
+  // to compare with hv:dn / hv:ca as X.509 names (trust.h: SameDn).
+  std::string signer_dn;
+  std::string signer_ca_dn;
+  // Digest algorithm of the signature, lower case: "sha256", "sha1", ...
+  std::string digest;
+};
+
+// Verification step 2. `message` is untrusted network bytes, a clear-signed
+// multipart/signed S/MIME message.
+//
+// REQUIRES: the caller has capped message.size() (DESIGN.md step 1: 16 MiB by
+// default for a list); this function holds the message, the content and the
+// decoded signature in memory at once. Beyond INT_MAX bytes it refuses
+// (OpenSSL's BIO sizes are int).
+//
+// Checks: the message parses as multipart/signed with a signedData over
+// (id-data) content; it has exactly one SignerInfo; that signer's certificate
+// is in the message; the signature over the signed attributes verifies with
+// that certificate's key; the content's digest equals the signed one. The
+// certificate chain is NOT checked here (CMS_NO_SIGNER_CERT_VERIFY): that is
+// step 3, VerifySignerChain(), with the CA directory, CRLs and a fixed time.
+// SHA-1 signatures (lists of 2011) are accepted here; trust decides later.
+// MD2, MD4 and MD5 signatures are refused (kSignatureInvalid).
+//
+// Errors: kSmimeMalformed (not S/MIME, opaque rather than clear-signed,
+// corrupt MIME or ASN.1, not signedData); kNoSigner (no SignerInfo, the
+// signer's certificate missing, or a bare unsigned JSON document);
+// kMultipleSigners; kSignatureInvalid (bad signature, content changed, or a
+// broken digest).
+Result<VerifiedMessage> VerifySmime(std::string_view message);
+
+// A certificate and its private key, ready to sign.
+struct SigningIdentity {
+  X509Ptr certificate;
+  EvpPkeyPtr key;
+  // Certificates that followed the signer's in its PEM file (intermediates);
+  // embedded in every signature so that verifiers can build the chain.
+  std::vector<X509Ptr> chain;
+  std::string subject_dn;  // one-line form, for hv:dn
+  std::string issuer_dn;   // one-line form, for hv:ca
+  // The first e-mail address of the certificate (subjectAltName rfc822Name,
+  // else emailAddress in the subject), for hv:email; empty if none.
+  std::string email;
+};
+
+// Loads a signing identity from PEM text: `cert_pem` holds the signer's
+// certificate first, optionally followed by intermediates; `key_pem` the
+// private key, encrypted or not. `passphrase` is used only when the key is
+// encrypted. The inputs are the operator's own files (trusted, but checked).
+// Errors, all kCertificateUnfit with a precise message: no or corrupt
+// certificate; no or corrupt key; key encrypted but no passphrase given;
+// wrong passphrase; key does not belong to the certificate.
+Result<SigningIdentity> LoadSigningIdentityPem(std::string_view cert_pem, std::string_view key_pem,
+                                               std::optional<std::string_view> passphrase);
+
+// As above, reading the two files (kIo naming the file when unreadable); the
+// messages name the files.
+Result<SigningIdentity> LoadSigningIdentity(const std::filesystem::path& cert_file,
+                                            const std::filesystem::path& key_file,
+                                            std::optional<std::string_view> passphrase);
+
+// Whether the identity may sign a list at `at`: not a proxy, fit for S/MIME
+// signing (key usage digitalSignature or nonRepudiation; emailProtection if it
+// has an extended key usage), and valid at `at`. It does not check the chain
+// (the verifier's CA directory decides that). Returns kCertificateUnfit.
+Status CheckSigningCertificate(const SigningIdentity& identity, TimePoint at);
+
+// Signs `content` as detached multipart/signed S/MIME with SHA-256, embedding
+// the signer's certificate and identity.chain. The content is signed in
+// canonical text form (line ends made CRLF) and written so, which is what
+// `openssl smime -verify` (without -binary) and VerifySmime both expect.
+// Returns the message text; kCertificateUnfit if OpenSSL cannot sign with the
+// key. REQUIRES: identity loaded by LoadSigningIdentity*; content.size() <=
+// INT_MAX.
+Result<std::string> SignSmime(std::string_view content, const SigningIdentity& identity);
+
+}  // namespace vmc
+
+#endif  // VMC_COMMON_SMIME_H_

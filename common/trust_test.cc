@@ -1,0 +1,446 @@
+#include "common/trust.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/smime.h"
+#include "test/support/pki.h"
+#include "test/support/subprocess.h"
+#include "test/support/temp_dir.h"
+
+namespace vmc {
+namespace {
+
+namespace fs = std::filesystem;
+using test::ReadFile;
+using test::RunResult;
+using test::TempDir;
+using test::TestPki;
+using test::WriteFile;
+
+constexpr TimePoint kValid = TestPki::kValidTime;
+
+X509Ptr LoadCert(const fs::path& pem) {
+  auto certs = ParseCertificatesPem(ReadFile(pem));
+  EXPECT_TRUE(certs.ok()) << pem << ": " << certs.error().ToString();
+  return certs.ok() ? std::move(certs->front()) : nullptr;
+}
+
+std::string Detail(const Error& error, std::string_view key) {
+  for (const auto& [k, v] : error.details()) {
+    if (k == key) return v;
+  }
+  return "(no " + std::string(key) + ")";
+}
+
+// Verifies `cert` (a PEM file) with no extra intermediates.
+Status VerifyCert(const fs::path& ca_dir, const fs::path& cert, TimePoint at = kValid) {
+  X509Ptr x509 = LoadCert(cert);
+  if (x509 == nullptr) return Error(ErrorCode::kIo, "no certificate");
+  return VerifySignerChain(ca_dir, x509.get(), {}, at);
+}
+
+// `openssl x509 -hash` or `openssl crl -hash` of a PEM file.
+std::string OpensslHash(std::string_view kind, const fs::path& pem) {
+  const RunResult result =
+      test::Run({"openssl", std::string(kind), "-hash", "-noout", "-in", pem.string()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return result.out.substr(0, result.out.find('\n'));
+}
+
+// A writable copy of a CA directory of the test PKI.
+fs::path CopyCaDir(const TempDir& tmp, const fs::path& from) {
+  const fs::path to = tmp / "cadir";
+  fs::copy(from, to, fs::copy_options::recursive);
+  return to;
+}
+
+std::string Fixture() {
+  for (const fs::path& dir :
+       {fs::path(VMC_SOURCE_DIR) / "test/fixtures", fs::path("/work/shared/fixtures")}) {
+    if (fs::exists(dir / "hepix-readme-example.smime")) {
+      return ReadFile(dir / "hepix-readme-example.smime");
+    }
+  }
+  ADD_FAILURE() << "fixture hepix-readme-example.smime not found";
+  return "";
+}
+
+#define EXPECT_CODE(status, expected)                                  \
+  do {                                                                 \
+    const auto& s_ = (status);                                         \
+    ASSERT_FALSE(s_.ok()) << "expected " << ErrorCodeName(expected);   \
+    EXPECT_EQ(s_.error().code(), (expected)) << s_.error().ToString(); \
+  } while (false)
+
+// ---- Accepted --------------------------------------------------------------
+
+TEST(TrustTest, ValidChainAcceptedAtFixedTime) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.endorser1().cert);
+  EXPECT_TRUE(status.ok()) << status.error().ToString();
+}
+
+TEST(TrustTest, ValidChainRejectedAfterItsExpiry) {
+  const TestPki& pki = TestPki::Get();
+  const Status status =
+      VerifyCert(pki.ca_dir(), pki.endorser1().cert, TestPki::kAfterEndorsersExpire);
+  EXPECT_CODE(status, ErrorCode::kSignerExpired);
+  EXPECT_NE(status.error().message().find("expired on 2040-01-01T00:00:00Z"), std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, SignedMessagePassesStepsTwoAndThree) {
+  const TestPki& pki = TestPki::Get();
+  auto identity = LoadSigningIdentity(pki.endorser2().cert, pki.endorser2().key, std::nullopt);
+  ASSERT_TRUE(identity.ok()) << identity.error().ToString();
+  auto message = SignSmime("{}", *identity);
+  ASSERT_TRUE(message.ok());
+  auto verified = VerifySmime(*message);
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  const Status status =
+      VerifySignerChain(pki.ca_dir(), verified->signer.get(), verified->other_certificates, kValid);
+  EXPECT_TRUE(status.ok()) << status.error().ToString();
+}
+
+TEST(TrustTest, IntermediateFromTheMessageCompletesTheChain) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  fs::remove(ca_dir / (OpensslHash("x509", pki.intermediate().cert) + ".0"));
+  X509Ptr signer = LoadCert(pki.endorser1().cert);
+  std::vector<X509Ptr> untrusted;
+  untrusted.push_back(LoadCert(pki.intermediate().cert));
+  const Status with = VerifySignerChain(ca_dir, signer.get(), untrusted, kValid);
+  EXPECT_TRUE(with.ok()) << with.error().ToString();
+  EXPECT_CODE(VerifySignerChain(ca_dir, signer.get(), {}, kValid), ErrorCode::kUntrustedChain);
+}
+
+// ---- Rejected --------------------------------------------------------------
+
+TEST(TrustTest, UntrustedChainRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.untrusted_endorser().cert);
+  EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+  EXPECT_NE(status.error().message().find("signer /C=DE/O=Test Grid/OU=Endorsers/CN=Untrusted "
+                                          "Endorser is not trusted by CA directory"),
+            std::string::npos)
+      << status.error().message();
+  EXPECT_EQ(Detail(status.error(), "depth"), "0");
+}
+
+TEST(TrustTest, RootFromTheMessageIsNotTrusted) {
+  const TestPki& pki = TestPki::Get();
+  X509Ptr signer = LoadCert(pki.untrusted_endorser().cert);
+  std::vector<X509Ptr> untrusted;
+  untrusted.push_back(LoadCert(pki.untrusted_ca().cert));
+  EXPECT_CODE(VerifySignerChain(pki.ca_dir(), signer.get(), untrusted, kValid),
+              ErrorCode::kUntrustedChain);
+}
+
+TEST(TrustTest, SelfSignedSignerRejected) {
+  const TestPki& pki = TestPki::Get();
+  EXPECT_CODE(VerifyCert(pki.ca_dir(), pki.self_signed().cert), ErrorCode::kUntrustedChain);
+}
+
+TEST(TrustTest, SelfSignedSignerRejectedEvenWhenInTheCaDirectory) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  fs::copy_file(pki.self_signed().cert,
+                ca_dir / (OpensslHash("x509", pki.self_signed().cert) + ".0"));
+  const Status status = VerifyCert(ca_dir, pki.self_signed().cert);
+  EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+  EXPECT_NE(status.error().message().find("self-signed"), std::string::npos);
+}
+
+TEST(TrustTest, PartialChainRejected) {
+  // The intermediate and its CRL are there, the root is not: OpenSSL must not
+  // stop at the intermediate.
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  fs::remove(ca_dir / (OpensslHash("x509", pki.root().cert) + ".0"));
+  EXPECT_CODE(VerifyCert(ca_dir, pki.endorser1().cert), ErrorCode::kUntrustedChain);
+}
+
+TEST(TrustTest, RevokedSignerRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.revoked().cert);
+  EXPECT_CODE(status, ErrorCode::kSignerRevoked);
+  const std::string& message = status.error().message();
+  EXPECT_EQ(message.find("signer /C=DE/O=Test Grid/OU=Endorsers/CN=Revoked Endorser was revoked"),
+            0u)
+      << message;
+  EXPECT_NE(message.find("(CRL of /C=DE/O=Test Grid/CN=Test Intermediate CA)"), std::string::npos)
+      << message;
+}
+
+TEST(TrustTest, MissingCrlRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir_missing_crl(), pki.endorser1().cert);
+  EXPECT_CODE(status, ErrorCode::kCrlMissing);
+  EXPECT_NE(status.error().message().find("no usable CRL of /C=DE/O=Test Grid/CN=Test "
+                                          "Intermediate CA"),
+            std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, RootCrlRequiredToo) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  fs::remove(ca_dir / (OpensslHash("crl", pki.root_crl()) + ".r0"));
+  const Status status = VerifyCert(ca_dir, pki.endorser1().cert);
+  EXPECT_CODE(status, ErrorCode::kCrlMissing);
+  EXPECT_NE(Detail(status.error(), "depth"), "0") << status.error().ToString();
+}
+
+TEST(TrustTest, CaWithoutAnyCrlRejected) {
+  const TestPki& pki = TestPki::Get();
+  EXPECT_CODE(VerifyCert(pki.ca_dir_nocrl_ca(), pki.nocrl_endorser().cert), ErrorCode::kCrlMissing);
+  // Without that CA in the directory, the same endorser is simply untrusted.
+  EXPECT_CODE(VerifyCert(pki.ca_dir(), pki.nocrl_endorser().cert), ErrorCode::kUntrustedChain);
+}
+
+TEST(TrustTest, ExpiredCrlRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir_expired_crl(), pki.endorser1().cert);
+  EXPECT_CODE(status, ErrorCode::kCrlExpired);
+  EXPECT_NE(status.error().message().find("expired on 2021-01-01T00:00:00Z"), std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, CrlNotYetValidRejected) {
+  // At 2019 the CRLs (lastUpdate 2020-01-01) are not valid yet; they are
+  // checked before the certificates' own dates.
+  const TestPki& pki = TestPki::Get();
+  const TimePoint before = std::chrono::sys_days{std::chrono::year{2019} / 6 / 1};
+  EXPECT_CODE(VerifyCert(pki.ca_dir(), pki.endorser1().cert, before), ErrorCode::kCrlExpired);
+}
+
+TEST(TrustTest, ExpiredSignerRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.expired().cert);
+  EXPECT_CODE(status, ErrorCode::kSignerExpired);
+  EXPECT_NE(status.error().message().find("expired on 2021-01-01T00:00:00Z (verification time "
+                                          "2030-01-01T00:00:00Z)"),
+            std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, NotYetValidSignerRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.not_yet_valid().cert);
+  EXPECT_CODE(status, ErrorCode::kSignerNotYetValid);
+  EXPECT_NE(status.error().message().find("not valid before 2045-01-01T00:00:00Z"),
+            std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, ProxySignerRejected) {
+  // A real message signed with the proxy passes step 2 and fails step 3.
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  WriteFile(tmp / "content", "{}\n");
+  const RunResult signed_message =
+      test::Run({"openssl", "smime", "-sign", "-in", (tmp / "content").string(), "-signer",
+                 pki.proxy().cert.string(), "-inkey", pki.proxy().key.string(), "-certfile",
+                 pki.endorser1().cert.string()});
+  ASSERT_EQ(signed_message.exit_code, 0) << signed_message.err;
+  auto verified = VerifySmime(signed_message.out);
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  EXPECT_EQ(verified->signer_dn, "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One/CN=proxy");
+  ASSERT_EQ(verified->other_certificates.size(), 1u);
+  const Status status =
+      VerifySignerChain(pki.ca_dir(), verified->signer.get(), verified->other_certificates, kValid);
+  EXPECT_CODE(status, ErrorCode::kProxySigner);
+}
+
+TEST(TrustTest, WrongPurposeRejected) {
+  const TestPki& pki = TestPki::Get();
+  for (const auto& cert : {pki.wrong_purpose().cert, pki.server().cert}) {
+    const Status status = VerifyCert(pki.ca_dir(), cert);
+    EXPECT_CODE(status, ErrorCode::kWrongPurpose);
+  }
+}
+
+TEST(TrustTest, ReplacedCrlTakesEffectAtTheNextVerification) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  const fs::path crl = ca_dir / (OpensslHash("crl", pki.intermediate_crl()) + ".r0");
+  ASSERT_TRUE(fs::exists(crl));
+  X509Ptr endorser2 = LoadCert(pki.endorser2().cert);
+
+  const Status before = VerifySignerChain(ca_dir, endorser2.get(), {}, kValid);
+  EXPECT_TRUE(before.ok()) << before.error().ToString();
+
+  fs::copy_file(pki.intermediate_crl_revoking_endorser2(), crl,
+                fs::copy_options::overwrite_existing);
+  EXPECT_CODE(VerifySignerChain(ca_dir, endorser2.get(), {}, kValid), ErrorCode::kSignerRevoked);
+
+  fs::copy_file(pki.intermediate_crl(), crl, fs::copy_options::overwrite_existing);
+  const Status after = VerifySignerChain(ca_dir, endorser2.get(), {}, kValid);
+  EXPECT_TRUE(after.ok()) << after.error().ToString();
+}
+
+TEST(TrustTest, MissingOrInvalidCaDirRejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status missing = VerifyCert(pki.dir() / "no-such-dir", pki.endorser1().cert);
+  EXPECT_CODE(missing, ErrorCode::kCaDirInvalid);
+  EXPECT_NE(missing.error().message().find((pki.dir() / "no-such-dir").string()),
+            std::string::npos);
+  EXPECT_CODE(VerifyCert(pki.endorser1().cert, pki.endorser1().cert), ErrorCode::kCaDirInvalid);
+}
+
+TEST(TrustTest, EmptyCaDirTrustsNothing) {
+  TempDir tmp;
+  EXPECT_CODE(VerifyCert(tmp.path(), TestPki::Get().endorser1().cert), ErrorCode::kUntrustedChain);
+}
+
+TEST(TrustTest, HepixFixtureFailsAsUntrustedChain) {
+  auto verified = VerifySmime(Fixture());
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  // When the 2011 certificate was valid: still not trusted by our CA dir.
+  const TimePoint in_2010 = std::chrono::sys_days{std::chrono::year{2010} / 6 / 1};
+  const Status status = VerifySignerChain(TestPki::Get().ca_dir(), verified->signer.get(),
+                                          verified->other_certificates, in_2010);
+  EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+  EXPECT_EQ(Detail(status.error(), "issuer"), "/C=DE/O=GermanGrid/CN=GridKa-CA");
+}
+
+// ---- Certificates ----------------------------------------------------------
+
+TEST(TrustTest, ParseCertificatesPemReadsAllAndRejectsJunk) {
+  const TestPki& pki = TestPki::Get();
+  auto chain = ParseCertificatesPem(ReadFile(pki.endorser1_fullchain()));
+  ASSERT_TRUE(chain.ok()) << chain.error().ToString();
+  EXPECT_EQ(chain->size(), 2u);
+  auto none = ParseCertificatesPem("not a certificate");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kCertificateUnfit);
+  std::string corrupt = ReadFile(pki.endorser1().cert);
+  corrupt[corrupt.size() / 2] = '*';
+  auto bad = ParseCertificatesPem(corrupt);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kCertificateUnfit);
+}
+
+// ---- Names -----------------------------------------------------------------
+
+TEST(TrustTest, DnToStringIsOpensslOneLineForm) {
+  X509Ptr cert = LoadCert(TestPki::Get().endorser1().cert);
+  EXPECT_EQ(DnToString(X509_get_subject_name(cert.get())),
+            "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One");
+}
+
+TEST(TrustTest, SameDnComparesAsX509Names) {
+  constexpr std::string_view kOwen = "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge";
+  struct Case {
+    std::string_view other;
+    bool same;
+  };
+  const Case cases[] = {
+      {kOwen, true},
+      {"/C=DE/O=GermanGrid/OU=DESY/CN=Owen   Synge", true},  // inner spaces collapse
+      {"/C=DE/O=GermanGrid/OU=DESY/CN= Owen Synge ", true},  // outer spaces drop
+      {"/C=de/O=germangrid/OU=desy/CN=OWEN SYNGE", true},    // case folds
+      {"/countryName=DE/organizationName=GermanGrid/OU=DESY/commonName=Owen Synge", true},
+      {"/2.5.4.6=DE/O=GermanGrid/OU=DESY/CN=Owen Synge", true},  // dotted OID
+      {"/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge2", false},
+      {"/C=DE/O=GermanGrid/CN=Owen Synge", false},          // a missing RDN
+      {"/C=DE/OU=DESY/O=GermanGrid/CN=Owen Synge", false},  // order matters
+      {"/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge/CN=proxy", false},
+  };
+  for (const Case& c : cases) {
+    auto same = SameDn(kOwen, c.other);
+    ASSERT_TRUE(same.ok()) << c.other << ": " << same.error().ToString();
+    EXPECT_EQ(*same, c.same) << c.other;
+  }
+}
+
+TEST(TrustTest, SameDnMatchesCertificateNamesOfOtherStringTypes) {
+  // The 2011 certificate encodes its names as PrintableString; parsed DNs are
+  // UTF8String. X.509 matching must not care.
+  auto verified = VerifySmime(Fixture());
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  auto subject = SameDn(X509_get_subject_name(verified->signer.get()),
+                        "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge");
+  ASSERT_TRUE(subject.ok());
+  EXPECT_TRUE(*subject);
+  auto issuer =
+      SameDn(X509_get_issuer_name(verified->signer.get()), "/C=DE/O=GermanGrid/CN=GridKa-CA");
+  ASSERT_TRUE(issuer.ok());
+  EXPECT_TRUE(*issuer);
+  auto other =
+      SameDn(X509_get_issuer_name(verified->signer.get()), "/C=DE/O=GermanGrid/CN=GridKa-CA2");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other);
+}
+
+TEST(TrustTest, ParseDnHandlesGridSpellings) {
+  // Legacy "Email" and an escaped UTF-8 name.
+  auto email = SameDn("/C=DE/CN=Jane Doe/Email=jane@example.org",
+                      "/C=DE/CN=Jane Doe/emailAddress=jane@example.org");
+  ASSERT_TRUE(email.ok()) << email.error().ToString();
+  EXPECT_TRUE(*email);
+  auto utf8 = SameDn("/C=DE/CN=M\\xC3\\xBCller", "/C=DE/CN=M\xC3\xBCller");
+  ASSERT_TRUE(utf8.ok()) << utf8.error().ToString();
+  EXPECT_TRUE(*utf8);
+
+  // A host DN whose CN contains '/', as OpenSSL 1.x wrote it (unescaped) and
+  // as OpenSSL 3 writes it (escaped): one CN either way.
+  auto host = ParseDn("/O=Grid/CN=host/ce.example.org");
+  ASSERT_TRUE(host.ok()) << host.error().ToString();
+  EXPECT_EQ(X509_NAME_entry_count(host->get()), 2);
+  EXPECT_EQ(DnToString(host->get()), "/O=Grid/CN=host\\/ce.example.org");
+  auto same_host = SameDn(host->get(), "/O=Grid/CN=host\\/ce.example.org");
+  ASSERT_TRUE(same_host.ok());
+  EXPECT_TRUE(*same_host);
+}
+
+TEST(TrustTest, ParseDnKeepsMultiValuedRdns) {
+  auto multi = ParseDn("/O=Grid/CN=Jane Doe+UID=jdoe");
+  ASSERT_TRUE(multi.ok()) << multi.error().ToString();
+  EXPECT_EQ(X509_NAME_entry_count(multi->get()), 3);
+  EXPECT_EQ(DnToString(multi->get()), "/O=Grid/CN=Jane Doe+UID=jdoe");
+  // Two RDNs are another name than one RDN with two values.
+  auto flat = SameDn(multi->get(), "/O=Grid/CN=Jane Doe/UID=jdoe");
+  ASSERT_TRUE(flat.ok());
+  EXPECT_FALSE(*flat);
+  // An escaped '+' is part of the value.
+  auto plus = ParseDn("/O=Grid/CN=a\\+b");
+  ASSERT_TRUE(plus.ok()) << plus.error().ToString();
+  EXPECT_EQ(X509_NAME_entry_count(plus->get()), 2);
+  EXPECT_EQ(DnToString(plus->get()), "/O=Grid/CN=a\\+b");
+}
+
+TEST(TrustTest, ParseDnRoundTripsCertificateNames) {
+  const TestPki& pki = TestPki::Get();
+  for (const auto& pem : {pki.endorser1().cert, pki.proxy().cert, pki.root().cert}) {
+    X509Ptr cert = LoadCert(pem);
+    const std::string text = DnToString(X509_get_subject_name(cert.get()));
+    auto parsed = ParseDn(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.error().ToString();
+    EXPECT_EQ(DnToString(parsed->get()), text);
+    EXPECT_TRUE(SameDn(X509_get_subject_name(cert.get()), parsed->get())) << text;
+  }
+}
+
+TEST(TrustTest, ParseDnRejectsWhatIsNotADn) {
+  for (std::string_view bad : {"", "C=DE/O=Grid", "/", "/C=DE//CN=x", "/C=DE/", "/Foo=bar",
+                               "/Country=DE", "/C=Germany", "/nonsense"}) {
+    auto parsed = ParseDn(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kInvalidValue) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace vmc

@@ -1,0 +1,30 @@
+#include "test/support/pki.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "test/support/subprocess.h"
+#include "test/support/temp_dir.h"
+
+namespace vmc::test {
+
+const TestPki& TestPki::Get() {
+  // Function-local statics: made once, thread-safely, on first use, and
+  // destroyed in reverse order at exit, which removes the directory.
+  static const TempDir dir;
+  static const TestPki pki = [] {
+    const std::string script = std::string(VMC_SOURCE_DIR) + "/test/pki/make-pki";
+    const std::filesystem::path out = dir.path() / "pki";
+    // bash explicitly: the test must not depend on the file's mode bits.
+    const RunResult result = Run({"bash", script, out.string()});
+    if (result.exit_code != 0) {
+      std::fprintf(stderr, "make-pki %s failed (exit %d):\n%s%s\n", out.c_str(), result.exit_code,
+                   result.out.c_str(), result.err.c_str());
+      std::abort();
+    }
+    return TestPki(out);
+  }();
+  return pki;
+}
+
+}  // namespace vmc::test
