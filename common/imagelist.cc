@@ -1,0 +1,963 @@
+#include "common/imagelist.h"
+
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <charconv>
+#include <span>
+#include <unordered_map>
+#include <utility>
+
+#include "common/digest.h"
+#include "common/identifier.h"
+#include "common/log.h"
+#include "common/schema.h"
+#include "schemas/embedded_schemas.h"
+
+namespace vmc {
+namespace {
+
+constexpr std::string_view kSchemaName = "imagelist.schema.json";
+constexpr std::string_view kWrapper = "hv:imagelist";
+constexpr std::string_view kWrappedBase = "/hv:imagelist";
+// A value given to SetJson() sits a few levels down in the list.
+constexpr int kMaxValueDepth = kMaxImageListDepth - 8;
+
+// ---------------------------------------------------------------------------
+// Keys with a known type. These tables mirror the schema's properties; the
+// schema checks the type, these drive the checks it cannot make and the
+// conversion of command-line text.
+
+enum class Kind { kAny, kText, kIdentifier, kDate, kCount, kSha512, kStructure };
+
+struct KeyKind {
+  std::string_view key;
+  Kind kind;
+};
+
+constexpr KeyKind kListKeys[] = {
+    {"dc:identifier", Kind::kIdentifier},
+    {"dc:date:created", Kind::kDate},
+    {"dc:date:expires", Kind::kDate},
+    {"dc:title", Kind::kText},
+    {"dc:description", Kind::kText},
+    {"dc:source", Kind::kText},
+    {"hv:version", Kind::kText},
+    {"hv:uri", Kind::kText},
+    {"ad:vo", Kind::kText},
+    {"hv:images", Kind::kStructure},
+    {"hv:endorser", Kind::kStructure},
+};
+
+constexpr KeyKind kImageKeys[] = {
+    {"dc:identifier", Kind::kIdentifier},
+    {"dc:date:expires", Kind::kDate},
+    {"hv:size", Kind::kCount},
+    {"hv:ram_minimum", Kind::kCount},
+    {"hv:core_minimum", Kind::kCount},
+    {"sl:checksum:sha512", Kind::kSha512},
+    {"dc:title", Kind::kText},
+    {"dc:description", Kind::kText},
+    {"hv:uri", Kind::kText},
+    {"hv:version", Kind::kText},
+    {"hv:hypervisor", Kind::kText},
+    {"hv:format", Kind::kText},
+    {"sl:arch", Kind::kText},
+    {"sl:os", Kind::kText},
+    {"sl:osversion", Kind::kText},
+    {"sl:comments", Kind::kText},
+    {"ad:mpuri", Kind::kText},
+    {"ad:vo", Kind::kText},
+};
+
+// What old vmcatcher subscribers require of every image (hepixvmitrust's
+// image_required_metadata) beyond what NewImageFields sets.
+constexpr std::string_view kLegacyImageKeys[] = {
+    "dc:title", "dc:description", "hv:version",   "hv:hypervisor",
+    "sl:arch",  "sl:os",          "sl:osversion", "sl:comments",
+};
+
+constexpr std::string_view kFixedListKeys[] = {"dc:identifier", "hv:images", "hv:endorser"};
+constexpr std::string_view kFixedImageKeys[] = {"dc:identifier", "hv:uri", "hv:size",
+                                                "sl:checksum:sha512"};
+
+Kind KindOf(std::span<const KeyKind> table, std::string_view key) {
+  for (const auto& entry : table) {
+    if (entry.key == key) return entry.kind;
+  }
+  return Kind::kAny;
+}
+
+bool Contains(std::span<const std::string_view> keys, std::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+// ---------------------------------------------------------------------------
+// Small JSON helpers.
+
+std::string_view View(const rapidjson::Value& string) {
+  return {string.GetString(), string.GetStringLength()};
+}
+
+rapidjson::Value Name(std::string_view key) {
+  return rapidjson::Value(rapidjson::StringRef(key.data(), key.size()));
+}
+
+rapidjson::Value CopyString(std::string_view text, rapidjson::Document::AllocatorType& alloc) {
+  return rapidjson::Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc);
+}
+
+const rapidjson::Value* Member(const rapidjson::Value& object, std::string_view key) {
+  if (!object.IsObject()) return nullptr;
+  const auto it = object.FindMember(Name(key));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+rapidjson::Value* Member(rapidjson::Value& object, std::string_view key) {
+  if (!object.IsObject()) return nullptr;
+  const auto it = object.FindMember(Name(key));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+// Replaces or adds `key`, keeping the order of the other members.
+void Put(rapidjson::Value& object, std::string_view key, rapidjson::Value value,
+         rapidjson::Document::AllocatorType& alloc) {
+  if (rapidjson::Value* existing = Member(object, key)) {
+    *existing = std::move(value);
+    return;
+  }
+  object.AddMember(CopyString(key, alloc), std::move(value), alloc);
+}
+
+// A JSON pointer reference token (RFC 6901): "~" and "/" escaped.
+std::string Token(std::string_view key) {
+  std::string token;
+  for (const char c : key) {
+    if (c == '~') {
+      token += "~0";
+    } else if (c == '/') {
+      token += "~1";
+    } else {
+      token += c;
+    }
+  }
+  return token;
+}
+
+// Untrusted text in a message: bounded and escaped.
+std::string Quote(std::string_view text) {
+  constexpr std::size_t kMaxQuoted = 80;
+  std::string quoted = "\"" + EscapeForLog(text.substr(0, kMaxQuoted)) + "\"";
+  if (text.size() > kMaxQuoted) quoted += "...";
+  return quoted;
+}
+
+template <typename Writer>
+std::string Serialize(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  Writer writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// Any value as text: strings verbatim, numbers in decimal, the rest as JSON.
+std::string ValueText(const rapidjson::Value& value) {
+  if (value.IsString()) return std::string(View(value));
+  return Serialize<rapidjson::Writer<rapidjson::StringBuffer>>(value);
+}
+
+std::string Excerpt(const rapidjson::Value& value) {
+  if (value.IsObject()) return "an object";
+  if (value.IsArray()) return "an array";
+  if (value.IsString()) return Quote(View(value));
+  return Serialize<rapidjson::Writer<rapidjson::StringBuffer>>(value);
+}
+
+bool IsValidUtf8(std::string_view text) {
+  struct Sink {
+    void Put(char) {}
+  } sink;
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  while (stream.Tell() < text.size()) {
+    if (!rapidjson::UTF8<>::Validate(stream, sink)) return false;
+  }
+  return true;
+}
+
+std::optional<std::uint64_t> ParseCountText(std::string_view text) {
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// hv:size and friends: an integer, or AppDB's digit string.
+std::optional<std::uint64_t> ParseCount(const rapidjson::Value& value) {
+  if (value.IsUint64()) return value.GetUint64();
+  if (value.IsString()) return ParseCountText(View(value));
+  return std::nullopt;
+}
+
+Error AtPointer(Error error, const std::string& pointer) {
+  return std::move(error).Prefix("image list at " + pointer + ": ").With("pointer", pointer);
+}
+
+// ---------------------------------------------------------------------------
+// Bounded parsing: strict JSON, valid UTF-8, bounded depth (so that nothing
+// after the parser recurses without limit), no key twice in an object (JSON
+// leaves duplicates undefined; two readers must never see two values).
+
+// Forwards SAX events to a Document, refusing to nest deeper than a limit.
+class DepthLimiter {
+ public:
+  DepthLimiter(rapidjson::Document* doc, int max_depth) : doc_(doc), max_depth_(max_depth) {}
+
+  bool Null() { return doc_->Null(); }
+  bool Bool(bool b) { return doc_->Bool(b); }
+  bool Int(int i) { return doc_->Int(i); }
+  bool Uint(unsigned u) { return doc_->Uint(u); }
+  bool Int64(std::int64_t i) { return doc_->Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_->Uint64(u); }
+  bool Double(double d) { return doc_->Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_->RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_->String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_->Key(s, n, copy); }
+  bool StartObject() { return Enter() && doc_->StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return doc_->EndObject(members);
+  }
+  bool StartArray() { return Enter() && doc_->StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return doc_->EndArray(elements);
+  }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    too_deep_ = ++depth_ > max_depth_;
+    return !too_deep_;
+  }
+
+  rapidjson::Document* doc_;
+  int max_depth_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+// The generator Document::Populate() calls: parses without recursion.
+struct BoundedParse {
+  std::string_view text;
+  int max_depth;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+
+  bool operator()(rapidjson::Document& doc) {
+    DepthLimiter handler(&doc, max_depth);
+    rapidjson::MemoryStream bytes(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+        stream, handler);
+    too_deep = handler.too_deep();
+    return !result.IsError();
+  }
+};
+
+Status CheckDuplicateKeys(const rapidjson::Value& value, std::vector<std::string>* path,
+                          std::string_view what) {
+  if (value.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+      path->push_back(std::to_string(i));
+      VMC_RETURN_IF_ERROR(CheckDuplicateKeys(value[i], path, what));
+      path->pop_back();
+    }
+    return Ok();
+  }
+  if (!value.IsObject()) return Ok();
+  std::vector<std::string_view> names;
+  names.reserve(value.MemberCount());
+  for (const auto& member : value.GetObject()) names.push_back(View(member.name));
+  std::sort(names.begin(), names.end());
+  const auto twice = std::adjacent_find(names.begin(), names.end());
+  if (twice != names.end()) {
+    std::string pointer;
+    for (const auto& token : *path) pointer += "/" + token;
+    return Error(ErrorCode::kJsonMalformed,
+                 std::string(what) + " has the key " + Quote(*twice) + " twice in the object at " +
+                     (pointer.empty() ? std::string("the top level") : pointer))
+        .With("pointer", pointer + "/" + Token(*twice));
+  }
+  for (const auto& member : value.GetObject()) {
+    path->push_back(Token(View(member.name)));
+    VMC_RETURN_IF_ERROR(CheckDuplicateKeys(member.value, path, what));
+    path->pop_back();
+  }
+  return Ok();
+}
+
+Result<rapidjson::Document> ParseBounded(std::string_view text, int max_depth,
+                                         std::string_view what) {
+  rapidjson::Document doc;
+  BoundedParse parse{text, max_depth, {}, false};
+  doc.Populate(parse);
+  if (parse.result.IsError()) {
+    const std::string offset = std::to_string(parse.result.Offset());
+    const std::string reason = parse.too_deep
+                                   ? "it nests deeper than " + std::to_string(max_depth) + " levels"
+                                   : std::string(rapidjson::GetParseError_En(parse.result.Code()));
+    return Error(ErrorCode::kJsonMalformed,
+                 std::string(what) + " is not valid JSON at byte " + offset + ": " + reason)
+        .With("offset", offset);
+  }
+  std::vector<std::string> path;
+  VMC_RETURN_IF_ERROR(CheckDuplicateKeys(doc, &path, what));
+  return doc;
+}
+
+// ---------------------------------------------------------------------------
+// Typed values: the checks the schema cannot make (calendar dates, 64-bit
+// counts, and everything after a NUL byte, where RapidJSON's regex stops).
+
+Status CheckTyped(Kind kind, const rapidjson::Value& value) {
+  switch (kind) {
+    case Kind::kAny:
+    case Kind::kStructure:
+      return Ok();
+    case Kind::kText:
+      if (value.IsString()) return Ok();
+      return Error(ErrorCode::kInvalidValue, "expected a string, not " + Excerpt(value));
+    case Kind::kIdentifier:
+      if (!value.IsString()) {
+        return Error(ErrorCode::kInvalidIdentifier,
+                     "expected an identifier string, not " + Excerpt(value));
+      }
+      return ValidateIdentifier(View(value));
+    case Kind::kDate: {
+      // ParseDate() quotes its input whole: keep hostile lengths out of it.
+      constexpr std::size_t kDateLength = 20;
+      if (!value.IsString() || value.GetStringLength() != kDateLength) {
+        return Error(ErrorCode::kInvalidDate,
+                     "invalid date " + Excerpt(value) + ": expected UTC as YYYY-MM-DDTHH:MM:SSZ");
+      }
+      const auto date = ParseDate(View(value));
+      if (!date.ok()) return date.error();
+      return Ok();
+    }
+    case Kind::kCount:
+      if (ParseCount(value)) return Ok();
+      return Error(ErrorCode::kInvalidValue,
+                   Excerpt(value) +
+                       " is not a count: expected a non-negative integer below 2^64, as a number "
+                       "or a string of digits");
+    case Kind::kSha512: {
+      if (!value.IsString()) {
+        return Error(ErrorCode::kInvalidValue, "expected a SHA-512 string, not " + Excerpt(value));
+      }
+      const auto hex = NormalizeSha512Hex(View(value));
+      if (!hex.ok()) return hex.error();
+      return Ok();
+    }
+  }
+  return Ok();
+}
+
+// Command-line text as the value of a key of `kind`: counts become integers
+// and checksums lower case; everything else stays the text given.
+Status MakeValue(Kind kind, std::string_view text, rapidjson::Document::AllocatorType& alloc,
+                 rapidjson::Value* out) {
+  if (!IsValidUtf8(text)) {
+    return Error(ErrorCode::kInvalidValue, "the value " + Quote(text) + " is not UTF-8");
+  }
+  if (kind == Kind::kCount) {
+    const auto count = ParseCountText(text);
+    if (!count) {
+      return Error(ErrorCode::kInvalidValue,
+                   Quote(text) + " is not a count: expected decimal digits, below 2^64");
+    }
+    out->SetUint64(*count);
+    return Ok();
+  }
+  if (kind == Kind::kSha512) {
+    VMC_ASSIGN_OR_RETURN(const std::string hex, NormalizeSha512Hex(text));
+    *out = CopyString(hex, alloc);
+    return Ok();
+  }
+  *out = CopyString(text, alloc);
+  return CheckTyped(kind, *out);
+}
+
+Status CheckKeyName(std::string_view key) {
+  if (key.empty()) return Error(ErrorCode::kInvalidValue, "a key cannot be empty");
+  if (!IsValidUtf8(key)) {
+    return Error(ErrorCode::kInvalidValue, "the key " + Quote(key) + " is not UTF-8");
+  }
+  return Ok();
+}
+
+Status CheckMembers(const rapidjson::Value& object, std::span<const KeyKind> table,
+                    const std::string& pointer) {
+  for (const auto& member : object.GetObject()) {
+    const Status status = CheckTyped(KindOf(table, View(member.name)), member.value);
+    if (!status.ok()) return AtPointer(status.error(), pointer + "/" + Token(View(member.name)));
+  }
+  return Ok();
+}
+
+// REQUIRES: `list` passed the schema (objects and arrays where it says so).
+Status CheckSemantics(const rapidjson::Value& list, const std::string& base) {
+  VMC_RETURN_IF_ERROR(CheckMembers(list, kListKeys, base));
+  const rapidjson::Value* images = Member(list, "hv:images");
+  if (images == nullptr) return Ok();
+  std::unordered_map<std::string_view, rapidjson::SizeType> seen;
+  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
+    const std::string pointer = base + "/hv:images/" + std::to_string(i) + "/hv:image";
+    const rapidjson::Value& image = (*images)[i]["hv:image"];
+    VMC_RETURN_IF_ERROR(CheckMembers(image, kImageKeys, pointer));
+    const auto [first, inserted] = seen.emplace(View(image["dc:identifier"]), i);
+    if (!inserted) {
+      return AtPointer(Error(ErrorCode::kInvalidValue, "image identifier " + Quote(first->first) +
+                                                           " is used twice (also by image " +
+                                                           std::to_string(first->second) + ")"),
+                       pointer + "/dc:identifier");
+    }
+  }
+  return Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Schema validation, compiled once per process.
+
+// A draft (ImageList::ParseDraft) lacks what `caster sign` fills: of the
+// list's required keys only dc:identifier remains.
+Result<JsonSchema> CompileDraftSchema(std::string_view root) {
+  rapidjson::Document schema;
+  const std::string_view text = EmbeddedSchema(kSchemaName);
+  schema.Parse(text.data(), text.size());
+  rapidjson::Value* required =
+      schema.HasParseError() ? nullptr
+                             : rapidjson::Pointer("/definitions/imagelist/required").Get(schema);
+  if (required == nullptr || !required->IsArray()) {
+    return Error(ErrorCode::kNotFound,
+                 "the built-in image list schema has no /definitions/imagelist/required");
+  }
+  required->Clear();
+  required->PushBack(Name("dc:identifier"), schema.GetAllocator());
+  return JsonSchema::FromText(Serialize<rapidjson::Writer<rapidjson::StringBuffer>>(schema),
+                              "imagelist.schema.json (draft)", root);
+}
+
+// Compiled once per process. An old list without the wrapper is validated
+// against the inner schema, so that pointers name the bytes as written.
+const Result<JsonSchema>& SchemaFor(bool wrapped, bool draft) {
+  constexpr std::string_view kInner = "/definitions/imagelist";
+  static const Result<JsonSchema> kWrapped = JsonSchema::FromEmbedded(kSchemaName);
+  static const Result<JsonSchema> kUnwrapped = JsonSchema::FromEmbedded(kSchemaName, kInner);
+  static const Result<JsonSchema> kWrappedDraft = CompileDraftSchema("");
+  static const Result<JsonSchema> kUnwrappedDraft = CompileDraftSchema(kInner);
+  if (draft) return wrapped ? kWrappedDraft : kUnwrappedDraft;
+  return wrapped ? kWrapped : kUnwrapped;
+}
+
+// The schema found the fault; the code says what kind of value is wrong,
+// as CheckTyped() would have.
+Error Recode(const Error& error) {
+  ErrorCode code = error.code();
+  for (const auto& [key, value] : error.details()) {
+    if (key != "schema_pointer") continue;
+    if (value == "/definitions/identifier") code = ErrorCode::kInvalidIdentifier;
+    if (value == "/definitions/date") code = ErrorCode::kInvalidDate;
+  }
+  Error recoded(code, error.message());
+  for (const auto& [key, value] : error.details()) recoded.With(key, value);
+  return recoded;
+}
+
+Status ValidateSchema(const Result<JsonSchema>& schema, const rapidjson::Value& value) {
+  if (!schema.ok()) return schema.error();
+  const Status status = schema->Validate(value, "image list");
+  if (!status.ok()) return Recode(status.error());
+  return Ok();
+}
+
+bool IsOldList(const rapidjson::Value& doc) {
+  return doc.IsObject() && Member(doc, kWrapper) == nullptr &&
+         (Member(doc, "hv:images") != nullptr || Member(doc, "dc:identifier") != nullptr);
+}
+
+// ---------------------------------------------------------------------------
+// The deterministic writer.
+
+using ListWriter =
+    rapidjson::PrettyWriter<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::ASCII<>>;
+
+void WriteSorted(const rapidjson::Value& value, ListWriter* writer) {
+  if (value.IsObject()) {
+    std::vector<const rapidjson::Value::Member*> members;
+    members.reserve(value.MemberCount());
+    for (const auto& member : value.GetObject()) members.push_back(&member);
+    std::sort(members.begin(), members.end(),
+              [](const auto* a, const auto* b) { return View(a->name) < View(b->name); });
+    writer->StartObject();
+    for (const auto* member : members) {
+      writer->Key(member->name.GetString(), member->name.GetStringLength());
+      WriteSorted(member->value, writer);
+    }
+    writer->EndObject();
+  } else if (value.IsArray()) {
+    writer->StartArray();
+    for (const auto& element : value.GetArray()) WriteSorted(element, writer);
+    writer->EndArray();
+  } else {
+    value.Accept(*writer);
+  }
+}
+
+std::string TextOf(const rapidjson::Value& object, std::string_view key) {
+  const rapidjson::Value* value = Member(object, key);
+  return value ? ValueText(*value) : std::string();
+}
+
+std::optional<TimePoint> DateOf(const rapidjson::Value& object, std::string_view key) {
+  const rapidjson::Value* value = Member(object, key);
+  if (value == nullptr || !value->IsString()) return std::nullopt;
+  const auto date = ParseDate(View(*value));
+  if (!date.ok()) return std::nullopt;
+  return *date;
+}
+
+std::optional<std::uint64_t> CountOf(const rapidjson::Value& object, std::string_view key) {
+  const rapidjson::Value* value = Member(object, key);
+  return value ? ParseCount(*value) : std::nullopt;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Image
+
+std::string Image::Text(std::string_view key) const { return TextOf(*image_, key); }
+std::string Image::identifier() const { return Text("dc:identifier"); }
+std::string Image::title() const { return Text("dc:title"); }
+std::string Image::description() const { return Text("dc:description"); }
+std::string Image::uri() const { return Text("hv:uri"); }
+// The invariant (header) guarantees a valid count; 0 is unreachable.
+std::uint64_t Image::size() const { return CountOf(*image_, "hv:size").value_or(0); }
+std::string Image::version() const { return Text("hv:version"); }
+std::string Image::hypervisor() const { return Text("hv:hypervisor"); }
+std::string Image::format() const { return Text("hv:format"); }
+std::string Image::arch() const { return Text("sl:arch"); }
+std::string Image::os() const { return Text("sl:os"); }
+std::string Image::osversion() const { return Text("sl:osversion"); }
+std::string Image::comments() const { return Text("sl:comments"); }
+std::optional<std::uint64_t> Image::ram_minimum() const {
+  return CountOf(*image_, "hv:ram_minimum");
+}
+std::optional<std::uint64_t> Image::core_minimum() const {
+  return CountOf(*image_, "hv:core_minimum");
+}
+std::optional<TimePoint> Image::expires() const { return DateOf(*image_, "dc:date:expires"); }
+std::string Image::mpuri() const { return Text("ad:mpuri"); }
+
+std::string Image::sha512() const {
+  std::string hex = Text("sl:checksum:sha512");
+  std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) {
+    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return hex;
+}
+
+std::string Image::vo() const {
+  if (Member(*image_, "ad:vo") != nullptr) return Text("ad:vo");
+  return TextOf(*list_, "ad:vo");
+}
+
+std::optional<std::string> Image::Get(std::string_view key) const {
+  const rapidjson::Value* value = Member(*image_, key);
+  if (value == nullptr) return std::nullopt;
+  return ValueText(*value);
+}
+
+std::string Image::pointer() const {
+  return std::string(kWrappedBase) + "/hv:images/" + std::to_string(index_) + "/hv:image";
+}
+
+// ---------------------------------------------------------------------------
+// ImageList: construction
+
+ImageList::ImageList(rapidjson::Document document) : document_(std::move(document)) {}
+ImageList::ImageList(ImageList&&) noexcept = default;
+ImageList& ImageList::operator=(ImageList&&) noexcept = default;
+ImageList::~ImageList() = default;
+
+ImageList ImageList::Clone() const {
+  rapidjson::Document copy;
+  copy.CopyFrom(document_, copy.GetAllocator());
+  return ImageList(std::move(copy));
+}
+
+Result<ImageList> ImageList::Create(const NewListFields& fields) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(fields.identifier));
+  rapidjson::Document doc;
+  auto& alloc = doc.GetAllocator();
+  rapidjson::Value list(rapidjson::kObjectType);
+  const std::pair<std::string_view, std::string_view> texts[] = {
+      {"dc:identifier", fields.identifier},
+      {"dc:title", fields.title},
+      {"dc:description", fields.description},
+      {"dc:source", fields.source},
+      {"hv:uri", fields.uri}};
+  for (const auto& [key, text] : texts) {
+    if (!IsValidUtf8(text)) {
+      return Error(ErrorCode::kInvalidValue, "the " + std::string(key) + " " + Quote(text) +
+                                                 " of a new image list is not UTF-8");
+    }
+    list.AddMember(Name(key), CopyString(text, alloc), alloc);
+  }
+  list.AddMember(Name("hv:images"), rapidjson::Value(rapidjson::kArrayType), alloc);
+  doc.SetObject();
+  doc.AddMember(Name(kWrapper), list, alloc);
+  return ImageList(std::move(doc));
+}
+
+Result<ImageList> ImageList::Parse(std::string_view json, std::vector<std::string>* warnings) {
+  return Read(json, warnings, /*draft=*/false);
+}
+
+Result<ImageList> ImageList::ParseDraft(std::string_view json, std::vector<std::string>* warnings) {
+  return Read(json, warnings, /*draft=*/true);
+}
+
+Result<ImageList> ImageList::Read(std::string_view json, std::vector<std::string>* warnings,
+                                  bool draft) {
+  VMC_ASSIGN_OR_RETURN(rapidjson::Document doc,
+                       ParseBounded(json, kMaxImageListDepth, "image list"));
+  if (!IsOldList(doc)) {
+    VMC_RETURN_IF_ERROR(ValidateSchema(SchemaFor(/*wrapped=*/true, draft), doc));
+    VMC_RETURN_IF_ERROR(CheckSemantics(*Member(doc, kWrapper), std::string(kWrappedBase)));
+    return ImageList(std::move(doc));
+  }
+  VMC_RETURN_IF_ERROR(ValidateSchema(SchemaFor(/*wrapped=*/false, draft), doc));
+  VMC_RETURN_IF_ERROR(CheckSemantics(doc, ""));
+  if (warnings != nullptr) {
+    warnings->push_back(
+        "image list " + Quote(TextOf(doc, "dc:identifier")) +
+        " has no \"hv:imagelist\" wrapper (an old list format); accepted, and written with it");
+  }
+  // Wrap in place: the values stay in the document's allocator.
+  rapidjson::Value list;
+  list.Swap(doc);
+  doc.SetObject();
+  doc.AddMember(Name(kWrapper), list, doc.GetAllocator());
+  return ImageList(std::move(doc));
+}
+
+// ---------------------------------------------------------------------------
+// ImageList: reads
+
+rapidjson::Value& ImageList::list() { return *Member(document_, kWrapper); }
+const rapidjson::Value& ImageList::list() const { return *Member(document_, kWrapper); }
+
+std::string ImageList::identifier() const { return TextOf(list(), "dc:identifier"); }
+std::string ImageList::title() const { return TextOf(list(), "dc:title"); }
+std::string ImageList::description() const { return TextOf(list(), "dc:description"); }
+std::string ImageList::source() const { return TextOf(list(), "dc:source"); }
+std::string ImageList::uri() const { return TextOf(list(), "hv:uri"); }
+std::string ImageList::version() const { return TextOf(list(), "hv:version"); }
+std::optional<TimePoint> ImageList::created() const { return DateOf(list(), "dc:date:created"); }
+std::optional<TimePoint> ImageList::expires() const { return DateOf(list(), "dc:date:expires"); }
+std::string ImageList::vo() const { return TextOf(list(), "ad:vo"); }
+
+std::optional<Endorser> ImageList::endorser() const {
+  const rapidjson::Value* endorser = Member(list(), "hv:endorser");
+  const rapidjson::Value* x509 = endorser ? Member(*endorser, "hv:x509") : nullptr;
+  if (x509 == nullptr) return std::nullopt;
+  return Endorser{TextOf(*x509, "hv:dn"), TextOf(*x509, "hv:ca"), TextOf(*x509, "hv:email"),
+                  TextOf(*x509, "dc:creator")};
+}
+
+std::size_t ImageList::image_count() const {
+  const rapidjson::Value* images = Member(list(), "hv:images");
+  return images ? images->Size() : 0;
+}
+
+std::vector<Image> ImageList::images() const {
+  std::vector<Image> out;
+  const rapidjson::Value* images = Member(list(), "hv:images");
+  if (images == nullptr) return out;
+  out.reserve(images->Size());
+  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
+    out.push_back(Image(Member((*images)[i], "hv:image"), &list(), i));
+  }
+  return out;
+}
+
+std::optional<Image> ImageList::FindImage(std::string_view identifier) const {
+  for (const Image& image : images()) {
+    const rapidjson::Value* id = Member(image.json(), "dc:identifier");
+    if (id != nullptr && id->IsString() && View(*id) == identifier) return image;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ImageList::Get(std::string_view key) const {
+  const rapidjson::Value* value = Member(list(), key);
+  if (value == nullptr) return std::nullopt;
+  return ValueText(*value);
+}
+
+const rapidjson::Value& ImageList::json() const { return document_; }
+
+// ---------------------------------------------------------------------------
+// ImageList: list mutations
+
+Status ImageList::SetListValue(std::string_view key, rapidjson::Value value) {
+  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
+  if (Status s = CheckKeyName(key); !s.ok()) return AtPointer(s.error(), pointer);
+  const Kind kind = KindOf(kListKeys, key);
+  if (kind == Kind::kStructure) {
+    return AtPointer(Error(ErrorCode::kInvalidValue,
+                           std::string(key) + " is changed only through its own commands"),
+                     pointer);
+  }
+  if (Status s = CheckTyped(kind, value); !s.ok()) return AtPointer(s.error(), pointer);
+  Put(list(), key, std::move(value), document_.GetAllocator());
+  return Ok();
+}
+
+Status ImageList::Set(std::string_view key, std::string_view text) {
+  rapidjson::Value value;
+  if (Status s = MakeValue(KindOf(kListKeys, key), text, document_.GetAllocator(), &value);
+      !s.ok()) {
+    return AtPointer(s.error(), std::string(kWrappedBase) + "/" + Token(key));
+  }
+  return SetListValue(key, std::move(value));
+}
+
+Status ImageList::SetJson(std::string_view key, std::string_view json) {
+  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
+  auto parsed = ParseBounded(json, kMaxValueDepth, "the value");
+  if (!parsed.ok()) return AtPointer(parsed.error(), pointer);
+  return SetListValue(key, rapidjson::Value(*parsed, document_.GetAllocator()));
+}
+
+Status ImageList::Unset(std::string_view key) {
+  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
+  if (Contains(kFixedListKeys, key)) {
+    return AtPointer(Error(ErrorCode::kInvalidValue, std::string(key) + " cannot be removed"),
+                     pointer);
+  }
+  const auto it = list().FindMember(Name(key));
+  if (it == list().MemberEnd()) {
+    return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
+  }
+  list().EraseMember(it);
+  return Ok();
+}
+
+void ImageList::SetCreated(TimePoint t) {
+  Put(list(), "dc:date:created", CopyString(FormatDate(t), document_.GetAllocator()),
+      document_.GetAllocator());
+}
+
+void ImageList::SetExpires(TimePoint t) {
+  Put(list(), "dc:date:expires", CopyString(FormatDate(t), document_.GetAllocator()),
+      document_.GetAllocator());
+}
+
+Status ImageList::SetVersion(std::string_view version) { return Set("hv:version", version); }
+
+Status ImageList::SetEndorser(const Endorser& endorser) {
+  const std::pair<std::string_view, std::string_view> fields[] = {{"hv:dn", endorser.dn},
+                                                                  {"hv:ca", endorser.ca},
+                                                                  {"hv:email", endorser.email},
+                                                                  {"dc:creator", endorser.creator}};
+  for (const auto& [key, text] : fields) {
+    if (!IsValidUtf8(text)) {
+      return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
+                       std::string(kWrappedBase) + "/hv:endorser/hv:x509/" + Token(key));
+    }
+  }
+  auto& alloc = document_.GetAllocator();
+  if (Member(list(), "hv:endorser") == nullptr) {
+    Put(list(), "hv:endorser", rapidjson::Value(rapidjson::kObjectType), alloc);
+  }
+  rapidjson::Value& outer = *Member(list(), "hv:endorser");
+  if (Member(outer, "hv:x509") == nullptr) {
+    Put(outer, "hv:x509", rapidjson::Value(rapidjson::kObjectType), alloc);
+  }
+  rapidjson::Value& x509 = *Member(outer, "hv:x509");
+  for (const auto& [key, text] : fields) Put(x509, key, CopyString(text, alloc), alloc);
+  return Ok();
+}
+
+// ---------------------------------------------------------------------------
+// ImageList: image mutations
+
+rapidjson::Value* ImageList::FindImageObject(std::string_view identifier, std::size_t* index) {
+  rapidjson::Value* images = Member(list(), "hv:images");
+  if (images == nullptr) return nullptr;
+  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
+    rapidjson::Value* image = Member((*images)[i], "hv:image");
+    const rapidjson::Value* id = image ? Member(*image, "dc:identifier") : nullptr;
+    if (id != nullptr && id->IsString() && View(*id) == identifier) {
+      *index = i;
+      return image;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+Error NoSuchImage(std::string_view list, std::string_view image) {
+  return Error(ErrorCode::kNotFound, "image list " + Quote(list) + " has no image " + Quote(image))
+      .With("image", EscapeForLog(image.substr(0, kMaxIdentifierLength + 1)));
+}
+
+Error ImageTaken(std::string_view list, std::string_view image) {
+  return Error(ErrorCode::kAlreadyExists,
+               "image list " + Quote(list) + " already has an image " + Quote(image))
+      .With("image", EscapeForLog(image.substr(0, kMaxIdentifierLength + 1)));
+}
+
+}  // namespace
+
+Status ImageList::AddImage(const NewImageFields& fields) {
+  const std::string pointer =
+      std::string(kWrappedBase) + "/hv:images/" + std::to_string(image_count()) + "/hv:image";
+  if (Status s = ValidateIdentifier(fields.identifier); !s.ok()) {
+    return AtPointer(s.error(), pointer + "/dc:identifier");
+  }
+  if (FindImage(fields.identifier)) return ImageTaken(identifier(), fields.identifier);
+  auto sha512 = NormalizeSha512Hex(fields.sha512);
+  if (!sha512.ok()) return AtPointer(sha512.error(), pointer + "/sl:checksum:sha512");
+  for (const auto& [key, text] :
+       {std::pair<std::string_view, std::string_view>{"hv:uri", fields.uri},
+        {"dc:title", fields.title}}) {
+    if (!IsValidUtf8(text)) {
+      return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
+                       pointer + "/" + Token(key));
+    }
+  }
+  auto& alloc = document_.GetAllocator();
+  rapidjson::Value image(rapidjson::kObjectType);
+  for (const std::string_view key : kLegacyImageKeys) {
+    image.AddMember(Name(key), rapidjson::Value(rapidjson::kStringType), alloc);
+  }
+  Put(image, "dc:identifier", CopyString(fields.identifier, alloc), alloc);
+  Put(image, "hv:uri", CopyString(fields.uri, alloc), alloc);
+  Put(image, "hv:size", rapidjson::Value(fields.size), alloc);
+  Put(image, "sl:checksum:sha512", CopyString(*sha512, alloc), alloc);
+  Put(image, "dc:title", CopyString(fields.title, alloc), alloc);
+  rapidjson::Value entry(rapidjson::kObjectType);
+  entry.AddMember(Name("hv:image"), image, alloc);
+  if (Member(list(), "hv:images") == nullptr) {
+    Put(list(), "hv:images", rapidjson::Value(rapidjson::kArrayType), alloc);
+  }
+  Member(list(), "hv:images")->PushBack(entry, alloc);
+  return Ok();
+}
+
+Status ImageList::RemoveImage(std::string_view identifier) {
+  std::size_t index = 0;
+  if (FindImageObject(identifier, &index) == nullptr) {
+    return NoSuchImage(this->identifier(), identifier);
+  }
+  rapidjson::Value& images = *Member(list(), "hv:images");
+  images.Erase(images.Begin() + index);
+  return Ok();
+}
+
+Status ImageList::SetImageValue(std::string_view image_id, std::string_view key,
+                                rapidjson::Value value) {
+  std::size_t index = 0;
+  rapidjson::Value* image = FindImageObject(image_id, &index);
+  if (image == nullptr) return NoSuchImage(identifier(), image_id);
+  const std::string pointer = Image(image, &list(), index).pointer() + "/" + Token(key);
+  if (Status s = CheckKeyName(key); !s.ok()) return AtPointer(s.error(), pointer);
+  if (Status s = CheckTyped(KindOf(kImageKeys, key), value); !s.ok()) {
+    return AtPointer(s.error(), pointer);
+  }
+  if (key == "dc:identifier" && View(value) != image_id && FindImage(View(value))) {
+    return ImageTaken(identifier(), View(value));
+  }
+  Put(*image, key, std::move(value), document_.GetAllocator());
+  return Ok();
+}
+
+Status ImageList::SetImage(std::string_view image, std::string_view key, std::string_view text) {
+  rapidjson::Value value;
+  if (Status s = MakeValue(KindOf(kImageKeys, key), text, document_.GetAllocator(), &value);
+      !s.ok()) {
+    std::size_t index = 0;
+    const rapidjson::Value* object = FindImageObject(image, &index);
+    if (object == nullptr) return NoSuchImage(identifier(), image);
+    return AtPointer(s.error(), Image(object, &list(), index).pointer() + "/" + Token(key));
+  }
+  return SetImageValue(image, key, std::move(value));
+}
+
+Status ImageList::SetImageJson(std::string_view image, std::string_view key,
+                               std::string_view json) {
+  auto parsed = ParseBounded(json, kMaxValueDepth, "the value");
+  if (!parsed.ok()) {
+    std::size_t index = 0;
+    const rapidjson::Value* object = FindImageObject(image, &index);
+    if (object == nullptr) return NoSuchImage(identifier(), image);
+    return AtPointer(parsed.error(), Image(object, &list(), index).pointer() + "/" + Token(key));
+  }
+  return SetImageValue(image, key, rapidjson::Value(*parsed, document_.GetAllocator()));
+}
+
+Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
+  std::size_t index = 0;
+  rapidjson::Value* image = FindImageObject(image_id, &index);
+  if (image == nullptr) return NoSuchImage(identifier(), image_id);
+  const std::string pointer = Image(image, &list(), index).pointer() + "/" + Token(key);
+  if (Contains(kFixedImageKeys, key)) {
+    return AtPointer(Error(ErrorCode::kInvalidValue, std::string(key) + " cannot be removed"),
+                     pointer);
+  }
+  const auto it = image->FindMember(Name(key));
+  if (it == image->MemberEnd()) {
+    return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
+  }
+  image->EraseMember(it);
+  return Ok();
+}
+
+// ---------------------------------------------------------------------------
+// ImageList: validation and writing
+
+Status ImageList::Validate() const {
+  VMC_RETURN_IF_ERROR(ValidateSchema(SchemaFor(/*wrapped=*/true, /*draft=*/false), document_));
+  return CheckSemantics(list(), std::string(kWrappedBase));
+}
+
+std::string ImageList::Write() const {
+  rapidjson::StringBuffer buffer;
+  ListWriter writer(buffer);
+  writer.SetIndent(' ', 4);
+  WriteSorted(document_, &writer);
+  std::string out(buffer.GetString(), buffer.GetSize());
+  out += '\n';
+  return out;
+}
+
+}  // namespace vmc

@@ -1,0 +1,63 @@
+// JSON Schema validation with the schemas compiled into the binary
+// (schemas/*.schema.json, draft-04 as RapidJSON 1.1.0 implements it).
+//
+// A JsonSchema is compiled once and validates any number of documents. It
+// reports the FIRST violation, as kSchemaViolation with the JSON pointer of
+// the offending value and the schema keyword it broke:
+//   image list violates the schema at /hv:imagelist/hv:images/0/hv:image/hv:size:
+//   "abc" does not match pattern (...)
+// with details "pointer" (into the validated value), "keyword" and
+// "schema_pointer" (into the schema document). The quoted value is a short,
+// escaped excerpt, safe to print whatever the document holds.
+//
+// Input: validated values are untrusted (they come from the network).
+// Thread-safety: Validate() may be called from several threads at once; the
+// calls are serialized, because RapidJSON 1.1.0 keeps regex match state
+// inside the compiled schema.
+#ifndef VMC_COMMON_SCHEMA_H_
+#define VMC_COMMON_SCHEMA_H_
+
+#include <rapidjson/document.h>
+
+#include <memory>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace vmc {
+
+class JsonSchema {
+ public:
+  // Compiles the embedded schema `name` ("imagelist.schema.json").
+  // `root`, when not empty, is a JSON pointer into the schema document naming
+  // the sub-schema to validate against ("/definitions/imagelist"), so that one
+  // file can describe a document and its parts.
+  // Returns kNotFound for an unknown name or root, kJsonMalformed when the
+  // schema text is not JSON.
+  static Result<JsonSchema> FromEmbedded(std::string_view name, std::string_view root = "");
+
+  // As FromEmbedded(), from schema text; `name` only labels errors.
+  static Result<JsonSchema> FromText(std::string_view text, std::string_view name,
+                                     std::string_view root = "");
+
+  JsonSchema(JsonSchema&&) noexcept;
+  JsonSchema& operator=(JsonSchema&&) noexcept;
+  ~JsonSchema();
+
+  // Returns Ok() when `value` satisfies the schema, otherwise kSchemaViolation
+  // for the first violation found. `what` names the document in the message
+  // ("image list", "policy file /etc/catcher/policy.json").
+  // REQUIRES: `value` nests at most a few hundred levels deep (RapidJSON
+  // walks it recursively); readers bound the depth when they parse.
+  Status Validate(const rapidjson::Value& value, std::string_view what) const;
+
+ private:
+  struct Compiled;
+  explicit JsonSchema(std::unique_ptr<Compiled> compiled);
+
+  std::unique_ptr<Compiled> compiled_;
+};
+
+}  // namespace vmc
+
+#endif  // VMC_COMMON_SCHEMA_H_
