@@ -156,21 +156,25 @@ inline Status Ok() { return {}; }
 
 }  // namespace vmc
 
-// Propagates the Error of a Status or Result expression to the caller.
-#define VMC_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    auto vmc_status_ = (expr);               \
-    if (!vmc_status_.ok()) {                 \
-      return std::move(vmc_status_).error(); \
-    }                                        \
-  } while (false)
-
 #define VMC_CONCAT_INNER_(a, b) a##b
 #define VMC_CONCAT_(a, b) VMC_CONCAT_INNER_(a, b)
 
+// Propagates the Error of a Status or Result expression to the caller.
+// (__COUNTER__ keeps the temporaries of nested uses, e.g. inside a lambda
+// passed to an outer use, apart.)
+#define VMC_RETURN_IF_ERROR(expr) \
+  VMC_RETURN_IF_ERROR_IMPL_(VMC_CONCAT_(vmc_status_, __COUNTER__), expr)
+#define VMC_RETURN_IF_ERROR_IMPL_(tmp, expr) \
+  do {                                       \
+    auto tmp = (expr);                       \
+    if (!tmp.ok()) {                         \
+      return std::move(tmp).error();         \
+    }                                        \
+  } while (false)
+
 // `VMC_ASSIGN_OR_RETURN(auto x, Expr());` binds the value or returns the Error.
 #define VMC_ASSIGN_OR_RETURN(lhs, expr) \
-  VMC_ASSIGN_OR_RETURN_IMPL_(VMC_CONCAT_(vmc_result_, __LINE__), lhs, expr)
+  VMC_ASSIGN_OR_RETURN_IMPL_(VMC_CONCAT_(vmc_result_, __COUNTER__), lhs, expr)
 #define VMC_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) {                                 \

@@ -1,0 +1,151 @@
+#include "caster/list_store.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "common/identifier.h"
+
+namespace vmc::caster {
+namespace {
+
+constexpr char kLists[] = "lists";
+constexpr char kMeta[] = "meta";
+
+Error NoSuchList(const std::string& identifier) {
+  return Error(ErrorCode::kNotFound, "no list " + identifier + " in the store")
+      .With("list", identifier);
+}
+
+Result<StoredList> Decode(const std::string& identifier, const std::string& list_json,
+                          const std::optional<std::string>& meta_json) {
+  auto list = ImageList::ParseDraft(list_json);
+  if (!list.ok()) {
+    return Error(ErrorCode::kStorage,
+                 "list " + identifier + " in the store is damaged: " + list.error().message());
+  }
+  ListMeta meta;
+  if (meta_json) {
+    VMC_ASSIGN_OR_RETURN(meta, MetaFromJson(*meta_json));
+  }
+  return StoredList{std::move(list).value(), std::move(meta)};
+}
+
+}  // namespace
+
+std::string MetaToJson(const ListMeta& meta) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("lifetime_days");
+  w.Int(meta.lifetime_days);
+  w.Key("signed_version");
+  w.String(meta.signed_version);
+  w.Key("image_files");
+  w.StartObject();
+  for (const auto& [image, path] : meta.image_files) {
+    w.Key(image.c_str(), static_cast<rapidjson::SizeType>(image.size()));
+    w.String(path);
+  }
+  w.EndObject();
+  w.EndObject();
+  return buffer.GetString();
+}
+
+Result<ListMeta> MetaFromJson(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("lifetime_days") ||
+      !doc["lifetime_days"].IsInt() || !doc.HasMember("signed_version") ||
+      !doc["signed_version"].IsString() || !doc.HasMember("image_files") ||
+      !doc["image_files"].IsObject()) {
+    return Error(ErrorCode::kStorage, "list metadata in the store is damaged");
+  }
+  ListMeta meta;
+  meta.lifetime_days = doc["lifetime_days"].GetInt();
+  meta.signed_version = doc["signed_version"].GetString();
+  for (const auto& m : doc["image_files"].GetObject()) {
+    if (!m.value.IsString()) return Error(ErrorCode::kStorage, "list metadata is damaged");
+    meta.image_files[m.name.GetString()] = m.value.GetString();
+  }
+  return meta;
+}
+
+Result<ListStore> ListStore::Open(const std::filesystem::path& dir) {
+  StoreOptions options;
+  options.databases = {kLists, kMeta};
+  options.initial_map_size = std::size_t{16} << 20;
+  VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(dir, options));
+  return ListStore(std::move(env));
+}
+
+Result<std::vector<std::string>> ListStore::Identifiers() const {
+  std::vector<std::string> ids;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    ids.clear();
+    return txn.ForEachWithPrefix(kLists, "", [&](std::string_view key, std::string_view) {
+      ids.emplace_back(key);
+      return Ok();
+    });
+  }));
+  return ids;
+}
+
+Result<StoredList> ListStore::Load(const std::string& identifier) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(identifier));
+  std::optional<std::string> list_json, meta_json;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(list_json, txn.Get(kLists, identifier));
+    VMC_ASSIGN_OR_RETURN(meta_json, txn.Get(kMeta, identifier));
+    return Ok();
+  }));
+  if (!list_json) return NoSuchList(identifier);
+  return Decode(identifier, *list_json, meta_json);
+}
+
+Status ListStore::Insert(const ImageList& list, const ListMeta& meta, bool replace) {
+  const std::string id = list.identifier();
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
+  const std::string list_json = list.Write();
+  const std::string meta_json = MetaToJson(meta);
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kLists, id));
+    if (existing && !replace) {
+      return Error(ErrorCode::kAlreadyExists, "the store already has a list " + id)
+          .With("list", id);
+    }
+    VMC_RETURN_IF_ERROR(txn.Put(kLists, id, list_json));
+    return txn.Put(kMeta, id, meta_json);
+  });
+}
+
+Status ListStore::Edit(const std::string& identifier,
+                       const std::function<Status(ImageList& list, ListMeta& meta)>& edit) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(identifier));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto list_json, txn.Get(kLists, identifier));
+    if (!list_json) return NoSuchList(identifier);
+    VMC_ASSIGN_OR_RETURN(const auto meta_json, txn.Get(kMeta, identifier));
+    VMC_ASSIGN_OR_RETURN(StoredList stored, Decode(identifier, *list_json, meta_json));
+    VMC_RETURN_IF_ERROR(edit(stored.list, stored.meta));
+    if (stored.list.identifier() != identifier) {
+      return Error(ErrorCode::kInvalidValue,
+                   "a list's dc:identifier cannot change (it names the list at every subscriber)")
+          .With("list", identifier);
+    }
+    VMC_RETURN_IF_ERROR(txn.Put(kLists, identifier, stored.list.Write()));
+    return txn.Put(kMeta, identifier, MetaToJson(stored.meta));
+  });
+}
+
+Status ListStore::Delete(const std::string& identifier) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(identifier));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const bool existed, txn.Delete(kLists, identifier));
+    if (!existed) return NoSuchList(identifier);
+    VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had_meta, txn.Delete(kMeta, identifier));
+    return Ok();
+  });
+}
+
+}  // namespace vmc::caster

@@ -1,0 +1,62 @@
+#include "caster/measure.h"
+
+#include <sys/stat.h>
+
+#include "common/progress.h"
+
+namespace vmc::caster {
+namespace {
+
+// Hashes what it receives; restarts when the server sends from byte 0.
+class HashingSink final : public DownloadSink {
+ public:
+  explicit HashingSink(std::string label) : bar_(std::move(label), 0) {}
+
+  Status Begin(uint64_t first_byte) override {
+    (void)first_byte;  // never resumes: it always asks from 0
+    hash_.Reset();
+    size_ = 0;
+    return Ok();
+  }
+
+  Status Write(const char* data, size_t n) override {
+    hash_.Update(data, n);
+    size_ += n;
+    bar_.Update(size_);
+    return Ok();
+  }
+
+  Result<FileDigest> Finish() {
+    bar_.Finish();
+    VMC_ASSIGN_OR_RETURN(std::string hex, hash_.FinishHex());
+    return FileDigest{std::move(hex), size_};
+  }
+
+ private:
+  Sha512 hash_;
+  uint64_t size_ = 0;
+  ProgressBar bar_;
+};
+
+}  // namespace
+
+Result<FileDigest> MeasureFile(const std::filesystem::path& path) {
+  struct stat st {};
+  const uint64_t total = stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  ProgressBar bar(path.filename().string(), total);
+  auto digest = HashFile(path, [&](uint64_t done) { bar.Update(done); });
+  bar.Finish();
+  return digest;
+}
+
+Result<FileDigest> MeasureUrl(HttpClient& client, const std::string& url,
+                              const Credentials& credentials) {
+  HashingSink sink(RedactUrl(url));
+  DownloadRequest request;
+  request.url = url;
+  request.credentials = credentials;
+  VMC_RETURN_IF_ERROR(client.Download(request, sink));
+  return sink.Finish();
+}
+
+}  // namespace vmc::caster
