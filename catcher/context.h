@@ -1,0 +1,30 @@
+// What every catcher command starts from: its settings, the admin's policy,
+// the state database and the subscriptions of both origins.
+#ifndef VMC_CATCHER_CONTEXT_H_
+#define VMC_CATCHER_CONTEXT_H_
+
+#include <string>
+#include <vector>
+
+#include "catcher/policy.h"
+#include "catcher/settings.h"
+#include "catcher/state.h"
+#include "catcher/subscription.h"
+#include "common/cli.h"
+
+namespace vmc::catcher {
+
+struct Context {
+  Settings settings;
+  Policy policy;
+  State state;
+  std::vector<ResolvedSubscription> subscriptions;
+};
+
+// Resolves settings, loads the policy (kPolicyInvalid: exit 2), opens the
+// state database and lists the subscriptions. Warnings are logged.
+Result<Context> OpenContext(const Invocation& inv);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_CONTEXT_H_

@@ -1,0 +1,59 @@
+// The images a site can see: every image of every subscription's accepted
+// list, with its state and the reason for it. `catcher images` prints it;
+// the cache (issue 5) acts on the wanted ones.
+//
+// States, the first that applies:
+//   denied     a deny rule of the policy matches
+//   expired    the list no longer verifies now (expired, endorser no longer
+//              trusted, CRL, ...) or the image's own dc:date:expires passed
+//   wanted     in a current, trusted list and selected
+//   available  in a current, trusted list, but not selected (the reason says
+//              why: not listed, awaiting 'catcher image accept', too large)
+//
+// Thread-safety: reentrant.
+#ifndef VMC_CATCHER_INVENTORY_H_
+#define VMC_CATCHER_INVENTORY_H_
+
+#include <string>
+#include <vector>
+
+#include "catcher/context.h"
+#include "catcher/selection.h"
+#include "common/clock.h"
+#include "common/imagelist.h"
+
+namespace vmc::catcher {
+
+enum class InventoryState { kDenied, kExpired, kWanted, kAvailable };
+std::string_view InventoryStateName(InventoryState state);
+
+struct InventoryImage {
+  std::string subscription;
+  std::string list_identifier;
+  std::string list_version;
+  InventoryState state = InventoryState::kAvailable;
+  std::string reason;
+  ImageDecision decision;
+  bool is_new = false;
+  std::size_t list_index = 0;  // into Inventory::lists
+  std::size_t index = 0;       // into that list's images
+};
+
+struct InventoryList {
+  std::string subscription;
+  ImageList list;
+  // Empty when the list verifies now; otherwise why not.
+  std::string refusal;
+};
+
+struct Inventory {
+  std::vector<InventoryList> lists;
+  std::vector<InventoryImage> images;
+};
+
+// Builds the inventory at `now` from the accepted lists in the state.
+Result<Inventory> BuildInventory(const Context& ctx, TimePoint now);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_INVENTORY_H_

@@ -1,0 +1,122 @@
+#include "catcher/settings.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "common/clock.h"
+
+namespace vmc::catcher {
+namespace {
+
+constexpr char kDefaultConfig[] = "/etc/catcher/catcher.conf";
+constexpr char kDefaultPolicy[] = "/etc/catcher/policy.json";
+constexpr char kDefaultCaDir[] = "/etc/grid-security/certificates";
+
+std::filesystem::path DefaultStateDir() {
+  if (geteuid() == 0) return "/var/lib/catcher";
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  if (xdg != nullptr && *xdg == '/') return std::filesystem::path(xdg) / "catcher";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : ".") / ".local/share/catcher";
+}
+
+// A duration option ("90", "30m", "6h") into *out.
+Status Duration(const Invocation& inv, const char* key, std::chrono::seconds* out) {
+  const auto text = inv.Find<std::string>(key);
+  if (!text) return Ok();
+  auto parsed = ParseDuration(*text);
+  if (!parsed.ok()) {
+    return Error(ErrorCode::kConfigInvalid,
+                 std::string(key) + ": " + std::move(parsed).error().message())
+        .With("key", key);
+  }
+  *out = *parsed;
+  return Ok();
+}
+
+}  // namespace
+
+po::options_description GlobalOptions() {
+  po::options_description g("Global options");
+  g.add_options()                                                                              //
+      ("config", po::value<std::string>(), "config file (default /etc/catcher/catcher.conf)")  //
+      ("state-dir", po::value<std::string>(),
+       "state directory (default /var/lib/catcher as root)")                                  //
+      ("policy", po::value<std::string>(), "policy file (default /etc/catcher/policy.json)")  //
+      ("ca-dir", po::value<std::string>(),
+       "hashed CA directory (default /etc/grid-security/certificates)")  //
+      ("event-command", po::value<std::string>(), "command run for each event (no shell)");
+  return g;
+}
+
+po::options_description ConfigKeys() {
+  po::options_description keys;
+  keys.add_options()                                 //
+      ("state-dir", po::value<std::string>())        //
+      ("policy", po::value<std::string>())           //
+      ("ca-dir", po::value<std::string>())           //
+      ("event-command", po::value<std::string>())    //
+      ("event-timeout", po::value<std::string>())    //
+      ("proxy", po::value<std::string>())            //
+      ("connect-timeout", po::value<std::string>())  //
+      ("fetch-timeout", po::value<std::string>())    //
+      ("low-speed-time", po::value<std::string>())   //
+      ("low-speed-limit", po::value<long>())         //
+      ("created-skew", po::value<std::string>())     //
+      ("history", po::value<std::size_t>())          //
+      ("downloads", po::value<unsigned>())           //
+      ("expired-grace", po::value<std::string>())    //
+      ("interval", po::value<std::string>());
+  return keys;
+}
+
+std::optional<ConfigSource> LocateConfig(const po::variables_map& vm) {
+  if (vm.count("config") != 0) return ConfigSource{vm["config"].as<std::string>(), true};
+  return ConfigSource{kDefaultConfig, false};
+}
+
+Result<Settings> ResolveSettings(const Invocation& inv) {
+  Settings s;
+  s.state_dir = inv.Find<std::string>("state-dir").value_or(DefaultStateDir().string());
+  if (auto p = inv.Find<std::string>("policy")) {
+    s.policy_path = *p;
+    s.policy_required = true;
+  } else {
+    s.policy_path = kDefaultPolicy;
+  }
+  s.ca_dir = inv.Find<std::string>("ca-dir").value_or(kDefaultCaDir);
+  s.event_command = inv.Find<std::string>("event-command").value_or("");
+  VMC_RETURN_IF_ERROR(Duration(inv, "event-timeout", &s.event_timeout));
+  VMC_RETURN_IF_ERROR(Duration(inv, "connect-timeout", &s.connect_timeout));
+  VMC_RETURN_IF_ERROR(Duration(inv, "fetch-timeout", &s.fetch_timeout));
+  VMC_RETURN_IF_ERROR(Duration(inv, "low-speed-time", &s.low_speed_time));
+  VMC_RETURN_IF_ERROR(Duration(inv, "created-skew", &s.created_skew));
+  VMC_RETURN_IF_ERROR(Duration(inv, "expired-grace", &s.expired_grace));
+  VMC_RETURN_IF_ERROR(Duration(inv, "interval", &s.interval));
+  s.low_speed_limit = inv.Find<long>("low-speed-limit").value_or(s.low_speed_limit);
+  s.history_limit = inv.Find<std::size_t>("history").value_or(s.history_limit);
+  s.downloads = inv.Find<unsigned>("downloads").value_or(0);
+  if (auto proxy = inv.Find<std::string>("proxy")) {
+    // libcurl takes its proxy from the environment; an explicit environment
+    // (the admin's shell, systemd's Environment=) wins over the config file.
+    setenv("https_proxy", proxy->c_str(), 0);
+    setenv("http_proxy", proxy->c_str(), 0);
+  }
+  return s;
+}
+
+HttpOptions HttpOptionsFor(const Settings& settings) {
+  HttpOptions o;
+  o.connect_timeout = settings.connect_timeout;
+  o.fetch_timeout = settings.fetch_timeout;
+  o.low_speed_time = settings.low_speed_time;
+  o.low_speed_limit = settings.low_speed_limit;
+  // TLS to list servers is verified against the grid CA directory when it
+  // exists, as vmcatcher did; otherwise the system bundle.
+  std::error_code ec;
+  if (std::filesystem::is_directory(settings.ca_dir, ec)) o.ca_dir = settings.ca_dir;
+  return o;
+}
+
+}  // namespace vmc::catcher

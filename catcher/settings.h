@@ -1,0 +1,60 @@
+// catcher's settings: global options, the config file (INI, read by
+// Boost.Program_options) and the defaults, in that order of precedence.
+//
+//   state dir:  --state-dir, `state-dir`, else /var/lib/catcher as root and
+//               $XDG_DATA_HOME/catcher (~/.local/share/catcher) otherwise
+//   config:     --config (must exist), else /etc/catcher/catcher.conf (may be
+//               absent)
+//   policy:     --policy (must exist), `policy`, else /etc/catcher/policy.json
+//               (absent: an empty policy)
+//   CA dir:     --ca-dir, `ca-dir`, else /etc/grid-security/certificates
+//
+// Thread-safety: plain values.
+#ifndef VMC_CATCHER_SETTINGS_H_
+#define VMC_CATCHER_SETTINGS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/cli.h"
+#include "common/http.h"
+
+namespace vmc::catcher {
+
+struct Settings {
+  std::filesystem::path state_dir;
+  std::filesystem::path policy_path;
+  bool policy_required = false;  // given explicitly: its absence is an error
+  std::filesystem::path ca_dir;
+  std::string event_command;
+  std::chrono::seconds event_timeout{300};
+  // Transfers.
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds fetch_timeout{300};
+  std::chrono::seconds low_speed_time{60};
+  long low_speed_limit = 1024;  // bytes/s over low_speed_time
+  // Verification.
+  std::chrono::seconds created_skew{300};
+  std::size_t history_limit = 20;
+  // The cache and the daemon.
+  unsigned downloads = 0;  // at once; 0: the number of cores
+  std::chrono::seconds expired_grace{std::chrono::hours(24 * 7)};
+  std::chrono::seconds interval{std::chrono::hours(1)};
+};
+
+po::options_description GlobalOptions();
+po::options_description ConfigKeys();
+std::optional<ConfigSource> LocateConfig(const po::variables_map& vm);
+
+// Resolves the settings of this invocation; kConfigInvalid for bad values.
+Result<Settings> ResolveSettings(const Invocation& inv);
+
+// The HTTP options the settings imply (CA dir also used for TLS).
+HttpOptions HttpOptionsFor(const Settings& settings);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_SETTINGS_H_

@@ -1,0 +1,491 @@
+#include "catcher/state.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdio>
+
+#include "common/identifier.h"
+
+namespace vmc::catcher {
+namespace {
+
+constexpr char kSubscriptions[] = "subscriptions";
+constexpr char kLists[] = "lists";
+constexpr char kListBytes[] = "list_bytes";
+constexpr char kHistory[] = "history";
+constexpr char kAttempts[] = "attempts";
+constexpr char kSeen[] = "seen";
+constexpr char kChoices[] = "choices";
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// --- encoding ---------------------------------------------------------------
+
+void Str(Writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void Time(Writer& w, const char* key, TimePoint t) {
+  w.Key(key);
+  w.Int64(t.time_since_epoch().count());
+}
+
+void StrArray(Writer& w, const char* key, const std::vector<std::string>& values) {
+  w.Key(key);
+  w.StartArray();
+  for (const auto& v : values) w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  w.EndArray();
+}
+
+template <typename Fn>
+std::string Encode(Fn&& fields) {
+  rapidjson::StringBuffer b;
+  Writer w(b);
+  w.StartObject();
+  fields(w);
+  w.EndObject();
+  return b.GetString();
+}
+
+// --- decoding: records are written by this file only; anything else is
+// damage, reported as kStorage rather than trusted.
+
+class Reader {
+ public:
+  explicit Reader(std::string_view json) { doc_.Parse(json.data(), json.size()); }
+  bool ok() const { return !doc_.HasParseError() && doc_.IsObject() && ok_; }
+
+  std::string Str(const char* key) {
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd() || !it->value.IsString()) return Fail();
+    return {it->value.GetString(), it->value.GetStringLength()};
+  }
+  TimePoint Time(const char* key) {
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd() || !it->value.IsInt64()) {
+      Fail();
+      return {};
+    }
+    return TimePoint{std::chrono::seconds{it->value.GetInt64()}};
+  }
+  bool Bool(const char* key) {
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd() || !it->value.IsBool()) {
+      Fail();
+      return false;
+    }
+    return it->value.GetBool();
+  }
+  int Int(const char* key) {
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd() || !it->value.IsInt()) {
+      Fail();
+      return 0;
+    }
+    return it->value.GetInt();
+  }
+  std::vector<std::string> StrArray(const char* key) {
+    std::vector<std::string> out;
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd() || !it->value.IsArray()) {
+      Fail();
+      return out;
+    }
+    for (const auto& v : it->value.GetArray()) {
+      if (!v.IsString()) {
+        Fail();
+        return {};
+      }
+      out.emplace_back(v.GetString(), v.GetStringLength());
+    }
+    return out;
+  }
+
+ private:
+  std::string Fail() {
+    ok_ = false;
+    return {};
+  }
+  rapidjson::Document doc_;
+  bool ok_ = true;
+};
+
+Error Damaged(std::string_view db, std::string_view key) {
+  return Error(ErrorCode::kStorage, "the catcher database entry " + std::string(db) + "/" +
+                                        std::string(key) + " is damaged");
+}
+
+std::string EncodeSubscription(const SubscriptionRecord& r) {
+  return Encode([&](Writer& w) {
+    Str(w, "name", r.name);
+    Str(w, "url", r.url);
+    Str(w, "endorser_dn", r.endorser_dn);
+    Str(w, "endorser_ca", r.endorser_ca);
+    Str(w, "list_identifier", r.list_identifier);
+    Str(w, "images",
+        r.selection.mode == SelectionMode::kAll    ? "all"
+        : r.selection.mode == SelectionMode::kNone ? "none"
+                                                   : "listed");
+    StrArray(w, "listed_images", r.selection.listed);
+    w.Key("accept_new");
+    w.Bool(r.selection.new_images == NewImages::kAccept);
+    Str(w, "credentials_file", r.credentials_file);
+    Time(w, "created", r.created);
+  });
+}
+
+Result<SubscriptionRecord> DecodeSubscription(std::string_view key, std::string_view json) {
+  Reader r(json);
+  SubscriptionRecord s;
+  s.name = r.Str("name");
+  s.url = r.Str("url");
+  s.endorser_dn = r.Str("endorser_dn");
+  s.endorser_ca = r.Str("endorser_ca");
+  s.list_identifier = r.Str("list_identifier");
+  const std::string mode = r.Str("images");
+  s.selection.mode = mode == "all"    ? SelectionMode::kAll
+                     : mode == "none" ? SelectionMode::kNone
+                                      : SelectionMode::kListed;
+  s.selection.listed = r.StrArray("listed_images");
+  s.selection.new_images = r.Bool("accept_new") ? NewImages::kAccept : NewImages::kRefuse;
+  s.credentials_file = r.Str("credentials_file");
+  s.created = r.Time("created");
+  if (!r.ok()) return Damaged(kSubscriptions, key);
+  return s;
+}
+
+std::string EncodeList(const AcceptedList& l) {
+  return Encode([&](Writer& w) {
+    Str(w, "list_identifier", l.list_identifier);
+    Str(w, "version", l.version);
+    Str(w, "content_sha512", l.content_sha512);
+    Str(w, "signer_dn", l.signer_dn);
+    Str(w, "signer_ca", l.signer_ca);
+    Time(w, "created", l.created);
+    Time(w, "expires", l.expires);
+    Time(w, "fetched_at", l.fetched_at);
+    Str(w, "etag", l.etag);
+    Str(w, "last_modified", l.last_modified);
+    Str(w, "url", l.url);
+    StrArray(w, "images", l.images);
+  });
+}
+
+Result<AcceptedList> DecodeList(std::string_view key, std::string_view json) {
+  Reader r(json);
+  AcceptedList l;
+  l.list_identifier = r.Str("list_identifier");
+  l.version = r.Str("version");
+  l.content_sha512 = r.Str("content_sha512");
+  l.signer_dn = r.Str("signer_dn");
+  l.signer_ca = r.Str("signer_ca");
+  l.created = r.Time("created");
+  l.expires = r.Time("expires");
+  l.fetched_at = r.Time("fetched_at");
+  l.etag = r.Str("etag");
+  l.last_modified = r.Str("last_modified");
+  l.url = r.Str("url");
+  l.images = r.StrArray("images");
+  if (!r.ok()) return Damaged(kLists, key);
+  return l;
+}
+
+std::string EncodeHistory(const HistoryEntry& h) {
+  return Encode([&](Writer& w) {
+    Str(w, "version", h.version);
+    Str(w, "content_sha512", h.content_sha512);
+    Time(w, "created", h.created);
+    Time(w, "fetched_at", h.fetched_at);
+  });
+}
+
+Result<HistoryEntry> DecodeHistory(std::string_view key, std::string_view json) {
+  Reader r(json);
+  HistoryEntry h{r.Str("version"), r.Str("content_sha512"), r.Time("created"),
+                 r.Time("fetched_at")};
+  if (!r.ok()) return Damaged(kHistory, key);
+  return h;
+}
+
+std::string EncodeAttempt(const AttemptRecord& a) {
+  return Encode([&](Writer& w) {
+    Time(w, "at", a.at);
+    Str(w, "result", a.result);
+    Str(w, "message", a.message);
+    w.Key("exit_status");
+    w.Int(a.exit_status);
+  });
+}
+
+Result<AttemptRecord> DecodeAttempt(std::string_view key, std::string_view json) {
+  Reader r(json);
+  AttemptRecord a{r.Time("at"), r.Str("result"), r.Str("message"), r.Int("exit_status")};
+  if (!r.ok()) return Damaged(kAttempts, key);
+  return a;
+}
+
+std::string EncodeSeen(const SeenImage& s) {
+  return Encode([&](Writer& w) {
+    Time(w, "first_seen", s.first_seen);
+    w.Key("initial");
+    w.Bool(s.initial);
+  });
+}
+
+// "name/" prefixes: names are identifiers, which never contain '/'.
+std::string Prefix(const std::string& name) { return name + "/"; }
+
+// History keys sort by sequence: zero-padded decimal.
+std::string HistoryKey(const std::string& name, uint64_t seq) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(seq));
+  return Prefix(name) + buf;
+}
+
+Status DeletePrefix(WriteTxn& txn, const char* db, const std::string& prefix) {
+  std::vector<std::string> keys;
+  VMC_RETURN_IF_ERROR(txn.ForEachWithPrefix(db, prefix, [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return Ok();
+  }));
+  for (const auto& k : keys) {
+    VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool removed, txn.Delete(db, k));
+  }
+  return Ok();
+}
+
+Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list) {
+  if (list.signed_bytes.empty()) {
+    return Error(ErrorCode::kStorage, "refusing to store a list without its signed bytes");
+  }
+  VMC_RETURN_IF_ERROR(txn.Put(kListBytes, name, list.signed_bytes));
+  return txn.Put(kLists, name, EncodeList(list));
+}
+
+Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& list, TimePoint now,
+                  bool initial) {
+  for (const auto& image : list.images) {
+    VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+    const std::string key = Prefix(name) + image;
+    VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kSeen, key));
+    if (!existing) VMC_RETURN_IF_ERROR(txn.Put(kSeen, key, EncodeSeen({now, initial})));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<State> State::Open(const std::filesystem::path& state_dir) {
+  StoreOptions options;
+  options.databases = {kSubscriptions, kLists, kListBytes, kHistory, kAttempts, kSeen, kChoices};
+  VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(state_dir / "db", options));
+  return State(std::move(env));
+}
+
+Result<std::vector<SubscriptionRecord>> State::Subscriptions() const {
+  std::vector<SubscriptionRecord> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kSubscriptions, "",
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto s, DecodeSubscription(key, value));
+                                   out.push_back(std::move(s));
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Result<std::optional<SubscriptionRecord>> State::FindSubscription(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::optional<SubscriptionRecord> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto value, txn.Get(kSubscriptions, name));
+    if (!value) return Ok();
+    VMC_ASSIGN_OR_RETURN(out, DecodeSubscription(name, *value));
+    return Ok();
+  }));
+  return out;
+}
+
+Status State::AddSubscription(const SubscriptionRecord& record, const AcceptedList& first,
+                              TimePoint now) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(record.name));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kSubscriptions, record.name));
+    if (existing) {
+      return Error(ErrorCode::kAlreadyExists,
+                   "a subscription named " + record.name + " exists already")
+          .With("subscription", record.name);
+    }
+    // Leftovers of an earlier subscription of the same name go first.
+    VMC_RETURN_IF_ERROR(DeletePrefix(txn, kHistory, Prefix(record.name)));
+    VMC_RETURN_IF_ERROR(DeletePrefix(txn, kSeen, Prefix(record.name)));
+    VMC_RETURN_IF_ERROR(txn.Put(kSubscriptions, record.name, EncodeSubscription(record)));
+    VMC_RETURN_IF_ERROR(PutList(txn, record.name, first));
+    VMC_RETURN_IF_ERROR(RecordSeen(txn, record.name, first, now, true));
+    return txn.Put(kAttempts, record.name, EncodeAttempt({now, "updated", "", 0}));
+  });
+}
+
+Result<bool> State::RemoveSubscription(const std::string& name) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  bool removed = false;
+  VMC_RETURN_IF_ERROR(env_->Update([&](WriteTxn& txn) -> Status {
+    removed = false;
+    for (const char* db : {kSubscriptions, kLists, kListBytes, kAttempts}) {
+      VMC_ASSIGN_OR_RETURN(const bool r, txn.Delete(db, name));
+      removed = removed || r;
+    }
+    VMC_RETURN_IF_ERROR(DeletePrefix(txn, kHistory, Prefix(name)));
+    return DeletePrefix(txn, kSeen, Prefix(name));
+  }));
+  return removed;
+}
+
+Result<std::optional<AcceptedList>> State::CurrentList(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::optional<AcceptedList> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
+    if (!facts) return Ok();
+    VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
+    VMC_ASSIGN_OR_RETURN(const auto bytes, txn.Get(kListBytes, name));
+    if (!bytes) return Damaged(kListBytes, name);
+    list.signed_bytes = *bytes;
+    out = std::move(list);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<HistoryEntry>> State::History(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::vector<HistoryEntry> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kHistory, Prefix(name),
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto h, DecodeHistory(key, value));
+                                   out.push_back(std::move(h));
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Status State::AcceptList(const std::string& name, const AcceptedList& list, TimePoint now,
+                         size_t history_limit) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto previous, txn.Get(kLists, name));
+    bool initial = !previous.has_value();
+    if (previous) {
+      VMC_ASSIGN_OR_RETURN(const AcceptedList old, DecodeList(name, *previous));
+      std::vector<std::string> keys;
+      VMC_RETURN_IF_ERROR(
+          txn.ForEachWithPrefix(kHistory, Prefix(name), [&](std::string_view k, std::string_view) {
+            keys.emplace_back(k);
+            return Ok();
+          }));
+      uint64_t next = 0;
+      if (!keys.empty()) {
+        next = std::stoull(keys.back().substr(Prefix(name).size())) + 1;
+      }
+      if (old.version != list.version || old.content_sha512 != list.content_sha512) {
+        VMC_RETURN_IF_ERROR(
+            txn.Put(kHistory, HistoryKey(name, next),
+                    EncodeHistory({old.version, old.content_sha512, old.created, old.fetched_at})));
+        keys.push_back(HistoryKey(name, next));
+      }
+      for (size_t i = 0; keys.size() > history_limit + i; ++i) {
+        VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool gone, txn.Delete(kHistory, keys[i]));
+      }
+    }
+    VMC_RETURN_IF_ERROR(PutList(txn, name, list));
+    return RecordSeen(txn, name, list, now, initial);
+  });
+}
+
+Status State::TouchList(const std::string& name, const std::string& etag,
+                        const std::string& last_modified, TimePoint fetched_at) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
+    if (!facts) return Ok();
+    VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
+    if (!etag.empty()) list.etag = etag;
+    if (!last_modified.empty()) list.last_modified = last_modified;
+    list.fetched_at = fetched_at;
+    return txn.Put(kLists, name, EncodeList(list));
+  });
+}
+
+Status State::RecordAttempt(const std::string& name, const AttemptRecord& attempt) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  const std::string value = EncodeAttempt(attempt);
+  return env_->Update([&](WriteTxn& txn) { return txn.Put(kAttempts, name, value); });
+}
+
+Result<std::optional<AttemptRecord>> State::LastAttempt(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::optional<AttemptRecord> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto value, txn.Get(kAttempts, name));
+    if (!value) return Ok();
+    VMC_ASSIGN_OR_RETURN(out, DecodeAttempt(name, *value));
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::map<std::string, SeenImage>> State::Seen(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::map<std::string, SeenImage> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    const std::string prefix = Prefix(name);
+    return txn.ForEachWithPrefix(kSeen, prefix,
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   Reader r(value);
+                                   SeenImage s{r.Time("first_seen"), r.Bool("initial")};
+                                   if (!r.ok()) return Damaged(kSeen, key);
+                                   out[std::string(key.substr(prefix.size()))] = s;
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Status State::SetChoice(const std::string& image, AdminChoice choice) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    if (choice == AdminChoice::kNone) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kChoices, image));
+      return Ok();
+    }
+    return txn.Put(kChoices, image, choice == AdminChoice::kAccepted ? "accepted" : "refused");
+  });
+}
+
+Result<std::map<std::string, AdminChoice>> State::Choices() const {
+  std::map<std::string, AdminChoice> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(
+        kChoices, "", [&](std::string_view key, std::string_view value) -> Status {
+          if (value != "accepted" && value != "refused") {
+            return Damaged(kChoices, key);
+          }
+          out[std::string(key)] =
+              value == "accepted" ? AdminChoice::kAccepted : AdminChoice::kRefused;
+          return Ok();
+        });
+  }));
+  return out;
+}
+
+}  // namespace vmc::catcher

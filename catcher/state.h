@@ -1,0 +1,138 @@
+// The catcher's database (DESIGN.md section 6): one LMDB environment in
+// <state-dir>/db holding
+//   "subscriptions"  name -> a subscription made with `catcher subscribe`
+//   "lists"          name -> the accepted list's facts (AcceptedList, JSON)
+//   "list_bytes"     name -> the exact signed bytes accepted (step 9)
+//   "history"        name/<seq> -> earlier accepted versions (bounded)
+//   "attempts"       name -> the last update attempt: when, result, reason
+//   "seen"           name/<image> -> when an image was first seen, and
+//                    whether in the subscription's first list
+//   "choices"        image -> the admin's accept/refuse
+// Keys are built only from names and identifiers that passed
+// ValidateIdentifier(), so "/" never occurs inside one.
+//
+// Each method is one transaction (Environment::Update/View), so no
+// transaction outlives a call, and none spans network I/O.
+//
+// Thread-safety: a State is thread-safe; several processes may open the same
+// directory (the daemon and a command).
+#ifndef VMC_CATCHER_STATE_H_
+#define VMC_CATCHER_STATE_H_
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catcher/selection.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/store.h"
+
+namespace vmc::catcher {
+
+// A subscription made with `catcher subscribe` (policy subscriptions live in
+// the policy file and are never stored).
+struct SubscriptionRecord {
+  std::string name;  // an identifier; default: the list's dc:identifier
+  std::string url;
+  std::string endorser_dn;
+  std::string endorser_ca;
+  std::string list_identifier;  // fixed at subscribe time (step 6)
+  ImageSelection selection;
+  std::string credentials_file;  // empty: none
+  TimePoint created{};
+};
+
+// The list a subscription currently holds, as accepted at step 9.
+struct AcceptedList {
+  std::string list_identifier;
+  std::string version;
+  std::string content_sha512;
+  std::string signer_dn;
+  std::string signer_ca;
+  TimePoint created{};
+  TimePoint expires{};
+  TimePoint fetched_at{};
+  std::string etag;
+  std::string last_modified;
+  std::string url;  // where it was fetched from
+  // The exact signed bytes; filled by CurrentList(), required by AcceptList().
+  std::string signed_bytes;
+  // Identifiers of its images, in list order (for "seen").
+  std::vector<std::string> images;
+};
+
+// One earlier accepted version.
+struct HistoryEntry {
+  std::string version;
+  std::string content_sha512;
+  TimePoint created{};
+  TimePoint fetched_at{};
+};
+
+// The last update attempt of a subscription.
+struct AttemptRecord {
+  TimePoint at{};
+  std::string result;   // "updated", "unchanged", or an error code name
+  std::string message;  // the human reason ("" when fine)
+  int exit_status = 0;
+};
+
+struct SeenImage {
+  TimePoint first_seen{};
+  bool initial = false;  // in the first list this subscription accepted
+};
+
+class State {
+ public:
+  // Opens <state_dir>/db, creating it (0700) when missing.
+  static Result<State> Open(const std::filesystem::path& state_dir);
+
+  // Subscriptions made with `catcher subscribe`, by name.
+  Result<std::vector<SubscriptionRecord>> Subscriptions() const;
+  Result<std::optional<SubscriptionRecord>> FindSubscription(const std::string& name) const;
+
+  // Records a new subscription together with its first verified list, in one
+  // transaction. kAlreadyExists when the name is taken.
+  Status AddSubscription(const SubscriptionRecord& record, const AcceptedList& first,
+                         TimePoint now);
+
+  // Removes a subscription's record (if stored) and all its list state.
+  // Returns whether anything was removed.
+  Result<bool> RemoveSubscription(const std::string& name);
+
+  Result<std::optional<AcceptedList>> CurrentList(const std::string& name) const;
+  Result<std::vector<HistoryEntry>> History(const std::string& name) const;
+
+  // Step 9: stores the exact bytes and facts of an accepted list, moves the
+  // previous one to the history (keeping at most `history_limit` entries),
+  // and records newly seen images, in one transaction.
+  Status AcceptList(const std::string& name, const AcceptedList& list, TimePoint now,
+                    size_t history_limit);
+
+  // Records that a conditional fetch found the list unchanged (new validators
+  // when the server sent them); nothing else changes.
+  Status TouchList(const std::string& name, const std::string& etag,
+                   const std::string& last_modified, TimePoint fetched_at);
+
+  Status RecordAttempt(const std::string& name, const AttemptRecord& attempt);
+  Result<std::optional<AttemptRecord>> LastAttempt(const std::string& name) const;
+
+  Result<std::map<std::string, SeenImage>> Seen(const std::string& name) const;
+
+  Status SetChoice(const std::string& image, AdminChoice choice);
+  Result<std::map<std::string, AdminChoice>> Choices() const;
+
+  Environment& env() { return *env_; }
+
+ private:
+  explicit State(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
+  std::shared_ptr<Environment> env_;
+};
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_STATE_H_

@@ -1,0 +1,57 @@
+#include "catcher/subscription.h"
+
+#include <algorithm>
+
+namespace vmc::catcher {
+
+std::string_view OriginName(Origin origin) {
+  return origin == Origin::kPolicy ? "policy" : "subscribe";
+}
+
+Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy, const State& state,
+                                                           std::vector<std::string>* warnings) {
+  std::vector<ResolvedSubscription> out;
+  for (const auto& s : policy.subscriptions) {
+    const Endorser* endorser = policy.FindEndorser(s.endorser);
+    if (endorser == nullptr) {
+      // The loader refuses this; a defence in depth, not a path users see.
+      return Error(ErrorCode::kPolicyInvalid,
+                   "subscription " + s.name + " names an unknown endorser " + s.endorser);
+    }
+    out.push_back({s.name, s.url, Origin::kPolicy, endorser->dn, endorser->ca,
+                   s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection});
+  }
+  VMC_ASSIGN_OR_RETURN(const auto records, state.Subscriptions());
+  for (const auto& r : records) {
+    if (policy.FindSubscription(r.name) != nullptr) {
+      if (warnings != nullptr) {
+        warnings->push_back("subscription " + r.name +
+                            " made with 'catcher subscribe' is shadowed by the policy's "
+                            "subscription of the same name");
+      }
+      continue;
+    }
+    out.push_back({r.name, r.url, Origin::kCommand, r.endorser_dn, r.endorser_ca, r.list_identifier,
+                   r.credentials_file, r.selection});
+  }
+  return out;
+}
+
+Result<std::vector<ResolvedSubscription>> SelectSubscriptions(
+    const std::vector<ResolvedSubscription>& all, const std::vector<std::string>& names) {
+  if (names.empty()) return all;
+  std::vector<ResolvedSubscription> out;
+  for (const auto& name : names) {
+    const auto it = std::find_if(all.begin(), all.end(),
+                                 [&](const ResolvedSubscription& s) { return s.name == name; });
+    if (it == all.end()) {
+      return Error(ErrorCode::kNotFound,
+                   "no subscription named " + name + " (see 'catcher subscriptions')")
+          .With("subscription", name);
+    }
+    out.push_back(*it);
+  }
+  return out;
+}
+
+}  // namespace vmc::catcher

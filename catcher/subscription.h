@@ -1,0 +1,51 @@
+// A subscription as the update and the cache see it, whichever its origin:
+// the admin's policy file, or `catcher subscribe` (the state database). Both
+// kinds are listed together, marked by origin; a name is unique across both.
+//
+// Thread-safety: plain values and pure functions.
+#ifndef VMC_CATCHER_SUBSCRIPTION_H_
+#define VMC_CATCHER_SUBSCRIPTION_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catcher/policy.h"
+#include "catcher/state.h"
+#include "common/error.h"
+
+namespace vmc::catcher {
+
+enum class Origin { kPolicy, kCommand };
+
+// "policy" or "subscribe".
+std::string_view OriginName(Origin origin);
+
+struct ResolvedSubscription {
+  std::string name;
+  std::string url;
+  Origin origin = Origin::kCommand;
+  // The endorser this subscription trusts (step 4), one-line DNs.
+  std::string endorser_dn;
+  std::string endorser_ca;
+  // The list identifier pinned by the policy or recorded at subscribe time
+  // (step 6); empty: the first accepted list's.
+  std::string list_identifier;
+  std::string credentials_file;  // empty: none
+  ImageSelection selection;
+};
+
+// Every subscription, policy ones first (file order), then subscribed ones
+// (by name). A database subscription whose name the policy also uses is
+// shadowed by the policy's and reported in *warnings.
+Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy, const State& state,
+                                                           std::vector<std::string>* warnings);
+
+// Picks the named ones from `all`; kNotFound naming an unknown name.
+Result<std::vector<ResolvedSubscription>> SelectSubscriptions(
+    const std::vector<ResolvedSubscription>& all, const std::vector<std::string>& names);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_SUBSCRIPTION_H_

@@ -1,0 +1,159 @@
+#include "catcher/update.h"
+
+#include "catcher/rollback.h"
+#include "common/credentials.h"
+#include "common/digest.h"
+#include "common/trust.h"
+#include "common/verification.h"
+
+namespace vmc::catcher {
+namespace {
+
+std::string Describe(const ResolvedSubscription& sub) {
+  return "subscription " + sub.name + " (" + RedactUrl(sub.url) + ")";
+}
+
+// Step 4, the policy's half: the signer is the endorser trusted for this
+// subscription, compared as X.509 names.
+Status CheckSubscriptionEndorser(const VerifiedMessage& message, const ResolvedSubscription& sub) {
+  VMC_ASSIGN_OR_RETURN(const bool same_dn, SameDn(message.signer_dn, sub.endorser_dn));
+  VMC_ASSIGN_OR_RETURN(const bool same_ca, SameDn(message.signer_ca_dn, sub.endorser_ca));
+  if (same_dn && same_ca) return Ok();
+  return Error(ErrorCode::kUntrustedEndorser,
+               Describe(sub) + ": the list is signed by \"" + message.signer_dn + "\" (issuer \"" +
+                   message.signer_ca_dn + "\"), not by the endorser trusted for it, \"" +
+                   sub.endorser_dn + "\" (issuer \"" + sub.endorser_ca + "\")")
+      .With("signer", message.signer_dn)
+      .With("signer_ca", message.signer_ca_dn)
+      .With("endorser", sub.endorser_dn);
+}
+
+// Step 6.
+Status CheckIdentifier(const ImageList& list, const ResolvedSubscription& sub,
+                       const std::optional<AcceptedList>& current) {
+  std::string expected = sub.list_identifier;
+  if (expected.empty() && current) expected = current->list_identifier;
+  if (expected.empty() || list.identifier() == expected) return Ok();
+  return Error(ErrorCode::kIdentifierMismatch,
+               Describe(sub) + " served image list " + list.identifier() + " instead of " +
+                   expected + ". The list was not applied (a substituted list).")
+      .With("identifier", list.identifier())
+      .With("expected", expected);
+}
+
+}  // namespace
+
+Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
+                                          const ResolvedSubscription& sub,
+                                          const std::optional<AcceptedList>& current,
+                                          const UpdateParameters& params) {
+  // Step 2.
+  VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
+  // Step 3.
+  VMC_RETURN_IF_ERROR(VerifySignerChain(params.ca_dir, message.signer.get(),
+                                        message.other_certificates, params.now));
+  // Step 4.
+  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(message, sub));
+  // Step 5.
+  std::vector<std::string> warnings;
+  VMC_ASSIGN_OR_RETURN(ImageList list, ParseVerifiedContent(message, &warnings));
+  // Step 4, the list's own declaration (readable only now).
+  VMC_RETURN_IF_ERROR(CheckDeclaredEndorser(list, message));
+  // Step 6.
+  VMC_RETURN_IF_ERROR(CheckIdentifier(list, sub, current));
+  // Step 7.
+  VMC_RETURN_IF_ERROR(CheckFreshness(list, params.now, params.created_skew));
+  // Step 8.
+  VMC_ASSIGN_OR_RETURN(std::string content_sha512, Sha512Hex(message.content));
+  std::optional<ListFingerprint> previous;
+  if (current) previous = ListFingerprint{current->version, current->content_sha512};
+  VMC_RETURN_IF_ERROR(CheckRollback(previous, {list.version(), content_sha512},
+                                    "image list " + list.identifier() + " of " + Describe(sub)));
+  return VerifiedCandidate{std::move(message), std::move(list), std::move(content_sha512),
+                           std::move(warnings)};
+}
+
+AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes,
+                            const FetchResult& fetch, TimePoint now) {
+  AcceptedList a;
+  a.list_identifier = c.list.identifier();
+  a.version = c.list.version();
+  a.content_sha512 = c.content_sha512;
+  a.signer_dn = c.message.signer_dn;
+  a.signer_ca = c.message.signer_ca_dn;
+  a.created = *c.list.created();
+  a.expires = *c.list.expires();
+  a.fetched_at = now;
+  a.etag = fetch.etag;
+  a.last_modified = fetch.last_modified;
+  a.url = fetch.effective_url;
+  a.signed_bytes = std::move(signed_bytes);
+  for (const auto& image : c.list.images()) a.images.push_back(image.identifier());
+  return a;
+}
+
+Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
+                              const std::string& credentials_file,
+                              const std::optional<AcceptedList>& current,
+                              std::uint64_t max_list_bytes) {
+  FetchRequest request;
+  request.url = url;
+  request.max_bytes = max_list_bytes;
+  if (!credentials_file.empty()) {
+    VMC_ASSIGN_OR_RETURN(request.credentials, LoadCredentials(credentials_file));
+  }
+  // Validators only from a list fetched from this very URL.
+  if (current && current->url == RedactUrl(url)) {
+    request.etag = current->etag;
+    request.last_modified = current->last_modified;
+  }
+  return client.Fetch(request);
+}
+
+namespace {
+
+Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedSubscription& sub,
+                               const UpdateParameters& params) {
+  VMC_ASSIGN_OR_RETURN(const std::optional<AcceptedList> current, state.CurrentList(sub.name));
+  // Step 1. (No transaction is open: State methods are one call each.)
+  VMC_ASSIGN_OR_RETURN(FetchResult fetch, FetchList(client, sub.url, sub.credentials_file, current,
+                                                    params.max_list_bytes));
+  const bool unchanged = fetch.not_modified && current.has_value();
+  if (fetch.not_modified && !current) {
+    return Error(ErrorCode::kHttpStatus,
+                 Describe(sub) +
+                     ": the server answered 304 Not Modified to a request without "
+                     "validators");
+  }
+  std::string bytes = unchanged ? current->signed_bytes : std::move(fetch.body);
+  // Steps 2-8.
+  VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate, VerifyCandidate(bytes, sub, current, params));
+  // Step 9.
+  if (unchanged) {
+    VMC_RETURN_IF_ERROR(state.TouchList(sub.name, fetch.etag, fetch.last_modified, params.now));
+  } else {
+    VMC_RETURN_IF_ERROR(
+        state.AcceptList(sub.name, ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
+                         params.now, params.history_limit));
+  }
+  const bool changed =
+      !unchanged && (!current || current->content_sha512 != candidate.content_sha512);
+  return UpdateOutcome{changed, candidate.list.version(), std::move(candidate.warnings)};
+}
+
+}  // namespace
+
+Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
+                                         const ResolvedSubscription& sub,
+                                         const UpdateParameters& params) {
+  auto outcome = RunSteps(client, state, sub, params);
+  if (outcome.ok()) return outcome;
+  Error error = std::move(outcome).error();
+  // Every message names the subscription once.
+  if (error.message().find("subscription " + sub.name) == std::string::npos) {
+    error.Prefix(Describe(sub) + ": ");
+  }
+  return error.With("subscription", sub.name);
+}
+
+}  // namespace vmc::catcher

@@ -1,0 +1,86 @@
+// Updating a subscription: the nine verification steps of DESIGN.md section 5,
+// in order, at one fixed "now", in one function (UpdateSubscription) that a
+// reviewer can hold against the design:
+//   1. fetch (size cap, timeouts, protocols, TLS, conditional GET)
+//   2. S/MIME: exactly one signer, signature and content digest
+//   3. the signer's chain to the CA directory with CRLs, fresh trust store
+//   4. the signer is this subscription's endorser (and, once the content is
+//      parsed, the endorser the list itself names)
+//   5. JSON from the verified bytes only, validated by the schema
+//   6. the list identifier is the subscription's
+//   7. created not in the future, expires in the future
+//   8. no rollback, no reused version
+//   9. the exact bytes and the facts stored in one transaction
+// A refusal at any step changes nothing but the record of the attempt.
+//
+// A 304 answer re-verifies the stored bytes at the new "now" (steps 2-8), so a
+// list that expired, or whose endorser was revoked since, is refused even when
+// the server has nothing new.
+//
+// Thread-safety: reentrant; one HttpClient per thread.
+#ifndef VMC_CATCHER_UPDATE_H_
+#define VMC_CATCHER_UPDATE_H_
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catcher/state.h"
+#include "catcher/subscription.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/http.h"
+#include "common/imagelist.h"
+#include "common/smime.h"
+
+namespace vmc::catcher {
+
+struct UpdateParameters {
+  std::filesystem::path ca_dir;
+  TimePoint now;  // the one instant every step judges
+  std::chrono::seconds created_skew{300};
+  std::uint64_t max_list_bytes = kDefaultMaxDocumentBytes;
+  std::size_t history_limit = 20;
+};
+
+// A list that passed steps 2-8.
+struct VerifiedCandidate {
+  VerifiedMessage message;
+  ImageList list;
+  std::string content_sha512;
+  std::vector<std::string> warnings;
+};
+
+// Steps 2 to 8 over `signed_bytes` for `sub`, given the list it holds now
+// (none before the first update).
+Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
+                                          const ResolvedSubscription& sub,
+                                          const std::optional<AcceptedList>& current,
+                                          const UpdateParameters& params);
+
+// The facts to store for a verified candidate (step 9's input).
+AcceptedList ToAcceptedList(const VerifiedCandidate& candidate, std::string signed_bytes,
+                            const FetchResult& fetch, TimePoint now);
+
+struct UpdateOutcome {
+  bool changed = false;  // a new list was accepted (false: unchanged)
+  std::string version;
+  std::vector<std::string> warnings;
+};
+
+// Runs the nine steps for one subscription.
+Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
+                                         const ResolvedSubscription& sub,
+                                         const UpdateParameters& params);
+
+// Fetches `url` (step 1) with the subscription's credentials and validators.
+Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
+                              const std::string& credentials_file,
+                              const std::optional<AcceptedList>& current,
+                              std::uint64_t max_list_bytes);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_UPDATE_H_
