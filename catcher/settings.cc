@@ -4,13 +4,14 @@
 
 #include <cstdlib>
 
+#include "catcher/policy.h"
 #include "common/clock.h"
 
 namespace vmc::catcher {
 namespace {
 
 constexpr char kDefaultConfig[] = "/etc/catcher/catcher.conf";
-constexpr char kDefaultPolicy[] = "/etc/catcher/policy.json";
+
 constexpr char kDefaultCaDir[] = "/etc/grid-security/certificates";
 
 std::filesystem::path DefaultStateDir() {
@@ -83,7 +84,7 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
     s.policy_path = *p;
     s.policy_required = true;
   } else {
-    s.policy_path = kDefaultPolicy;
+    s.policy_path = std::string(kDefaultPolicyPath);
   }
   s.ca_dir = inv.Find<std::string>("ca-dir").value_or(kDefaultCaDir);
   s.event_command = inv.Find<std::string>("event-command").value_or("");

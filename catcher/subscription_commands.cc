@@ -179,6 +179,7 @@ Status Subscriptions(const Invocation& inv) {
   w.StartArray();
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ORIGIN", "VERSION", "LAST UPDATE", "RESULT", "URL"}};
+  std::vector<std::string> reasons;
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(const auto list, ctx.state.CurrentList(sub.name));
     VMC_ASSIGN_OR_RETURN(const auto attempt, ctx.state.LastAttempt(sub.name));
@@ -199,13 +200,14 @@ Status Subscriptions(const Invocation& inv) {
     rows.push_back({sub.name, std::string(OriginName(sub.origin)), list ? list->version : "-",
                     attempt ? FormatDate(attempt->at) : "-",
                     attempt ? attempt->result : "never updated", RedactUrl(sub.url)});
-    if (attempt && !attempt->message.empty()) rows.push_back({"", "", "", "", attempt->message});
+    if (attempt && !attempt->message.empty()) reasons.push_back(sub.name + ": " + attempt->message);
   }
   w.EndArray();
   if (inv.json) {
     *inv.out << b.GetString() << "\n";
   } else {
     PrintTable(*inv.out, rows);
+    for (const auto& reason : reasons) *inv.out << "\n" << EscapeForLog(reason) << "\n";
   }
   return Ok();
 }

@@ -53,6 +53,7 @@ Status Update(const Invocation& inv) {
   JsonWriter w(b);
   w.StartArray();
   const Error* worst = nullptr;
+  std::string worst_name;
   size_t failures = 0;
   for (const auto& r : results) {
     w.StartObject();
@@ -61,6 +62,7 @@ Status Update(const Invocation& inv) {
       ++failures;
       if (worst == nullptr || ExitStatusFor(r.error->code()) > ExitStatusFor(worst->code())) {
         worst = &*r.error;
+        worst_name = r.name;
       }
       Field(w, "result", ErrorCodeName(r.error->code()));
       Field(w, "message", r.error->message());
@@ -79,7 +81,10 @@ Status Update(const Invocation& inv) {
   if (worst == nullptr) return Ok();
   // The exit status reflects the worst failure (the highest status).
   return Error(worst->code(), std::to_string(failures) + " of " + std::to_string(results.size()) +
-                                  " subscriptions failed; " + worst->message());
+                                  " subscriptions failed (the worst: " +
+                                  std::string(ErrorCodeName(worst->code())) + ", subscription " +
+                                  worst_name + "; see 'catcher subscriptions')")
+      .With("subscription", worst_name);
 }
 
 Status Verify(const Invocation& inv) {

@@ -1,0 +1,705 @@
+#include "catcher/policy.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <set>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "common/atomic_file.h"
+#include "common/digest.h"
+#include "common/identifier.h"
+#include "common/log.h"
+#include "common/schema.h"
+#include "common/trust.h"
+
+namespace vmc::catcher {
+namespace {
+
+using rapidjson::SizeType;
+using rapidjson::Value;
+
+constexpr std::string_view kSchemaName = "policy.schema.json";
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+    rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
+// A valid policy nests four levels (/subscriptions/0/images/0). The bound
+// keeps the schema validator, which recurses, far from the stack's end.
+constexpr std::size_t kMaxDepth = 16;
+
+// The policy text and its name, for every error message.
+struct Source {
+  std::string_view text;
+  std::string_view file;
+};
+
+// ---------------------------------------------------------------------------
+// Positions and pointers.
+
+struct TextPosition {
+  std::size_t line = 1;
+  std::size_t column = 1;
+};
+
+// Line and column (from 1) of byte `offset`. The column counts UTF-8
+// characters, not bytes, because that is what an editor shows.
+TextPosition PositionOf(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  TextPosition position;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++position.line;
+      line_start = i + 1;
+    }
+  }
+  for (std::size_t i = line_start; i < offset; ++i) {
+    const bool continuation = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+    if (!continuation) ++position.column;
+  }
+  return position;
+}
+
+// RFC 6901 escaping, as RapidJSON's Pointer::Stringify writes it, so that
+// the pointers of the schema validator and of this file compare equal.
+std::string Child(std::string_view parent, std::string_view token) {
+  std::string pointer(parent);
+  pointer += '/';
+  for (const char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+  return pointer;
+}
+
+std::string Child(std::string_view parent, std::size_t index) {
+  return std::string(parent) + "/" + std::to_string(index);
+}
+
+std::string LastToken(std::string_view pointer) {
+  const std::string_view escaped = pointer.substr(pointer.rfind('/') + 1);
+  std::string token;
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] == '~' && i + 1 < escaped.size()) {
+      token += escaped[++i] == '1' ? '/' : '~';
+    } else {
+      token += escaped[i];
+    }
+  }
+  return token;
+}
+
+// Text from the file inside a message: one line, bounded.
+std::string Printable(std::string_view text, std::size_t max = 120) {
+  std::string out = EscapeForLog(text.substr(0, max));
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+std::string Quote(std::string_view text) { return "\"" + Printable(text) + "\""; }
+
+std::string View(const Value& value) {
+  return std::string(value.GetString(), value.GetStringLength());
+}
+
+std::string DetailOf(const Error& error, std::string_view key) {
+  for (const auto& [k, v] : error.details()) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+// The one shape of every located error (see policy.h).
+Error Invalid(const Source& source, std::size_t offset, std::string_view pointer,
+              std::string_view reason) {
+  const TextPosition position = PositionOf(source.text, offset);
+  const std::string line = std::to_string(position.line);
+  const std::string column = std::to_string(position.column);
+  return Error(ErrorCode::kPolicyInvalid,
+               "policy file " + Printable(source.file, 4096) + " is invalid at line " + line +
+                   ", column " + column + " (" +
+                   (pointer.empty() ? std::string("top level") : Printable(pointer)) +
+                   "): " + std::string(reason))
+      .With("file", std::string(source.file))
+      .With("line", line)
+      .With("column", column)
+      .With("pointer", std::string(pointer));
+}
+
+// ---------------------------------------------------------------------------
+// SAX plumbing: where the reader is, and where a token started.
+
+// The JSON pointer of the value a SAX reader is in, one frame per open
+// container. Also notices a key given twice in one object.
+class PointerTracker {
+ public:
+  // A value starts: a scalar, or a container before Open().
+  void Value() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().elements;
+  }
+  void Open(bool array) {
+    frames_.emplace_back();
+    frames_.back().array = array;
+  }
+  void Close() { frames_.pop_back(); }
+  // Returns false when the innermost object already has `key`.
+  bool Key(std::string_view key) {
+    Frame& frame = frames_.back();
+    frame.key.assign(key);
+    frame.keyed = true;
+    return frame.keys.emplace(key).second;
+  }
+
+  std::size_t depth() const { return frames_.size(); }
+
+  std::string Pointer() const {
+    std::string pointer;
+    for (const Frame& frame : frames_) {
+      if (frame.array) {
+        if (frame.elements == 0) break;
+        pointer = Child(pointer, frame.elements - 1);
+      } else {
+        if (!frame.keyed) break;
+        pointer = Child(pointer, frame.key);
+      }
+    }
+    return pointer;
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    std::size_t elements = 0;  // started so far; the current one is elements - 1
+    std::string key;           // the current member's key
+    bool keyed = false;
+    std::set<std::string, std::less<>> keys;
+  };
+  std::vector<Frame> frames_;
+};
+
+enum class TokenKind { kString, kLiteral, kBracket };
+
+bool IsLiteralChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+         c == '-' || c == '.';
+}
+
+// Where the token that a handler is being called for began, given the
+// stream position `end` at the call. RapidJSON's iterative parser (the only
+// mode used here) calls the handler for a string, number or literal just
+// after its last byte, but for '{' and '[' before taking the bracket.
+std::size_t TokenStart(std::string_view text, std::size_t end, TokenKind kind) {
+  end = std::min(end, text.size());
+  if (end == 0) return 0;
+  switch (kind) {
+    case TokenKind::kBracket:
+      return end;
+    case TokenKind::kLiteral: {  // a number, true, false or null
+      std::size_t i = end;
+      while (i > 0 && IsLiteralChar(text[i - 1])) --i;
+      return i;
+    }
+    case TokenKind::kString: {
+      // The opening quote is the nearest one before the closing quote that
+      // is not escaped, i.e. not preceded by an odd run of backslashes.
+      for (std::size_t i = end - 1; i > 0;) {
+        --i;
+        if (text[i] != '"') continue;
+        std::size_t backslashes = 0;
+        while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
+        if (backslashes % 2 == 0) return i;
+      }
+      return 0;
+    }
+  }
+  return 0;
+}
+
+struct SyntaxFailure {
+  std::size_t offset = 0;
+  std::string pointer;
+  std::string reason;
+};
+
+// Builds a Document from SAX events, refusing what JSON allows but a policy
+// must not hold: a key twice in one object (the second would silently
+// replace the first) and deep nesting.
+class BuildingHandler {
+ public:
+  BuildingHandler(rapidjson::Document* doc, const rapidjson::MemoryStream* stream,
+                  std::string_view text)
+      : doc_(doc), stream_(stream), text_(text) {}
+
+  bool Null() { return Scalar() && doc_->Null(); }
+  bool Bool(bool b) { return Scalar() && doc_->Bool(b); }
+  bool Int(int i) { return Scalar() && doc_->Int(i); }
+  bool Uint(unsigned u) { return Scalar() && doc_->Uint(u); }
+  bool Int64(std::int64_t i) { return Scalar() && doc_->Int64(i); }
+  bool Uint64(std::uint64_t u) { return Scalar() && doc_->Uint64(u); }
+  bool Double(double d) { return Scalar() && doc_->Double(d); }
+  bool RawNumber(const char* s, SizeType n, bool copy) {
+    return Scalar() && doc_->RawNumber(s, n, copy);
+  }
+  bool String(const char* s, SizeType n, bool copy) { return Scalar() && doc_->String(s, n, copy); }
+  bool Key(const char* s, SizeType n, bool copy) {
+    if (!tracker_.Key({s, n})) {
+      return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
+                  "the key " + Quote({s, n}) +
+                      " appears twice in one object; the second would silently replace the "
+                      "first");
+    }
+    return doc_->Key(s, n, copy);
+  }
+  bool StartObject() { return Open(false) && doc_->StartObject(); }
+  bool EndObject(SizeType members) {
+    tracker_.Close();
+    return doc_->EndObject(members);
+  }
+  bool StartArray() { return Open(true) && doc_->StartArray(); }
+  bool EndArray(SizeType elements) {
+    tracker_.Close();
+    return doc_->EndArray(elements);
+  }
+
+  const std::optional<SyntaxFailure>& failure() const { return failure_; }
+  std::string Pointer() const { return tracker_.Pointer(); }
+
+ private:
+  bool Scalar() {
+    tracker_.Value();
+    return true;
+  }
+  bool Open(bool array) {
+    tracker_.Value();
+    if (tracker_.depth() >= kMaxDepth) {
+      return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kBracket),
+                  "it nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    tracker_.Open(array);
+    return true;
+  }
+  bool Fail(std::size_t offset, std::string reason) {
+    failure_ = SyntaxFailure{offset, tracker_.Pointer(), std::move(reason)};
+    return false;
+  }
+
+  rapidjson::Document* doc_;
+  const rapidjson::MemoryStream* stream_;
+  std::string_view text_;
+  PointerTracker tracker_;
+  std::optional<SyntaxFailure> failure_;
+};
+
+// Re-reads the text to find where the value at `target` starts: its key for
+// an object member, the value itself for an array element or the root.
+// Stops the reader as soon as it is found.
+class LocatingHandler {
+ public:
+  LocatingHandler(std::string_view target, const rapidjson::MemoryStream* stream,
+                  std::string_view text)
+      : target_(target), stream_(stream), text_(text) {}
+
+  bool Null() { return Scalar(TokenKind::kLiteral); }
+  bool Bool(bool) { return Scalar(TokenKind::kLiteral); }
+  bool Int(int) { return Scalar(TokenKind::kLiteral); }
+  bool Uint(unsigned) { return Scalar(TokenKind::kLiteral); }
+  bool Int64(std::int64_t) { return Scalar(TokenKind::kLiteral); }
+  bool Uint64(std::uint64_t) { return Scalar(TokenKind::kLiteral); }
+  bool Double(double) { return Scalar(TokenKind::kLiteral); }
+  bool RawNumber(const char*, SizeType, bool) { return Scalar(TokenKind::kLiteral); }
+  bool String(const char*, SizeType, bool) { return Scalar(TokenKind::kString); }
+  bool Key(const char* s, SizeType n, bool) {
+    tracker_.Key({s, n});
+    return !Found(TokenKind::kString);
+  }
+  bool StartObject() { return Open(false); }
+  bool EndObject(SizeType) {
+    tracker_.Close();
+    return true;
+  }
+  bool StartArray() { return Open(true); }
+  bool EndArray(SizeType) {
+    tracker_.Close();
+    return true;
+  }
+
+  std::optional<std::size_t> offset() const { return offset_; }
+
+ private:
+  bool Scalar(TokenKind kind) {
+    tracker_.Value();
+    return !Found(kind);
+  }
+  bool Open(bool array) {
+    tracker_.Value();
+    if (Found(TokenKind::kBracket)) return false;
+    tracker_.Open(array);
+    return true;
+  }
+  // Records the start of the token just read when it is the target.
+  bool Found(TokenKind kind) {
+    if (tracker_.Pointer() != target_) return false;
+    offset_ = TokenStart(text_, stream_->Tell(), kind);
+    return true;
+  }
+
+  std::string_view target_;
+  const rapidjson::MemoryStream* stream_;
+  std::string_view text_;
+  PointerTracker tracker_;
+  std::optional<std::size_t> offset_;
+};
+
+std::optional<std::size_t> FindPointer(std::string_view text, std::string_view pointer) {
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  LocatingHandler handler(pointer, &stream, text);
+  rapidjson::Reader reader;
+  reader.Parse<kParseFlags>(stream, handler);  // stopped early on success
+  return handler.offset();
+}
+
+// Byte offset where the value at `pointer` is written. A pointer that names
+// nothing in the text (which the callers never pass) falls back to its
+// nearest ancestor, so that an error always has a line.
+std::size_t LocatePointer(std::string_view text, std::string pointer) {
+  for (;;) {
+    if (const auto offset = FindPointer(text, pointer)) return *offset;
+    if (pointer.empty()) return 0;
+    pointer.erase(pointer.rfind('/'));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The three stages: JSON, schema, meaning.
+
+Result<rapidjson::Document> ParseJson(const Source& source) {
+  rapidjson::Document doc;
+  rapidjson::MemoryStream stream(source.text.data(), source.text.size());
+  std::optional<SyntaxFailure> failure;
+  auto generate = [&](rapidjson::Document& target) {
+    BuildingHandler handler(&target, &stream, source.text);
+    rapidjson::Reader reader;
+    const rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, handler);
+    if (result.IsError()) {
+      failure = handler.failure().value_or(SyntaxFailure{
+          result.Offset(), handler.Pointer(),
+          std::string("not valid JSON: ") + rapidjson::GetParseError_En(result.Code())});
+    }
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (failure) return Invalid(source, failure->offset, failure->pointer, failure->reason);
+  return doc;
+}
+
+// The reason of a schema violation without the validator's "<what> violates
+// the schema at <pointer>: " prefix, which Invalid() says in its own way.
+std::string SchemaReason(const Error& violation, std::string_view what, const std::string& pointer,
+                         const std::string& keyword) {
+  if (keyword == "additionalProperties") {
+    return "unknown key " + Quote(LastToken(pointer)) +
+           " (unknown keys are refused so that a typo cannot disable a rule)";
+  }
+  const std::string prefix = std::string(what) + " violates the schema at " +
+                             (pointer.empty() ? std::string("the top level") : pointer) + ": ";
+  const std::string& message = violation.message();
+  if (message.compare(0, prefix.size(), prefix) == 0) {
+    return "violates the schema: " + message.substr(prefix.size());
+  }
+  return message;
+}
+
+Status ValidateSchema(const Source& source, const rapidjson::Document& doc) {
+  // Compiled once: JsonSchema::Validate() is thread-safe.
+  static const Result<JsonSchema> schema = JsonSchema::FromEmbedded(kSchemaName);
+  if (!schema.ok()) return schema.error();  // a build defect, not the admin's
+  constexpr std::string_view kWhat = "policy";
+  Status valid = schema->Validate(doc, kWhat);
+  if (valid.ok()) return Ok();
+  const Error& violation = valid.error();
+  const std::string pointer = DetailOf(violation, "pointer");
+  const std::string keyword = DetailOf(violation, "keyword");
+  Error error = Invalid(source, LocatePointer(source.text, pointer), pointer,
+                        SchemaReason(violation, kWhat, pointer, keyword));
+  for (const auto& [key, value] : violation.details()) {
+    if (key != "pointer") error.With(key, value);
+  }
+  return error;
+}
+
+// Semantic errors carry their pointer as a detail until ParsePolicy()
+// locates them in the text.
+Error Problem(std::string pointer, std::string reason) {
+  return Error(ErrorCode::kPolicyInvalid, std::move(reason)).With("pointer", std::move(pointer));
+}
+
+Error Locate(const Source& source, const Error& problem) {
+  const std::string pointer = DetailOf(problem, "pointer");
+  return Invalid(source, LocatePointer(source.text, pointer), pointer, problem.message());
+}
+
+// After the schema, types and required keys are known; these accessors still
+// check, so that a loosened schema cannot turn into undefined behaviour.
+Result<std::string> RequiredString(const Value& object, const char* key,
+                                   const std::string& pointer) {
+  const auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsString()) {
+    return Problem(pointer, std::string("the string \"") + key + "\" is required");
+  }
+  return View(it->value);
+}
+
+std::optional<std::string> OptionalString(const Value& object, const char* key) {
+  const auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  return View(it->value);
+}
+
+Status CheckIdentifier(std::string_view text, std::string pointer) {
+  if (Status valid = ValidateIdentifier(text); !valid.ok()) {
+    return Problem(std::move(pointer), valid.error().message());
+  }
+  return Ok();
+}
+
+Status CheckDn(std::string_view dn, std::string pointer) {
+  if (auto parsed = ParseDn(dn); !parsed.ok()) {
+    return Problem(std::move(pointer), parsed.error().message());
+  }
+  return Ok();
+}
+
+Result<std::vector<Endorser>> ReadEndorsers(const Value& endorsers) {
+  std::vector<Endorser> out;
+  for (const auto& member : endorsers.GetObject()) {
+    Endorser endorser;
+    endorser.name = View(member.name);
+    const std::string pointer = Child("/endorsers", endorser.name);
+    // The name appears in `catcher subscriptions` and in the state database.
+    VMC_RETURN_IF_ERROR(CheckIdentifier(endorser.name, pointer));
+    VMC_ASSIGN_OR_RETURN(endorser.dn, RequiredString(member.value, "dn", pointer));
+    VMC_ASSIGN_OR_RETURN(endorser.ca, RequiredString(member.value, "ca", pointer));
+    VMC_RETURN_IF_ERROR(CheckDn(endorser.dn, Child(pointer, "dn")));
+    VMC_RETURN_IF_ERROR(CheckDn(endorser.ca, Child(pointer, "ca")));
+    out.push_back(std::move(endorser));
+  }
+  return out;
+}
+
+Result<ImageSelection> ReadSelection(const Value& subscription, const std::string& pointer) {
+  ImageSelection selection;
+  if (const auto it = subscription.FindMember("images"); it != subscription.MemberEnd()) {
+    const std::string images = Child(pointer, "images");
+    if (it->value.IsArray()) {
+      selection.mode = SelectionMode::kListed;
+      for (SizeType i = 0; i < it->value.Size(); ++i) {
+        const Value& id = it->value[i];
+        if (!id.IsString()) return Problem(Child(images, i), "an image identifier is required");
+        VMC_RETURN_IF_ERROR(CheckIdentifier(View(id), Child(images, i)));
+        selection.listed.push_back(View(id));
+      }
+    } else if (it->value.IsString() && View(it->value) == "none") {
+      selection.mode = SelectionMode::kNone;
+    } else if (!it->value.IsString() || View(it->value) != "all") {
+      return Problem(images, "\"all\", \"none\" or an array of image identifiers is required");
+    }
+  }
+  const auto new_images = OptionalString(subscription, "new_images");
+  if (new_images && *new_images == "refuse") selection.new_images = NewImages::kRefuse;
+  return selection;
+}
+
+Result<Subscription> ReadSubscription(const Value& value, const std::string& pointer) {
+  Subscription sub;
+  VMC_ASSIGN_OR_RETURN(sub.name, RequiredString(value, "name", pointer));
+  VMC_RETURN_IF_ERROR(CheckIdentifier(sub.name, Child(pointer, "name")));
+  VMC_ASSIGN_OR_RETURN(sub.url, RequiredString(value, "url", pointer));
+  VMC_ASSIGN_OR_RETURN(sub.endorser, RequiredString(value, "endorser", pointer));
+  sub.list_identifier = OptionalString(value, "identifier");
+  if (sub.list_identifier) {
+    VMC_RETURN_IF_ERROR(CheckIdentifier(*sub.list_identifier, Child(pointer, "identifier")));
+  }
+  sub.credentials_file = OptionalString(value, "credentials_file");
+  VMC_ASSIGN_OR_RETURN(sub.selection, ReadSelection(value, pointer));
+  return sub;
+}
+
+// Cross-references: each subscription's endorser exists; names, URLs and
+// pinned list identifiers are unique (two subscriptions of one list would
+// fight over its images).
+Status CheckSubscriptions(const Policy& policy) {
+  std::unordered_map<std::string, std::size_t> names;
+  std::unordered_map<std::string, std::size_t> urls;
+  std::unordered_map<std::string, std::size_t> identifiers;
+  const auto unique = [](std::unordered_map<std::string, std::size_t>& seen,
+                         const std::string& value, std::size_t i, std::string pointer,
+                         std::string_view what) -> Status {
+    const auto [it, inserted] = seen.emplace(value, i);
+    if (inserted) return Ok();
+    return Problem(std::move(pointer), std::string(what) + " " + Quote(value) +
+                                           " is already used by /subscriptions/" +
+                                           std::to_string(it->second));
+  };
+  for (std::size_t i = 0; i < policy.subscriptions.size(); ++i) {
+    const Subscription& sub = policy.subscriptions[i];
+    const std::string pointer = Child("/subscriptions", i);
+    if (policy.FindEndorser(sub.endorser) == nullptr) {
+      return Problem(Child(pointer, "endorser"),
+                     "unknown endorser " + Quote(sub.endorser) + "; define it under \"endorsers\"");
+    }
+    VMC_RETURN_IF_ERROR(unique(names, sub.name, i, Child(pointer, "name"), "the name"));
+    VMC_RETURN_IF_ERROR(unique(urls, sub.url, i, Child(pointer, "url"), "the URL"));
+    if (sub.list_identifier) {
+      VMC_RETURN_IF_ERROR(unique(identifiers, *sub.list_identifier, i, Child(pointer, "identifier"),
+                                 "the list identifier"));
+    }
+  }
+  return Ok();
+}
+
+Result<DenyRule> ReadDenyRule(const Value& value, const std::string& pointer) {
+  DenyRule rule;
+  if (const auto sha512 = OptionalString(value, "sha512")) {
+    auto normalized = NormalizeSha512Hex(*sha512);
+    if (!normalized.ok()) {
+      return Problem(Child(pointer, "sha512"), "invalid SHA-512: " + normalized.error().message());
+    }
+    rule.sha512 = std::move(normalized).value();
+  }
+  rule.image = OptionalString(value, "image");
+  if (rule.image) VMC_RETURN_IF_ERROR(CheckIdentifier(*rule.image, Child(pointer, "image")));
+  rule.list = OptionalString(value, "list");
+  if (rule.list) VMC_RETURN_IF_ERROR(CheckIdentifier(*rule.list, Child(pointer, "list")));
+  rule.endorser_dn = OptionalString(value, "endorser_dn");
+  if (rule.endorser_dn)
+    VMC_RETURN_IF_ERROR(CheckDn(*rule.endorser_dn, Child(pointer, "endorser_dn")));
+  rule.comment = OptionalString(value, "comment").value_or("");
+  // A rule without a condition would match every image.
+  if (!rule.sha512 && !rule.image && !rule.list && !rule.endorser_dn) {
+    return Problem(pointer, "a deny rule needs at least one of sha512, image, list, endorser_dn");
+  }
+  return rule;
+}
+
+Result<std::optional<std::uint64_t>> ReadBytes(const Value& limits, const char* key) {
+  const auto it = limits.FindMember(key);
+  if (it == limits.MemberEnd()) return std::optional<std::uint64_t>();
+  if (!it->value.IsUint64() || it->value.GetUint64() == 0) {
+    return Problem(Child("/limits", key), "a whole number of bytes, at least 1, is required");
+  }
+  return std::optional<std::uint64_t>(it->value.GetUint64());
+}
+
+Result<PolicyLimits> ReadLimits(const Value& limits) {
+  PolicyLimits out;
+  VMC_ASSIGN_OR_RETURN(const auto max_list, ReadBytes(limits, "max_list_bytes"));
+  if (max_list) out.max_list_bytes = *max_list;
+  VMC_ASSIGN_OR_RETURN(out.max_image_bytes, ReadBytes(limits, "max_image_bytes"));
+  VMC_ASSIGN_OR_RETURN(out.cache_quota_bytes, ReadBytes(limits, "cache_quota_bytes"));
+  return out;
+}
+
+// The meaning of a schema-valid document. Errors are Problem()s.
+Result<Policy> ReadPolicy(const rapidjson::Document& doc, std::string_view file) {
+  Policy policy;
+  policy.file = std::string(file);
+  if (!doc.IsObject()) return Problem("", "the policy must be a JSON object");
+  if (const auto it = doc.FindMember("endorsers"); it != doc.MemberEnd() && it->value.IsObject()) {
+    VMC_ASSIGN_OR_RETURN(policy.endorsers, ReadEndorsers(it->value));
+  }
+  if (const auto it = doc.FindMember("subscriptions");
+      it != doc.MemberEnd() && it->value.IsArray()) {
+    for (SizeType i = 0; i < it->value.Size(); ++i) {
+      VMC_ASSIGN_OR_RETURN(auto sub, ReadSubscription(it->value[i], Child("/subscriptions", i)));
+      policy.subscriptions.push_back(std::move(sub));
+    }
+  }
+  VMC_RETURN_IF_ERROR(CheckSubscriptions(policy));
+  if (const auto it = doc.FindMember("deny"); it != doc.MemberEnd() && it->value.IsArray()) {
+    for (SizeType i = 0; i < it->value.Size(); ++i) {
+      VMC_ASSIGN_OR_RETURN(auto rule, ReadDenyRule(it->value[i], Child("/deny", i)));
+      policy.deny.push_back(std::move(rule));
+    }
+  }
+  if (const auto it = doc.FindMember("limits"); it != doc.MemberEnd() && it->value.IsObject()) {
+    VMC_ASSIGN_OR_RETURN(policy.limits, ReadLimits(it->value));
+  }
+  return policy;
+}
+
+// Nothing at all at `path`: not even a dangling symlink, which is more
+// likely a broken deployment than a site without a policy.
+bool NothingAt(const std::filesystem::path& path) {
+  std::error_code ignored;
+  return std::filesystem::symlink_status(path, ignored).type() ==
+         std::filesystem::file_type::not_found;
+}
+
+}  // namespace
+
+bool Endorser::Matches(std::string_view subject_dn, std::string_view issuer_dn) const {
+  const Result<bool> subject = SameDn(dn, subject_dn);
+  const Result<bool> issuer = SameDn(ca, issuer_dn);
+  return subject.ok() && *subject && issuer.ok() && *issuer;
+}
+
+bool Endorser::Matches(const X509_NAME* subject, const X509_NAME* issuer) const {
+  const Result<bool> same_subject = SameDn(subject, dn);
+  const Result<bool> same_issuer = SameDn(issuer, ca);
+  return same_subject.ok() && *same_subject && same_issuer.ok() && *same_issuer;
+}
+
+const Endorser* Policy::FindEndorser(std::string_view name) const {
+  const auto it = std::find_if(endorsers.begin(), endorsers.end(),
+                               [&](const Endorser& e) { return e.name == name; });
+  return it == endorsers.end() ? nullptr : &*it;
+}
+
+const Subscription* Policy::FindSubscription(std::string_view name) const {
+  const auto it = std::find_if(subscriptions.begin(), subscriptions.end(),
+                               [&](const Subscription& s) { return s.name == name; });
+  return it == subscriptions.end() ? nullptr : &*it;
+}
+
+bool Policy::IsTrustedEndorser(std::string_view dn, std::string_view ca) const {
+  return std::any_of(endorsers.begin(), endorsers.end(),
+                     [&](const Endorser& e) { return e.Matches(dn, ca); });
+}
+
+Result<Policy> ParsePolicy(std::string_view text, std::string_view file_label) {
+  // RFC 8259 allows a parser to ignore a byte order mark; editors do not
+  // count it as a column.
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  if (text.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+    text.remove_prefix(kByteOrderMark.size());
+  }
+  const Source source{text, file_label};
+  VMC_ASSIGN_OR_RETURN(const rapidjson::Document doc, ParseJson(source));
+  VMC_RETURN_IF_ERROR(ValidateSchema(source, doc));
+  Result<Policy> policy = ReadPolicy(doc, file_label);
+  if (!policy.ok()) return Locate(source, policy.error());
+  return policy;
+}
+
+Result<Policy> LoadPolicy(const std::filesystem::path& path, bool must_exist) {
+  Result<std::string> text = ReadFileCapped(path, kMaxPolicyFileBytes);
+  if (!text.ok()) {
+    if (!must_exist && NothingAt(path)) return Policy{};
+    return Error(ErrorCode::kPolicyInvalid, "policy file not loaded: " + text.error().message())
+        .With("file", path.string());
+  }
+  return ParsePolicy(*text, path.string());
+}
+
+}  // namespace vmc::catcher

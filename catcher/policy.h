@@ -1,0 +1,160 @@
+// The site admin's policy file (DESIGN.md section 6): which endorsers are
+// trusted, which image lists the site subscribes to and which of their images
+// it wants, which images it never wants (deny rules), and its limits.
+//
+// The file is JSON with // and /* */ comments and trailing commas (an admin
+// who comments out the last entry of an array must not break the file),
+// validated with the embedded schemas/policy.schema.json. Unknown keys and
+// keys given twice are refused: a typo must not silently disable a rule.
+// After the schema, the loader checks what a schema cannot: every
+// subscription names a defined endorser; subscription names, URLs and list
+// identifiers are unique; DNs parse as X.509 names; identifiers follow the
+// identifier rule (common/identifier.h).
+//
+// Every error is kPolicyInvalid (exit status 2) and says where, with details
+// "file", "line", "column" (both from 1; the column counts characters) and
+// "pointer" (RFC 6901 JSON pointer):
+//   policy file /etc/catcher/policy.json is invalid at line 12, column 7
+//   (/subscriptions/0/endorser): unknown endorser "egi"; define it under
+//   "endorsers"
+// For a member the position is that of its key, for an array element that of
+// the element. A syntax error points at the byte where parsing stopped, and
+// its pointer names the value read last before it.
+//
+// Input: the file is written by the site admin, but is parsed as untrusted
+// text (size-capped, depth-bounded, encoding-validated): a broken file must
+// produce an error, never a crash.
+//
+// Thread-safety: ParsePolicy() and LoadPolicy() may run in several threads at
+// once. The Policy model is plain data: no I/O after loading, copyable, and
+// safe to read from several threads at once.
+#ifndef VMC_CATCHER_POLICY_H_
+#define VMC_CATCHER_POLICY_H_
+
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace vmc::catcher {
+
+inline constexpr std::string_view kDefaultPolicyPath = "/etc/catcher/policy.json";
+// A policy is a page of text; anything bigger is a mistake, refused before
+// parsing.
+inline constexpr std::uint64_t kMaxPolicyFileBytes = std::uint64_t{1} << 20;
+// DESIGN.md section 5 step 1.
+inline constexpr std::uint64_t kDefaultMaxListBytes = std::uint64_t{16} << 20;
+
+// A trusted endorser: the subject and issuer of the certificate that signs
+// image lists, in OpenSSL one-line form as written in the policy.
+struct Endorser {
+  std::string name;  // the key under "endorsers"; follows the identifier rule
+  std::string dn;
+  std::string ca;
+
+  // Whether `dn` and `ca` are the same X.509 names as this endorser's
+  // (common/trust.h SameDn: case and spacing insensitive, order sensitive).
+  // A name that does not parse matches nothing.
+  bool Matches(std::string_view subject_dn, std::string_view issuer_dn) const;
+  // As above for the names of a certificate. REQUIRES: both non-null.
+  bool Matches(const X509_NAME* subject, const X509_NAME* issuer) const;
+};
+
+// Which images of a subscribed list the site wants (catcher/selection.h
+// decides with it). Also used for subscriptions made with `catcher
+// subscribe`, which live in the state database, not in this file.
+enum class SelectionMode {
+  kAll,     // "images": "all" (the default)
+  kNone,    // "images": "none": only images the admin accepts one by one
+  kListed,  // "images": [identifiers]
+};
+
+enum class NewImages {
+  kAccept,  // "new_images": "accept" (the default)
+  kRefuse,  // "new_images": "refuse": a new image waits for `catcher image accept`
+};
+
+struct ImageSelection {
+  SelectionMode mode = SelectionMode::kAll;
+  std::vector<std::string> listed;  // identifiers; used only when mode == kListed
+  NewImages new_images = NewImages::kAccept;
+};
+
+struct Subscription {
+  // Required in the file: `catcher update NAME`, `catcher subscriptions` and
+  // the state database refer to it. It is not derived from the URL, because a
+  // moved list keeps its subscription (and its cached images) when only the
+  // URL is edited.
+  std::string name;
+  std::string url;       // https://, http:// or file://
+  std::string endorser;  // the name of an entry of Policy::endorsers
+  // The list's dc:identifier when the admin pins it; otherwise the first
+  // update records it (DESIGN.md section 5 step 6).
+  std::optional<std::string> list_identifier;
+  // Absolute path of a basic-auth or token file; read by the fetcher, never
+  // here.
+  std::optional<std::string> credentials_file;
+  ImageSelection selection;
+};
+
+// An image the site never wants. A rule matches an image only when ALL of
+// its present fields match, so {"image": X, "endorser_dn": D} denies image X
+// only as signed by D. The loader refuses a rule without any field.
+struct DenyRule {
+  std::optional<std::string> sha512;       // 128 lower-case hex digits
+  std::optional<std::string> image;        // image dc:identifier
+  std::optional<std::string> list;         // list dc:identifier
+  std::optional<std::string> endorser_dn;  // the list's endorser, one-line form
+  std::string comment;                     // the admin's note, for messages
+};
+
+struct PolicyLimits {
+  std::uint64_t max_list_bytes = kDefaultMaxListBytes;
+  std::optional<std::uint64_t> max_image_bytes;    // none: no limit
+  std::optional<std::uint64_t> cache_quota_bytes;  // none: no quota
+};
+
+struct Policy {
+  // Where the policy was loaded from (for messages); empty for the empty
+  // policy that stands in for a missing default file.
+  std::string file;
+  std::vector<Endorser> endorsers;          // in file order; names unique
+  std::vector<Subscription> subscriptions;  // in file order; names and URLs unique
+  std::vector<DenyRule> deny;               // in file order (messages number them from 1)
+  PolicyLimits limits;
+
+  // Returns the entry with that name, or nullptr. The pointer is valid as
+  // long as this Policy is neither modified nor destroyed.
+  const Endorser* FindEndorser(std::string_view name) const;
+  const Subscription* FindSubscription(std::string_view name) const;
+
+  // Whether some endorser of the policy has exactly these subject and issuer
+  // names, compared as X.509 names. Note that verification step 4 asks a
+  // narrower question, "is it THIS subscription's endorser": use
+  // FindEndorser(subscription.endorser)->Matches() for that.
+  bool IsTrustedEndorser(std::string_view dn, std::string_view ca) const;
+};
+
+// Parses and checks policy text. `file_label` names the file in errors and
+// becomes Policy::file. Returns the Policy, or kPolicyInvalid as described at
+// the top of this file.
+Result<Policy> ParsePolicy(std::string_view text, std::string_view file_label);
+
+// Reads (at most kMaxPolicyFileBytes) and parses the policy file at `path`.
+// When nothing exists at `path` and !must_exist, returns the empty policy
+// (no endorsers, subscriptions or rules; default limits): that is the state
+// of a site without a policy file at the default path. Pass must_exist=true
+// for a path the admin named explicitly, so that a typo in it is an error.
+// A dangling symlink or an unreadable file is an error either way.
+// Every error is kPolicyInvalid with the detail "file".
+Result<Policy> LoadPolicy(const std::filesystem::path& path, bool must_exist);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_POLICY_H_
