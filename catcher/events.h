@@ -1,0 +1,76 @@
+// Events for cloud middleware (DESIGN.md section 7), with vmcatcher's names so
+// that existing handlers run unchanged: ProcessPrefix, AvailablePrefix,
+// AvailablePostfix, ExpirePrefix, ExpirePostfix, ProcessPostfix,
+// SubscriptionImageNew, with the image's metadata in VMCATCHER_EVENT_*
+// environment variables.
+//
+// The command comes from the admin (--event-command or the config file). It
+// is split into argv ONCE, here, by simple shell-like quoting rules and
+// exec'd directly: no shell ever sees list data, which reaches the handler
+// only as environment values, verbatim.
+//
+// Thread-safety: an EventRunner may be used from several threads.
+#ifndef VMC_CATCHER_EVENTS_H_
+#define VMC_CATCHER_EVENTS_H_
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/imagelist.h"
+
+namespace vmc::catcher {
+
+// Splits an admin's command line into words: blanks separate words; '...'
+// keeps everything literally; "..." keeps everything but \" and \\; a
+// backslash outside quotes escapes the next character. No expansion of any
+// kind. kConfigInvalid for an unterminated quote or an empty command.
+Result<std::vector<std::string>> SplitCommandLine(std::string_view command);
+
+struct Event {
+  std::string type;  // "AvailablePostfix", ...
+  // VMCATCHER_EVENT_* and VMCATCHER_CACHE_DIR_* variables.
+  std::map<std::string, std::string> variables;
+};
+
+struct CacheDirectories {
+  std::filesystem::path cache;     // VMCATCHER_CACHE_DIR_CACHE
+  std::filesystem::path download;  // VMCATCHER_CACHE_DIR_DOWNLOAD
+  std::filesystem::path expire;    // VMCATCHER_CACHE_DIR_EXPIRE
+};
+
+// An event about one image of a list. `filename` is the image's file name in
+// its directory (VMCATCHER_EVENT_FILENAME; vmcatcher's layout names the file
+// by the image identifier).
+Event ImageEvent(std::string_view type, const ImageList& list, const Image& image,
+                 std::string_view filename, const CacheDirectories& dirs);
+
+// An event without an image (ProcessPrefix, ProcessPostfix).
+Event ProcessEvent(std::string_view type, const CacheDirectories& dirs);
+
+class EventRunner {
+ public:
+  // An empty `argv` runs nothing (no event command configured).
+  EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout);
+
+  bool enabled() const { return !argv_.empty(); }
+
+  // Runs the command for `event` and waits for it, at most the timeout (then
+  // its process group is killed). The environment is PATH, HOME, LANG, TZ
+  // from ours plus the event's variables. Returns Ok() when it exited 0,
+  // kIo otherwise (its exit status or signal, or the timeout, in the
+  // message); every outcome is logged.
+  Status Run(const Event& event) const;
+
+ private:
+  std::vector<std::string> argv_;
+  std::chrono::seconds timeout_;
+};
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_EVENTS_H_
