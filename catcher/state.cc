@@ -377,14 +377,24 @@ Result<std::vector<HistoryEntry>> State::History(const std::string& name) const 
   return out;
 }
 
-Status State::AcceptList(const std::string& name, const AcceptedList& list, TimePoint now,
-                         size_t history_limit) {
+Status State::AcceptList(const std::string& name, const AcceptedList& list,
+                         const std::string& verified_against, TimePoint now, size_t history_limit) {
   VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
   return env_->Update([&](WriteTxn& txn) -> Status {
     VMC_ASSIGN_OR_RETURN(const auto previous, txn.Get(kLists, name));
     bool initial = !previous.has_value();
+    std::optional<AcceptedList> old;
     if (previous) {
-      VMC_ASSIGN_OR_RETURN(const AcceptedList old, DecodeList(name, *previous));
+      VMC_ASSIGN_OR_RETURN(old, DecodeList(name, *previous));
+    }
+    const std::string holding = old ? old->content_sha512 : std::string();
+    if (holding != verified_against) {
+      return Error(ErrorCode::kLocked, "subscription " + name +
+                                           " was updated by another process meanwhile; its "
+                                           "list was not applied (run the update again)")
+          .With("subscription", name);
+    }
+    if (old) {
       std::vector<std::string> keys;
       VMC_RETURN_IF_ERROR(
           txn.ForEachWithPrefix(kHistory, Prefix(name), [&](std::string_view k, std::string_view) {
@@ -395,10 +405,10 @@ Status State::AcceptList(const std::string& name, const AcceptedList& list, Time
       if (!keys.empty()) {
         next = std::stoull(keys.back().substr(Prefix(name).size())) + 1;
       }
-      if (old.version != list.version || old.content_sha512 != list.content_sha512) {
-        VMC_RETURN_IF_ERROR(
-            txn.Put(kHistory, HistoryKey(name, next),
-                    EncodeHistory({old.version, old.content_sha512, old.created, old.fetched_at})));
+      if (old->version != list.version || old->content_sha512 != list.content_sha512) {
+        VMC_RETURN_IF_ERROR(txn.Put(
+            kHistory, HistoryKey(name, next),
+            EncodeHistory({old->version, old->content_sha512, old->created, old->fetched_at})));
         keys.push_back(HistoryKey(name, next));
       }
       for (size_t i = 0; keys.size() > history_limit + i; ++i) {

@@ -110,8 +110,12 @@ class State {
   // Step 9: stores the exact bytes and facts of an accepted list, moves the
   // previous one to the history (keeping at most `history_limit` entries),
   // and records newly seen images, in one transaction.
-  Status AcceptList(const std::string& name, const AcceptedList& list, TimePoint now,
-                    size_t history_limit);
+  // `verified_against` is the content SHA-512 of the list the verification
+  // compared with (step 8), empty for none: when another process accepted a
+  // list in between, the rollback check is stale and kLocked is returned,
+  // changing nothing.
+  Status AcceptList(const std::string& name, const AcceptedList& list,
+                    const std::string& verified_against, TimePoint now, size_t history_limit);
 
   // Records that a conditional fetch found the list unchanged (new validators
   // when the server sent them); nothing else changes.
