@@ -1,5 +1,7 @@
 #include "catcher/update.h"
 
+#include <algorithm>
+
 #include "catcher/rollback.h"
 #include "common/credentials.h"
 #include "common/digest.h"
@@ -132,13 +134,23 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   if (unchanged) {
     VMC_RETURN_IF_ERROR(state.TouchList(sub.name, fetch.etag, fetch.last_modified, params.now));
   } else {
-    VMC_RETURN_IF_ERROR(
-        state.AcceptList(sub.name, ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
-                         params.now, params.history_limit));
+    VMC_RETURN_IF_ERROR(state.AcceptList(
+        sub.name, ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
+        current ? current->content_sha512 : std::string(), params.now, params.history_limit));
   }
-  const bool changed =
-      !unchanged && (!current || current->content_sha512 != candidate.content_sha512);
-  return UpdateOutcome{changed, candidate.list.version(), std::move(candidate.warnings)};
+  UpdateOutcome outcome;
+  outcome.changed = !unchanged && (!current || current->content_sha512 != candidate.content_sha512);
+  outcome.version = candidate.list.version();
+  outcome.warnings = std::move(candidate.warnings);
+  if (outcome.changed && current) {
+    for (const auto& image : candidate.list.images()) {
+      const std::string id = image.identifier();
+      if (std::find(current->images.begin(), current->images.end(), id) == current->images.end()) {
+        outcome.new_images.push_back(id);
+      }
+    }
+  }
+  return outcome;
 }
 
 }  // namespace

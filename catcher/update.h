@@ -68,6 +68,9 @@ struct UpdateOutcome {
   bool changed = false;  // a new list was accepted (false: unchanged)
   std::string version;
   std::vector<std::string> warnings;
+  // Images the new list has and the previous one had not (none on the first
+  // update): each fires SubscriptionImageNew.
+  std::vector<std::string> new_images;
 };
 
 // Runs the nine steps for one subscription.
