@@ -2,6 +2,9 @@
 #ifndef VMC_CATCHER_COMMANDS_H_
 #define VMC_CATCHER_COMMANDS_H_
 
+#include <atomic>
+
+#include "catcher/cache.h"
 #include "common/cli.h"
 
 namespace vmc::catcher {
@@ -9,6 +12,17 @@ namespace vmc::catcher {
 void AddSubscriptionCommands(CommandLine& cli);  // subscribe, unsubscribe, subscriptions
 void AddUpdateCommands(CommandLine& cli);        // update, verify
 void AddImageCommands(CommandLine& cli);         // images, image accept|refuse
+void AddCacheCommands(CommandLine& cli);         // cache
+void AddDaemonCommands(CommandLine& cli);        // run
+void AddStatusCommands(CommandLine& cli);        // status, export
+
+// One cache run (cache_commands.cc): check, download, expire, under the
+// cache lock. `cancel` may be null.
+Status RunCache(const Context& ctx, bool download, bool expire, bool check,
+                const std::atomic<bool>* cancel, CacheReport& report);
+
+// Downloads at once: the setting, else the core count.
+unsigned DownloadsAtOnce(const Settings& settings);
 
 }  // namespace vmc::catcher
 

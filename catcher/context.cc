@@ -1,8 +1,21 @@
 #include "catcher/context.h"
 
+#include "catcher/events.h"
+#include "catcher/update.h"
 #include "common/log.h"
 
 namespace vmc::catcher {
+
+UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now) {
+  return UpdateParameters{ctx.settings.ca_dir, now, ctx.settings.created_skew,
+                          ctx.policy.limits.max_list_bytes, ctx.settings.history_limit};
+}
+
+Result<EventRunner> MakeEventRunner(const Settings& settings) {
+  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout);
+  VMC_ASSIGN_OR_RETURN(auto argv, SplitCommandLine(settings.event_command));
+  return EventRunner(std::move(argv), settings.event_timeout);
+}
 
 Result<Context> OpenContext(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Settings settings, ResolveSettings(inv));

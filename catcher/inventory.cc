@@ -1,5 +1,8 @@
 #include "catcher/inventory.h"
 
+#include <sys/stat.h>
+
+#include "catcher/cache_layout.h"
 #include "catcher/update.h"
 
 namespace vmc::catcher {
@@ -15,19 +18,23 @@ struct ListVerdict {
 // signature-checked content, so that its images can be shown as expired.
 Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
                              const Context& ctx, TimePoint now) {
-  const UpdateParameters params{ctx.settings.ca_dir, now, ctx.settings.created_skew,
-                                ctx.policy.limits.max_list_bytes, ctx.settings.history_limit};
+  const UpdateParameters params = UpdateParametersFor(ctx, now);
   auto candidate = VerifyCandidate(stored.signed_bytes, sub, stored, params);
   if (candidate.ok()) return ListVerdict{std::move(candidate->list), ""};
   std::string refusal = candidate.error().message();
-  auto message = VerifySmime(stored.signed_bytes);
-  if (!message.ok()) return ListVerdict{std::nullopt, refusal};
-  auto list = ImageList::Parse(message->content, nullptr);
+  auto list = ReadAcceptedList(stored);
   if (!list.ok()) return ListVerdict{std::nullopt, refusal};
   return ListVerdict{std::move(list).value(), refusal};
 }
 
 }  // namespace
+
+bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
+  struct stat sa {
+  }, sb{};
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
 
 std::string_view InventoryStateName(InventoryState state) {
   switch (state) {
@@ -35,6 +42,8 @@ std::string_view InventoryStateName(InventoryState state) {
       return "denied";
     case InventoryState::kExpired:
       return "expired";
+    case InventoryState::kCached:
+      return "cached";
     case InventoryState::kWanted:
       return "wanted";
     case InventoryState::kAvailable:
@@ -45,6 +54,7 @@ std::string_view InventoryStateName(InventoryState state) {
 
 Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
   Inventory inventory;
+  const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(const auto stored, ctx.state.CurrentList(sub.name));
@@ -80,7 +90,8 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
         item.state = InventoryState::kExpired;
         item.reason = "the image expired on " + FormatDate(*image_expires);
       } else if (item.decision.wanted()) {
-        item.state = InventoryState::kWanted;
+        const bool cached = SameFile(layout.ViewFile(id), layout.ContentFile(sha));
+        item.state = cached ? InventoryState::kCached : InventoryState::kWanted;
         item.reason = item.decision.reason;
       } else {
         item.state = InventoryState::kAvailable;

@@ -6,7 +6,8 @@
 //   denied     a deny rule of the policy matches
 //   expired    the list no longer verifies now (expired, endorser no longer
 //              trusted, CRL, ...) or the image's own dc:date:expires passed
-//   wanted     in a current, trusted list and selected
+//   cached     wanted, and in the cache under its identifier
+//   wanted     in a current, trusted list and selected, not yet cached
 //   available  in a current, trusted list, but not selected (the reason says
 //              why: not listed, awaiting 'catcher image accept', too large)
 //
@@ -14,6 +15,7 @@
 #ifndef VMC_CATCHER_INVENTORY_H_
 #define VMC_CATCHER_INVENTORY_H_
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,12 @@
 
 namespace vmc::catcher {
 
-enum class InventoryState { kDenied, kExpired, kWanted, kAvailable };
+enum class InventoryState { kDenied, kExpired, kCached, kWanted, kAvailable };
+
+// Wanted: kWanted or kCached.
+inline bool IsWanted(InventoryState s) {
+  return s == InventoryState::kWanted || s == InventoryState::kCached;
+}
 std::string_view InventoryStateName(InventoryState state);
 
 struct InventoryImage {
@@ -50,6 +57,9 @@ struct Inventory {
   std::vector<InventoryList> lists;
   std::vector<InventoryImage> images;
 };
+
+// Whether both paths name the same file (inode).
+bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b);
 
 // Builds the inventory at `now` from the accepted lists in the state.
 Result<Inventory> BuildInventory(const Context& ctx, TimePoint now);

@@ -18,6 +18,7 @@ constexpr char kHistory[] = "history";
 constexpr char kAttempts[] = "attempts";
 constexpr char kSeen[] = "seen";
 constexpr char kChoices[] = "choices";
+constexpr char kCached[] = "cached";
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
@@ -276,11 +277,50 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
   return Ok();
 }
 
+std::string EncodeCached(const CachedImage& c) {
+  return Encode([&](Writer& w) {
+    Str(w, "sha512", c.sha512);
+    Str(w, "subscription", c.subscription);
+    w.Key("variables");
+    w.StartObject();
+    for (const auto& [k, v] : c.variables) {
+      w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+      w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    }
+    w.EndObject();
+    w.Key("postfix_due");
+    w.Bool(c.postfix_due);
+    Time(w, "cached_at", c.cached_at);
+  });
+}
+
+Result<CachedImage> DecodeCached(std::string_view key, std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("variables") ||
+      !doc["variables"].IsObject()) {
+    return Damaged(kCached, key);
+  }
+  CachedImage c;
+  for (const auto& m : doc["variables"].GetObject()) {
+    if (!m.value.IsString()) return Damaged(kCached, key);
+    c.variables[m.name.GetString()] = std::string(m.value.GetString(), m.value.GetStringLength());
+  }
+  Reader r(json);
+  c.sha512 = r.Str("sha512");
+  c.subscription = r.Str("subscription");
+  c.postfix_due = r.Bool("postfix_due");
+  c.cached_at = r.Time("cached_at");
+  if (!r.ok()) return Damaged(kCached, key);
+  return c;
+}
+
 }  // namespace
 
 Result<State> State::Open(const std::filesystem::path& state_dir) {
   StoreOptions options;
-  options.databases = {kSubscriptions, kLists, kListBytes, kHistory, kAttempts, kSeen, kChoices};
+  options.databases = {kSubscriptions, kLists, kListBytes, kHistory,
+                       kAttempts,      kSeen,  kChoices,   kCached};
   VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(state_dir / "db", options));
   return State(std::move(env));
 }
@@ -494,6 +534,34 @@ Result<std::map<std::string, AdminChoice>> State::Choices() const {
               value == "accepted" ? AdminChoice::kAccepted : AdminChoice::kRefused;
           return Ok();
         });
+  }));
+  return out;
+}
+
+Status State::PutCached(const std::string& image, const CachedImage& cached) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  const std::string value = EncodeCached(cached);
+  return env_->Update([&](WriteTxn& txn) { return txn.Put(kCached, image, value); });
+}
+
+Status State::RemoveCached(const std::string& image) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCached, image));
+    return Ok();
+  });
+}
+
+Result<std::map<std::string, CachedImage>> State::Cached() const {
+  std::map<std::string, CachedImage> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kCached, "",
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto c, DecodeCached(key, value));
+                                   out[std::string(key)] = std::move(c);
+                                   return Ok();
+                                 });
   }));
   return out;
 }

@@ -8,6 +8,10 @@
 //   "seen"           name/<image> -> when an image was first seen, and
 //                    whether in the subscription's first list
 //   "choices"        image -> the admin's accept/refuse
+//   "cached"         image -> what the cache announced to the event handler
+//                    (the event variables, so that its expiry can be
+//                    announced with the same metadata after the image left
+//                    its list), and whether AvailablePostfix is still due
 // Keys are built only from names and identifiers that passed
 // ValidateIdentifier(), so "/" never occurs inside one.
 //
@@ -86,6 +90,15 @@ struct SeenImage {
   bool initial = false;  // in the first list this subscription accepted
 };
 
+// An image the cache made available under its identifier.
+struct CachedImage {
+  std::string sha512;
+  std::string subscription;
+  std::map<std::string, std::string> variables;  // VMCATCHER_EVENT_* of AvailablePrefix
+  bool postfix_due = true;                       // AvailablePostfix has not yet succeeded
+  TimePoint cached_at{};
+};
+
 class State {
  public:
   // Opens <state_dir>/db, creating it (0700) when missing.
@@ -129,6 +142,10 @@ class State {
 
   Status SetChoice(const std::string& image, AdminChoice choice);
   Result<std::map<std::string, AdminChoice>> Choices() const;
+
+  Status PutCached(const std::string& image, const CachedImage& cached);
+  Status RemoveCached(const std::string& image);
+  Result<std::map<std::string, CachedImage>> Cached() const;
 
   Environment& env() { return *env_; }
 

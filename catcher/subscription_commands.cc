@@ -104,8 +104,7 @@ Status Subscribe(const Invocation& inv) {
     LogWarning("--auto-endorse: trusting the list's signer \"" + first.signer_dn + "\" (issuer \"" +
                first.signer_ca_dn + "\") on first use; check that this is the endorser you expect");
   }
-  UpdateParameters params{ctx.settings.ca_dir, now, ctx.settings.created_skew,
-                          ctx.policy.limits.max_list_bytes, ctx.settings.history_limit};
+  const UpdateParameters params = UpdateParametersFor(ctx, now);
   sub.name = "subscription";  // for messages until the list names it
   VMC_ASSIGN_OR_RETURN(const VerifiedCandidate candidate,
                        VerifyCandidate(fetch.body, sub, std::nullopt, params));

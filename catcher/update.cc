@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "catcher/events.h"
 #include "catcher/rollback.h"
 #include "common/credentials.h"
 #include "common/digest.h"
+#include "common/log.h"
 #include "common/trust.h"
 #include "common/verification.h"
 
@@ -166,6 +168,85 @@ Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
     error.Prefix(Describe(sub) + ": ");
   }
   return error.With("subscription", sub.name);
+}
+
+Result<ImageList> ReadAcceptedList(const AcceptedList& accepted) {
+  VMC_ASSIGN_OR_RETURN(const VerifiedMessage message, VerifySmime(accepted.signed_bytes));
+  return ImageList::Parse(message.content, nullptr);
+}
+
+namespace {
+
+void AnnounceNewImages(const State& state, const std::string& name,
+                       const std::vector<std::string>& ids, const EventRunner& events,
+                       const CacheDirectories& dirs) {
+  if (ids.empty() || !events.enabled()) return;
+  auto current = state.CurrentList(name);
+  if (!current.ok() || !*current) return;
+  auto list = ReadAcceptedList(**current);
+  if (!list.ok()) return;
+  for (const auto& id : ids) {
+    const auto image = list->FindImage(id);
+    if (!image) continue;
+    // A failed SubscriptionImageNew is logged by the runner; it is news, not
+    // a state to retry.
+    (void)events.Run(ImageEvent("SubscriptionImageNew", *list, *image, id, dirs));
+  }
+}
+
+AttemptRecord AttemptFor(const SubscriptionUpdate& r, TimePoint now) {
+  if (r.error) {
+    return {now, std::string(ErrorCodeName(r.error->code())), r.error->message(),
+            ExitStatusFor(r.error->code())};
+  }
+  return {now, r.outcome.changed ? "updated" : "unchanged", "", 0};
+}
+
+}  // namespace
+
+std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
+                                          const std::vector<ResolvedSubscription>& subs,
+                                          const UpdateParameters& params, const EventRunner& events,
+                                          const CacheDirectories& dirs) {
+  std::vector<SubscriptionUpdate> results;
+  for (const auto& sub : subs) {
+    SubscriptionUpdate r{sub.name, std::nullopt, {}};
+    auto outcome = UpdateSubscription(client, state, sub, params);
+    if (outcome.ok()) {
+      r.outcome = std::move(outcome).value();
+      for (const auto& w : r.outcome.warnings) LogWarning(w);
+      AnnounceNewImages(state, sub.name, r.outcome.new_images, events, dirs);
+    } else {
+      r.error = std::move(outcome).error();
+      LogError(r.error->message());
+    }
+    // Only the record of the attempt changes when a list is refused.
+    if (Status s = state.RecordAttempt(sub.name, AttemptFor(r, params.now)); !s.ok()) {
+      LogError(s.error().message());
+      if (!r.error) r.error = std::move(s).error();
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+Status WorstFailure(const std::vector<SubscriptionUpdate>& results) {
+  const SubscriptionUpdate* worst = nullptr;
+  size_t failures = 0;
+  for (const auto& r : results) {
+    if (!r.error) continue;
+    ++failures;
+    if (worst == nullptr || ExitStatusFor(r.error->code()) > ExitStatusFor(worst->error->code())) {
+      worst = &r;
+    }
+  }
+  if (worst == nullptr) return Ok();
+  return Error(worst->error->code(),
+               std::to_string(failures) + " of " + std::to_string(results.size()) +
+                   " subscriptions failed (the worst: " +
+                   std::string(ErrorCodeName(worst->error->code())) + ", subscription " +
+                   worst->name + "; see 'catcher subscriptions')")
+      .With("subscription", worst->name);
 }
 
 }  // namespace vmc::catcher

@@ -78,6 +78,30 @@ Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
                                          const ResolvedSubscription& sub,
                                          const UpdateParameters& params);
 
+// The result of one subscription's update in a cycle.
+struct SubscriptionUpdate {
+  std::string name;
+  std::optional<Error> error;
+  UpdateOutcome outcome;
+};
+
+// Updates `subs` at one `now`: runs UpdateSubscription for each (one's
+// failure does not stop the others), records each attempt, and fires
+// SubscriptionImageNew for images new in a subscription's list.
+std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
+                                          const std::vector<ResolvedSubscription>& subs,
+                                          const UpdateParameters& params,
+                                          const class EventRunner& events,
+                                          const struct CacheDirectories& dirs);
+
+// The worst failure of a cycle (the highest exit status), as one Error that
+// names it; Ok() when all succeeded.
+Status WorstFailure(const std::vector<SubscriptionUpdate>& results);
+
+// The list of an accepted record, read back from its signed bytes (the
+// signature is checked again; trust is not: it was when it was accepted).
+Result<ImageList> ReadAcceptedList(const AcceptedList& accepted);
+
 // Fetches `url` (step 1) with the subscription's credentials and validators.
 Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
                               const std::string& credentials_file,

@@ -190,13 +190,19 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   Invocation inv;
   inv.out = &out;
   const std::string hint = " (see '" + program_ + " " + Join(path) + " --help')";
-  try {
-    po::store(po::command_line_parser(rest).options(all).positional(pos).run(), inv.args);
-    VMC_RETURN_IF_ERROR(LoadConfig(inv.args));
-    po::notify(inv.args);
-  } catch (const po::error& e) {
-    return Error(ErrorCode::kUsage, std::string(e.what()) + hint);
-  }
+  auto parse = [this, rest, all, pos, hint]() -> Result<po::variables_map> {
+    po::variables_map vm;
+    try {
+      po::store(po::command_line_parser(rest).options(all).positional(pos).run(), vm);
+      VMC_RETURN_IF_ERROR(LoadConfig(vm));
+      po::notify(vm);
+    } catch (const po::error& e) {
+      return Error(ErrorCode::kUsage, std::string(e.what()) + hint);
+    }
+    return vm;
+  };
+  VMC_ASSIGN_OR_RETURN(inv.args, parse());
+  inv.reparse = parse;
   inv.json = inv.args.count("json") != 0;
   if (inv.args["verbose"].as<bool>()) SetLogLevel(LogLevel::kDebug);
   if (inv.args["quiet"].as<bool>()) SetLogLevel(LogLevel::kError);

@@ -31,6 +31,9 @@ struct Invocation {
   po::variables_map args;  // command options, positionals and globals, config filled in
   bool json = false;       // --json: print machine output
   std::ostream* out = nullptr;
+  // Parses the same command line and the config file again (a daemon's
+  // reload): the new values, or the error, leaving `args` as they are.
+  std::function<Result<po::variables_map>()> reparse;
 
   // The value of an option that must be present (positionals are declared
   // required, so a missing one is a usage error before the handler runs).

@@ -1,0 +1,52 @@
+// Where the cache keeps its files, under the state directory (DESIGN.md 6):
+//   cache/.sha512/<sha512>   the content store: one file per SHA-512, named
+//                            by the verified digest only
+//   cache/<identifier>       vmcatcher's view for event handlers: a hard link
+//                            to the content file, named by the image's
+//                            identifier (checked by the identifier rule, which
+//                            forbids a leading '.', so no identifier can name
+//                            the content store)
+//   partial/<sha512>.part    downloads in progress, resumable
+//   expired/<identifier>     views of images that left the cache, purged after
+//                            the grace period
+// Names are built only from validated identifiers and 128-hex digests.
+#ifndef VMC_CATCHER_CACHE_LAYOUT_H_
+#define VMC_CATCHER_CACHE_LAYOUT_H_
+
+#include <filesystem>
+#include <string>
+
+#include "catcher/events.h"
+#include "common/error.h"
+
+namespace vmc::catcher {
+
+struct CacheLayout {
+  explicit CacheLayout(const std::filesystem::path& state_dir)
+      : cache(state_dir / "cache"),
+        content(state_dir / "cache" / ".sha512"),
+        partial(state_dir / "partial"),
+        expired(state_dir / "expired"),
+        lock(state_dir / "cache.lock") {}
+
+  std::filesystem::path cache;
+  std::filesystem::path content;
+  std::filesystem::path partial;
+  std::filesystem::path expired;
+  std::filesystem::path lock;
+
+  // REQUIRES: sha512 is 128 lower-case hex digits (checked by the caller).
+  std::filesystem::path ContentFile(const std::string& sha512) const { return content / sha512; }
+  // REQUIRES: identifier passed ValidateIdentifier().
+  std::filesystem::path ViewFile(const std::string& identifier) const { return cache / identifier; }
+
+  // Creates the directories (0755: middleware reads the cache).
+  Status Create() const;
+};
+
+// The directories event handlers are told about (VMCATCHER_CACHE_DIR_*).
+CacheDirectories EventDirectories(const CacheLayout& layout);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_CACHE_LAYOUT_H_

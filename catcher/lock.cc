@@ -1,0 +1,57 @@
+#include "catcher/lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "common/atomic_file.h"
+
+namespace vmc::catcher {
+namespace {
+
+std::string ReadHolder(int fd) {
+  char buf[32] = {};
+  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid;
+}
+
+}  // namespace
+
+Result<FileLock> FileLock::Acquire(const std::filesystem::path& path, bool wait,
+                                   std::string_view purpose) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return SystemError("open the lock file", path, errno);
+  while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    if (err == EWOULDBLOCK) {
+      const std::string holder = ReadHolder(fd);
+      close(fd);
+      return Error(ErrorCode::kLocked, std::string(purpose) + " is already running" +
+                                           (holder.empty() ? "" : " (process " + holder + ")") +
+                                           ": " + path.string() + " is locked")
+          .With("path", path.string());
+    }
+    close(fd);
+    return SystemError("lock", path, err);
+  }
+  // Name the holder for the next one's message.
+  const std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] const ssize_t n = pwrite(fd, pid.data(), pid.size(), 0);
+  }
+  return FileLock(fd);
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+}  // namespace vmc::catcher
