@@ -1,0 +1,62 @@
+// The image cache (DESIGN.md sections 6 and 7): downloads every wanted image
+// of a current, trusted list, proves it against the signed SHA-512 and size,
+// makes it available to the event handler under its identifier, and moves
+// images that are no longer wanted out (expired/, purged after a grace
+// period). Events: ProcessPrefix, AvailablePrefix/Postfix, ExpirePrefix/
+// Postfix, ProcessPostfix, with vmcatcher's names and variables.
+//
+// Crash safety: a file reaches cache/ only by rename after verification; an
+// image is recorded as "postfix due" before its view appears, so an
+// AvailablePostfix that did not run or failed is run on the next cache run.
+//
+// Thread-safety: one cache run at a time per state directory (the caller
+// holds CacheLayout::lock).
+#ifndef VMC_CATCHER_CACHE_H_
+#define VMC_CATCHER_CACHE_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "catcher/cache_layout.h"
+#include "catcher/context.h"
+#include "catcher/events.h"
+#include "common/clock.h"
+
+namespace vmc::catcher {
+
+struct CacheReport {
+  int downloaded = 0;
+  int made_available = 0;
+  int expired = 0;
+  int purged = 0;
+  // One line per failure (download, event, file); the first error is kept.
+  std::vector<std::string> failures;
+  std::optional<Error> first_error;
+
+  void Fail(Error error);
+};
+
+struct CacheOptions {
+  TimePoint now;
+  unsigned downloads = 1;  // at once
+  // Set by a signal handler: transfers stop at once, partials are kept.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Downloads what is wanted and makes it available (events fired).
+Status DownloadWanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+                      CacheReport& report);
+
+// Moves out what is no longer wanted (events fired) and purges expired/
+// entries older than the grace period.
+Status ExpireUnwanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+                      CacheReport& report);
+
+// Re-hashes every file of the content store; a file whose digest is not its
+// name is moved out (with its views) and reported.
+Status CheckCache(const Context& ctx, CacheReport& report);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_CACHE_H_

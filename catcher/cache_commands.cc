@@ -1,0 +1,84 @@
+// catcher cache [--download] [--expire] [--check]
+#include <thread>
+
+#include "catcher/cache.h"
+#include "catcher/commands.h"
+#include "catcher/lock.h"
+#include "common/output.h"
+
+namespace vmc::catcher {
+
+unsigned DownloadsAtOnce(const Settings& settings) {
+  if (settings.downloads > 0) return settings.downloads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? cores : 2;
+}
+
+Status RunCache(const Context& ctx, bool download, bool expire, bool check,
+                const std::atomic<bool>* cancel, CacheReport& report) {
+  VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
+  const CacheLayout layout(ctx.settings.state_dir);
+  // One cache run at a time per state directory (the daemon's or a command's).
+  VMC_ASSIGN_OR_RETURN(const FileLock lock, FileLock::Acquire(layout.lock, true, "a cache run"));
+  CacheOptions options;
+  options.now = SystemClock().Now();
+  options.downloads = DownloadsAtOnce(ctx.settings);
+  options.cancel = cancel;
+  if (check) VMC_RETURN_IF_ERROR(CheckCache(ctx, report));
+  if (download) VMC_RETURN_IF_ERROR(DownloadWanted(ctx, events, options, report));
+  if (expire) VMC_RETURN_IF_ERROR(ExpireUnwanted(ctx, events, options, report));
+  return Ok();
+}
+
+namespace {
+
+Status Cache(const Invocation& inv) {
+  VMC_ASSIGN_OR_RETURN(Context ctx, OpenContext(inv));
+  bool download = inv.Has("download"), expire = inv.Has("expire");
+  const bool check = inv.Has("check");
+  if (!download && !expire && !check) download = expire = true;
+  CacheReport report;
+  VMC_RETURN_IF_ERROR(RunCache(ctx, download, expire, check, nullptr, report));
+  if (inv.json) {
+    rapidjson::StringBuffer b;
+    JsonWriter w(b);
+    w.StartObject();
+    Field(w, "downloaded", static_cast<uint64_t>(report.downloaded));
+    Field(w, "made_available", static_cast<uint64_t>(report.made_available));
+    Field(w, "expired", static_cast<uint64_t>(report.expired));
+    Field(w, "purged", static_cast<uint64_t>(report.purged));
+    w.Key("failures");
+    w.StartArray();
+    for (const auto& f : report.failures) w.String(f.c_str());
+    w.EndArray();
+    w.EndObject();
+    *inv.out << b.GetString() << "\n";
+  } else {
+    *inv.out << "downloaded " << report.downloaded << ", made available " << report.made_available
+             << ", expired " << report.expired << ", purged " << report.purged << ", failures "
+             << report.failures.size() << "\n";
+  }
+  if (report.first_error) {
+    return Error(report.first_error->code(),
+                 std::to_string(report.failures.size()) +
+                     " cache failure(s); the first: " + report.first_error->message());
+  }
+  return Ok();
+}
+
+}  // namespace
+
+void AddCacheCommands(CommandLine& cli) {
+  cli.Add({{"cache"},
+           "download wanted images and expire unwanted ones (default: both)",
+           "[--download] [--expire] [--check]",
+           "--check re-hashes every cached file and moves corrupt ones out.",
+           [](po::options_description& o, po::positional_options_description&) {
+             o.add_options()("download", "download wanted images")(
+                 "expire", "move images no longer wanted to expired/")(
+                 "check", "re-hash the cache and move corrupt files out");
+           },
+           Cache});
+}
+
+}  // namespace vmc::catcher
