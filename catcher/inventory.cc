@@ -63,6 +63,8 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
     const auto endorser = verdict.list->endorser();
+    // ImageFacts holds views: the DN must outlive the loop, not a temporary.
+    const std::string endorser_dn = endorser ? std::string(endorser->dn) : std::string();
     for (const auto& image : verdict.list->images()) {
       InventoryImage item;
       item.subscription = sub.name;
@@ -76,8 +78,7 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
       item.is_new = s != seen.end() && !s->second.initial;
       const auto c = choices.find(id);
       const AdminChoice choice = c == choices.end() ? AdminChoice::kNone : c->second;
-      const ImageFacts facts{item.list_identifier,         id,          sha,
-                             endorser ? endorser->dn : "", item.is_new, image.size()};
+      const ImageFacts facts{item.list_identifier, id, sha, endorser_dn, item.is_new, image.size()};
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
       const auto image_expires = image.expires();
       if (item.decision.state == ImageState::kDenied) {

@@ -1,0 +1,389 @@
+#include "catcher/state.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "test/support/temp_dir.h"
+
+namespace vmc::catcher {
+namespace {
+
+constexpr TimePoint kT0{std::chrono::sys_days{std::chrono::year{2030} / 1 / 1}};
+
+TimePoint At(int hours) { return kT0 + std::chrono::hours(hours); }
+
+AcceptedList List(const std::string& version, const std::string& sha,
+                  std::vector<std::string> images = {"img-a", "img-b"}) {
+  AcceptedList l;
+  l.list_identifier = "4e186b44-2c64-40ea-97d5-e9e5c0bce059";
+  l.version = version;
+  l.content_sha512 = sha;
+  l.signer_dn = "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One";
+  l.signer_ca = "/C=DE/O=Test Grid/CN=Test Intermediate CA";
+  l.created = At(-1);
+  l.expires = At(24 * 30);
+  l.fetched_at = At(0);
+  l.etag = "\"etag-" + version + "\"";
+  l.last_modified = "Tue, 01 Jan 2030 00:00:00 GMT";
+  l.url = "https://lists.example/list";
+  l.signed_bytes = "signed bytes of version " + version + " (" + sha + ")";
+  l.images = std::move(images);
+  return l;
+}
+
+SubscriptionRecord Record(const std::string& name) {
+  SubscriptionRecord r;
+  r.name = name;
+  r.url = "https://lists.example/" + name;
+  r.endorser_dn = "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One";
+  r.endorser_ca = "/C=DE/O=Test Grid/CN=Test Intermediate CA";
+  r.list_identifier = "4e186b44-2c64-40ea-97d5-e9e5c0bce059";
+  r.selection.mode = SelectionMode::kListed;
+  r.selection.listed = {"img-a"};
+  r.selection.new_images = NewImages::kRefuse;
+  r.credentials_file = "/etc/catcher/creds";
+  r.created = At(0);
+  return r;
+}
+
+class StateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto state = State::Open(dir_.path());
+    ASSERT_TRUE(state.ok()) << state.error().ToString();
+    state_.emplace(std::move(state).value());
+  }
+
+  State& state() { return *state_; }
+
+  std::vector<std::string> HistoryVersions(const std::string& name) {
+    auto h = state().History(name);
+    EXPECT_TRUE(h.ok());
+    std::vector<std::string> out;
+    if (h.ok()) {
+      for (const auto& e : *h) out.push_back(e.version);
+    }
+    return out;
+  }
+
+  test::TempDir dir_;
+  std::optional<State> state_;
+};
+
+TEST_F(StateTest, AddSubscriptionRecordsEverythingInOneTransaction) {
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "aa"), At(0)).ok());
+
+  auto found = state().FindSubscription("sub");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  const SubscriptionRecord& r = **found;
+  EXPECT_EQ(r.url, "https://lists.example/sub");
+  EXPECT_EQ(r.list_identifier, "4e186b44-2c64-40ea-97d5-e9e5c0bce059");
+  EXPECT_EQ(r.selection.mode, SelectionMode::kListed);
+  EXPECT_EQ(r.selection.listed, std::vector<std::string>{"img-a"});
+  EXPECT_EQ(r.selection.new_images, NewImages::kRefuse);
+  EXPECT_EQ(r.credentials_file, "/etc/catcher/creds");
+  EXPECT_EQ(r.created, At(0));
+
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->version, "1");
+  EXPECT_EQ((*list)->signed_bytes, List("1", "aa").signed_bytes);
+  EXPECT_EQ((*list)->etag, "\"etag-1\"");
+  EXPECT_EQ((*list)->images, (std::vector<std::string>{"img-a", "img-b"}));
+
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_TRUE(seen->at("img-a").initial);
+  EXPECT_EQ(seen->at("img-b").first_seen, At(0));
+
+  auto attempt = state().LastAttempt("sub");
+  ASSERT_TRUE(attempt.ok() && attempt->has_value());
+  EXPECT_EQ((*attempt)->result, "updated");
+  EXPECT_EQ((*attempt)->exit_status, 0);
+
+  auto all = state().Subscriptions();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().name, "sub");
+}
+
+TEST_F(StateTest, AddSubscriptionTwiceIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "aa"), At(0)).ok());
+  SubscriptionRecord other = Record("sub");
+  other.url = "https://elsewhere.example/list";
+  const Status again = state().AddSubscription(other, List("9", "zz", {"img-z"}), At(5));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
+
+  auto found = state().FindSubscription("sub");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->url, "https://lists.example/sub");
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->version, "1");
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->count("img-z"), 0u);
+}
+
+TEST_F(StateTest, AddSubscriptionWithoutSignedBytesStoresNothing) {
+  AcceptedList bare = List("1", "aa");
+  bare.signed_bytes.clear();
+  const Status s = state().AddSubscription(Record("sub"), bare, At(0));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kStorage);
+  auto found = state().FindSubscription("sub");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->has_value());
+  auto attempt = state().LastAttempt("sub");
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_FALSE(attempt->has_value());
+}
+
+TEST_F(StateTest, AcceptListMovesThePreviousVersionToHistory) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("3", "cc"), "bb", At(2), 20).ok());
+  EXPECT_EQ(HistoryVersions("sub"), (std::vector<std::string>{"1", "2"}));
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->version, "3");
+  auto history = state().History("sub");
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->back().content_sha512, "bb");
+}
+
+TEST_F(StateTest, AcceptingTheSameListAgainAddsNoHistory) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "aa", At(1), 20).ok());
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+}
+
+TEST_F(StateTest, HistoryIsBoundedKeepingTheNewest) {
+  std::string previous;
+  for (int v = 1; v <= 8; ++v) {
+    const std::string sha = "sha" + std::to_string(v);
+    ASSERT_TRUE(state().AcceptList("sub", List(std::to_string(v), sha), previous, At(v), 3).ok())
+        << v;
+    previous = sha;
+  }
+  // Version 8 is current; of 1..7 only the three newest are kept.
+  EXPECT_EQ(HistoryVersions("sub"), (std::vector<std::string>{"5", "6", "7"}));
+  // A smaller bound later trims at once.
+  ASSERT_TRUE(state().AcceptList("sub", List("9", "sha9"), previous, At(9), 1).ok());
+  EXPECT_EQ(HistoryVersions("sub"), (std::vector<std::string>{"8"}));
+}
+
+TEST_F(StateTest, StaleVerificationIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  // Another process accepted version 2 after this one verified against 1.
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  const Status stale = state().AcceptList("sub", List("3", "cc", {"img-c"}), "aa", At(2), 20);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code(), ErrorCode::kLocked);
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->version, "2");
+  EXPECT_EQ(HistoryVersions("sub"), std::vector<std::string>{"1"});
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->count("img-c"), 0u);
+  // A first list verified against "something" while none is held is stale too.
+  const Status phantom = state().AcceptList("other", List("1", "aa"), "zz", At(2), 20);
+  ASSERT_FALSE(phantom.ok());
+  EXPECT_EQ(phantom.error().code(), ErrorCode::kLocked);
+}
+
+TEST_F(StateTest, SeenMarksImagesOfLaterListsAsNotInitial) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa", {"img-a"}), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb", {"img-a", "img-b"}), "aa", At(5), 20).ok());
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_TRUE(seen->at("img-a").initial);
+  EXPECT_EQ(seen->at("img-a").first_seen, At(0));  // not moved by the second list
+  EXPECT_FALSE(seen->at("img-b").initial);
+  EXPECT_EQ(seen->at("img-b").first_seen, At(5));
+}
+
+TEST_F(StateTest, AHostileImageIdentifierAbortsTheWholeAcceptance) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  const Status s =
+      state().AcceptList("sub", List("2", "bb", {"img-c", "../../etc/passwd"}), "aa", At(1), 20);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kInvalidIdentifier);
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->version, "1");
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->count("img-c"), 0u);
+}
+
+TEST_F(StateTest, TouchListChangesOnlyValidatorsAndFetchTime) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().TouchList("sub", "\"new-etag\"", "", At(7)).ok());
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->etag, "\"new-etag\"");
+  EXPECT_EQ((*list)->last_modified, "Tue, 01 Jan 2030 00:00:00 GMT");  // kept: none sent
+  EXPECT_EQ((*list)->fetched_at, At(7));
+  EXPECT_EQ((*list)->version, "1");
+  EXPECT_EQ((*list)->signed_bytes, List("1", "aa").signed_bytes);
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+  // Nothing held: nothing to touch, nothing created.
+  ASSERT_TRUE(state().TouchList("none", "\"e\"", "", At(7)).ok());
+  auto none = state().CurrentList("none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(StateTest, RecordAttemptKeepsTheLastOne) {
+  ASSERT_TRUE(state().RecordAttempt("sub", {At(1), "updated", "", 0}).ok());
+  ASSERT_TRUE(
+      state().RecordAttempt("sub", {At(2), "list-expired", "image list x is expired", 5}).ok());
+  auto attempt = state().LastAttempt("sub");
+  ASSERT_TRUE(attempt.ok() && attempt->has_value());
+  EXPECT_EQ((*attempt)->at, At(2));
+  EXPECT_EQ((*attempt)->result, "list-expired");
+  EXPECT_EQ((*attempt)->message, "image list x is expired");
+  EXPECT_EQ((*attempt)->exit_status, 5);
+  // An attempt alone holds no list.
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok());
+  EXPECT_FALSE(list->has_value());
+}
+
+TEST_F(StateTest, ChoicesAreSetReplacedAndCleared) {
+  ASSERT_TRUE(state().SetChoice("img-a", AdminChoice::kAccepted).ok());
+  ASSERT_TRUE(state().SetChoice("img-b", AdminChoice::kRefused).ok());
+  auto choices = state().Choices();
+  ASSERT_TRUE(choices.ok());
+  EXPECT_EQ(choices->at("img-a"), AdminChoice::kAccepted);
+  EXPECT_EQ(choices->at("img-b"), AdminChoice::kRefused);
+
+  ASSERT_TRUE(state().SetChoice("img-a", AdminChoice::kRefused).ok());
+  ASSERT_TRUE(state().SetChoice("img-b", AdminChoice::kNone).ok());
+  ASSERT_TRUE(state().SetChoice("never-set", AdminChoice::kNone).ok());
+  choices = state().Choices();
+  ASSERT_TRUE(choices.ok());
+  ASSERT_EQ(choices->size(), 1u);
+  EXPECT_EQ(choices->at("img-a"), AdminChoice::kRefused);
+}
+
+TEST_F(StateTest, RemoveSubscriptionRemovesAllItsStateAndNoOther) {
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "aa"), At(0)).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  // A name that shares a prefix with "sub" must survive.
+  ASSERT_TRUE(state().AddSubscription(Record("sub2"), List("1", "aa"), At(0)).ok());
+  ASSERT_TRUE(state().AcceptList("sub2", List("2", "bb"), "aa", At(1), 20).ok());
+  ASSERT_TRUE(state().SetChoice("img-a", AdminChoice::kAccepted).ok());
+
+  auto removed = state().RemoveSubscription("sub");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(*removed);
+  auto found = state().FindSubscription("sub");
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->has_value());
+  auto list = state().CurrentList("sub");
+  ASSERT_TRUE(list.ok());
+  EXPECT_FALSE(list->has_value());
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(seen->empty());
+  auto attempt = state().LastAttempt("sub");
+  ASSERT_TRUE(attempt.ok());
+  EXPECT_FALSE(attempt->has_value());
+
+  auto other = state().CurrentList("sub2");
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((*other)->version, "2");
+  EXPECT_EQ(HistoryVersions("sub2"), std::vector<std::string>{"1"});
+  auto other_seen = state().Seen("sub2");
+  ASSERT_TRUE(other_seen.ok());
+  EXPECT_EQ(other_seen->size(), 2u);
+  // The admin's choices are per image, not per subscription.
+  auto choices = state().Choices();
+  ASSERT_TRUE(choices.ok());
+  EXPECT_EQ(choices->count("img-a"), 1u);
+
+  auto again = state().RemoveSubscription("sub");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+}
+
+TEST_F(StateTest, ResubscribingDropsTheLeftoversOfTheOldSubscription) {
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "aa", {"old-image"}), At(0)).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb", {"old-image"}), "aa", At(1), 20).ok());
+  ASSERT_TRUE(state().RemoveSubscription("sub").ok());
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "cc", {"new-image"}), At(3)).ok());
+  EXPECT_TRUE(HistoryVersions("sub").empty());
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_TRUE(seen->at("new-image").initial);
+}
+
+TEST_F(StateTest, HostileNamesAreRefusedByEveryMethod) {
+  for (const std::string name : {"../../etc/passwd", ".hidden", "a/b", ""}) {
+    SCOPED_TRACE(name);
+    EXPECT_FALSE(state().AddSubscription(Record(name), List("1", "aa"), At(0)).ok());
+    EXPECT_FALSE(state().AcceptList(name, List("1", "aa"), "", At(0), 20).ok());
+    EXPECT_FALSE(state().TouchList(name, "", "", At(0)).ok());
+    EXPECT_FALSE(state().RecordAttempt(name, {At(0), "updated", "", 0}).ok());
+    EXPECT_FALSE(state().CurrentList(name).ok());
+    EXPECT_FALSE(state().History(name).ok());
+    EXPECT_FALSE(state().Seen(name).ok());
+    EXPECT_FALSE(state().FindSubscription(name).ok());
+    EXPECT_FALSE(state().RemoveSubscription(name).ok());
+    EXPECT_FALSE(state().SetChoice(name, AdminChoice::kAccepted).ok());
+  }
+  auto all = state().Subscriptions();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+  auto choices = state().Choices();
+  ASSERT_TRUE(choices.ok());
+  EXPECT_TRUE(choices->empty());
+}
+
+TEST_F(StateTest, StateSurvivesReopening) {
+  ASSERT_TRUE(state().AddSubscription(Record("sub"), List("1", "aa"), At(0)).ok());
+  ASSERT_TRUE(state().SetChoice("img-b", AdminChoice::kRefused).ok());
+  state_.reset();  // one Environment per directory and process
+  auto reopened = State::Open(dir_.path());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
+  auto list = reopened->CurrentList("sub");
+  ASSERT_TRUE(list.ok() && list->has_value());
+  EXPECT_EQ((*list)->signed_bytes, List("1", "aa").signed_bytes);
+  auto choices = reopened->Choices();
+  ASSERT_TRUE(choices.ok());
+  EXPECT_EQ(choices->at("img-b"), AdminChoice::kRefused);
+}
+
+TEST_F(StateTest, CachedRecordsRoundTrip) {
+  CachedImage c;
+  c.sha512 = std::string(128, 'a');
+  c.subscription = "sub";
+  c.variables = {{"VMCATCHER_EVENT_DC_TITLE", "a \"quoted\" title\n"}};
+  c.postfix_due = false;
+  c.cached_at = At(3);
+  ASSERT_TRUE(state().PutCached("img-a", c).ok());
+  auto cached = state().Cached();
+  ASSERT_TRUE(cached.ok());
+  ASSERT_EQ(cached->count("img-a"), 1u);
+  EXPECT_EQ(cached->at("img-a").variables, c.variables);
+  EXPECT_FALSE(cached->at("img-a").postfix_due);
+  EXPECT_EQ(cached->at("img-a").cached_at, At(3));
+  ASSERT_TRUE(state().RemoveCached("img-a").ok());
+  cached = state().Cached();
+  ASSERT_TRUE(cached.ok());
+  EXPECT_TRUE(cached->empty());
+}
+
+}  // namespace
+}  // namespace vmc::catcher
