@@ -28,7 +28,7 @@ bool IsSha512Name(const std::string& name) {
   return true;
 }
 
-const ResolvedSubscription* FindSubscription(const Context& ctx, const std::string& name) {
+const ResolvedSubscription* FindSubscription(Context& ctx, const std::string& name) {
   for (const auto& s : ctx.subscriptions) {
     if (s.name == name) return &s;
   }
@@ -84,7 +84,7 @@ Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
 
 class Availability {
  public:
-  Availability(const Context& ctx, const EventRunner& events, const CacheLayout& layout,
+  Availability(Context& ctx, const EventRunner& events, const CacheLayout& layout,
                const CacheOptions& options, CacheReport& report)
       : ctx_(ctx), events_(events), layout_(layout), options_(options), report_(report) {}
 
@@ -132,7 +132,7 @@ class Availability {
     return Ok();
   }
 
-  static Status ExpireOne(const Context& ctx, const EventRunner& events, const CacheLayout& layout,
+  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheLayout& layout,
                           const std::string& id, const CachedImage& record, CacheReport& report) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     if (Status s = events.Run(WithType(record.variables, "ExpirePrefix")); !s.ok()) {
@@ -165,7 +165,7 @@ class Availability {
     }
   }
 
-  const Context& ctx_;
+  Context& ctx_;
   const EventRunner& events_;
   const CacheLayout& layout_;
   const CacheOptions& options_;
@@ -175,7 +175,7 @@ class Availability {
 };
 
 // The downloads still needed, one per SHA-512, within the cache quota.
-std::vector<FetchJob> PlanDownloads(const Context& ctx, const CacheLayout& layout,
+std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
                                     const std::vector<Entry>& wanted, CacheReport& report) {
   std::vector<FetchJob> jobs;
   std::set<std::string> planned;
@@ -235,7 +235,7 @@ void CacheReport::Fail(Error error) {
   if (!first_error) first_error = std::move(error);
 }
 
-Status DownloadWanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
@@ -270,7 +270,7 @@ Status DownloadWanted(const Context& ctx, const EventRunner& events, const Cache
   return Ok();
 }
 
-Status ExpireUnwanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
@@ -304,7 +304,7 @@ Status ExpireUnwanted(const Context& ctx, const EventRunner& events, const Cache
   return PurgeExpired(layout, ctx.settings, options.now, report);
 }
 
-Status CheckCache(const Context& ctx, CacheReport& report) {
+Status CheckCache(Context& ctx, CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());

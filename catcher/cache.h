@@ -45,17 +45,17 @@ struct CacheOptions {
 };
 
 // Downloads what is wanted and makes it available (events fired).
-Status DownloadWanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report);
 
 // Moves out what is no longer wanted (events fired) and purges expired/
 // entries older than the grace period.
-Status ExpireUnwanted(const Context& ctx, const EventRunner& events, const CacheOptions& options,
+Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report);
 
 // Re-hashes every file of the content store; a file whose digest is not its
 // name is moved out (with its views) and reported.
-Status CheckCache(const Context& ctx, CacheReport& report);
+Status CheckCache(Context& ctx, CacheReport& report);
 
 }  // namespace vmc::catcher
 

@@ -14,7 +14,7 @@ unsigned DownloadsAtOnce(const Settings& settings) {
   return cores > 0 ? cores : 2;
 }
 
-Status RunCache(const Context& ctx, bool download, bool expire, bool check,
+Status RunCache(Context& ctx, bool download, bool expire, bool check,
                 const std::atomic<bool>* cancel, CacheReport& report) {
   VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
   const CacheLayout layout(ctx.settings.state_dir);

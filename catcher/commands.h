@@ -18,7 +18,7 @@ void AddStatusCommands(CommandLine& cli);        // status, export
 
 // One cache run (cache_commands.cc): check, download, expire, under the
 // cache lock. `cancel` may be null.
-Status RunCache(const Context& ctx, bool download, bool expire, bool check,
+Status RunCache(Context& ctx, bool download, bool expire, bool check,
                 const std::atomic<bool>* cancel, CacheReport& report);
 
 // Downloads at once: the setting, else the core count.

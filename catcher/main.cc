@@ -16,5 +16,8 @@ int main(int argc, char** argv) {
   vmc::catcher::AddSubscriptionCommands(cli);
   vmc::catcher::AddUpdateCommands(cli);
   vmc::catcher::AddImageCommands(cli);
+  vmc::catcher::AddCacheCommands(cli);
+  vmc::catcher::AddDaemonCommands(cli);
+  vmc::catcher::AddStatusCommands(cli);
   return cli.Main(argc, argv);
 }

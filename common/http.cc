@@ -396,6 +396,11 @@ enum class Direction { kReceive, kUpload };
 
 // Resets the handle (its connections, TLS sessions and DNS cache survive) and
 // applies the settings every transfer shares.
+// Cancels a download when the flag it is given is set.
+int OnTransferInfo(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 Status Prepare(CURL* easy, const HttpOptions& o, Direction direction, const std::string& url,
                const Credentials& credentials, std::chrono::milliseconds total_timeout,
                char* error_buffer, const Context& context) {
@@ -825,10 +830,21 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
   const std::string range = std::to_string(request.resume_offset) + "-";
   if (request.resume_offset > 0) set.String(CURLOPT_RANGE, range.c_str());
   set.WriteFunction(OnBody).Pointer(CURLOPT_WRITEDATA, &body);
+  if (request.cancel != nullptr) {
+    // libcurl calls this about once a second even while no byte arrives.
+    set.Long(CURLOPT_NOPROGRESS, 0L)
+        .Pointer(CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
+    if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, OnTransferInfo) != CURLE_OK) {
+      return context.Fail(ErrorCode::kNetwork, "cannot install the cancellation callback");
+    }
+  }
   VMC_RETURN_IF_ERROR(set.status(context));
 
   const CURLcode rc = curl_easy_perform(easy);
   if (body.failure) return *std::move(body.failure);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    return context.Fail(ErrorCode::kNetwork, "cancelled: the process is stopping");
+  }
   if (rc != CURLE_OK) {
     return CurlFailure(rc, error_buffer,
                        {context, options_, SchemeOf(request.url), options_.transfer_timeout});

@@ -21,6 +21,7 @@
 #ifndef VMC_COMMON_HTTP_H_
 #define VMC_COMMON_HTTP_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -161,6 +162,10 @@ struct DownloadRequest {
   // reaches the sink, and one that sends fewer fails: both kSizeMismatch.
   // REQUIRES: resume_offset < *expected_size.
   std::optional<uint64_t> expected_size;
+  // When it becomes true (a signal handler sets it), the transfer stops
+  // within about a second, even from a server that sends nothing; Download
+  // then fails with kNetwork, having delivered nothing more to the sink.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct DownloadResult {

@@ -1,0 +1,244 @@
+#include "catcher/image_fetch.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "common/atomic_file.h"
+#include "common/digest.h"
+#include "common/log.h"
+#include "common/overlapped_digest.h"
+#include "common/progress.h"
+
+namespace vmc::catcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Error WriteError(const fs::path& path, int err) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return Error(ErrorCode::kDiskFull, "no space left writing " + path.string())
+        .With("path", path.string());
+  }
+  return SystemError("write", path, err);
+}
+
+Status WriteAll(int fd, const char* data, std::size_t size, const fs::path& path) {
+  while (size > 0) {
+    const ssize_t n = write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return WriteError(path, errno);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return Ok();
+}
+
+// Feeds the first `bytes` of the partial file to the hasher: a resumed
+// download is proven from its first byte, not trusted from an earlier run.
+Status Rehash(int fd, std::uint64_t bytes, OverlappedSha512& sha, const fs::path& path) {
+  std::vector<char> buffer(1 << 20);
+  std::uint64_t offset = 0;
+  while (offset < bytes) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), bytes - offset));
+    const ssize_t n = pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SystemError("read", path, n < 0 ? errno : EIO);
+    sha.Update(buffer.data(), static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Ok();
+}
+
+Status CheckFreeSpace(const fs::path& dir, std::uint64_t needed, const FetchJob& job) {
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) != 0) return SystemError("statvfs", dir, errno);
+  const std::uint64_t available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (available >= needed) return Ok();
+  return Error(ErrorCode::kDiskFull, "image " + job.label + " needs " + std::to_string(needed) +
+                                         " more bytes in " + dir.string() + ", which has " +
+                                         std::to_string(available) + " free")
+      .With("image", job.label)
+      .With("path", dir.string());
+}
+
+// Writes the body to the partial file and hands it to the hasher.
+class PartialSink : public DownloadSink {
+ public:
+  PartialSink(int fd, const fs::path& path, std::uint64_t held, OverlappedSha512& sha,
+              std::atomic<std::uint64_t>* progress)
+      : fd_(fd), path_(path), held_(held), sha_(sha), progress_(progress) {}
+
+  Status Begin(std::uint64_t first_byte) override {
+    if (first_byte == held_) return Ok();
+    // The server ignored the range: start over.
+    if (ftruncate(fd_, 0) != 0 || lseek(fd_, 0, SEEK_SET) != 0) {
+      return SystemError("truncate", path_, errno);
+    }
+    sha_.Reset();
+    held_ = 0;
+    return Ok();
+  }
+
+  Status Write(const char* data, std::size_t size) override {
+    VMC_RETURN_IF_ERROR(WriteAll(fd_, data, size, path_));
+    sha_.Update(data, size);
+    held_ += size;
+    if (progress_ != nullptr) progress_->fetch_add(size, std::memory_order_relaxed);
+    return Ok();
+  }
+
+  std::uint64_t held() const { return held_; }
+
+ private:
+  int fd_;
+  const fs::path& path_;
+  std::uint64_t held_;
+  OverlappedSha512& sha_;
+  std::atomic<std::uint64_t>* progress_;
+};
+
+Status SyncDirectory(const fs::path& dir) {
+  const Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || fsync(fd.get()) != 0) return SystemError("sync", dir, errno);
+  return Ok();
+}
+
+// Proves the partial file and moves it into the content store.
+Status Commit(int fd, const fs::path& partial, const fs::path& content, OverlappedSha512& sha,
+              const FetchJob& job, const std::string& expected) {
+  VMC_ASSIGN_OR_RETURN(const std::string actual, sha.FinishHex());
+  if (actual != expected) {
+    unlink(partial.c_str());
+    return Error(ErrorCode::kChecksumMismatch,
+                 "image " + job.label + " from " + RedactUrl(job.url) + " has SHA-512 " + actual +
+                     ", not the " + expected + " its signed list declares; discarded")
+        .With("image", job.label)
+        .With("url", RedactUrl(job.url));
+  }
+  if (fchmod(fd, 0644) != 0) return SystemError("chmod", partial, errno);
+  if (fsync(fd) != 0) return SystemError("sync", partial, errno);
+  if (rename(partial.c_str(), content.c_str()) != 0) {
+    return SystemError("rename into the cache", partial, errno);
+  }
+  return SyncDirectory(content.parent_path());
+}
+
+bool DiscardsPartial(ErrorCode code) {
+  return code == ErrorCode::kSizeMismatch || code == ErrorCode::kChecksumMismatch;
+}
+
+}  // namespace
+
+CacheDirs CacheDirsFor(const CacheLayout& layout) { return {layout.content, layout.partial}; }
+
+Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
+                  const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress) {
+  VMC_ASSIGN_OR_RETURN(const std::string sha512, NormalizeSha512Hex(job.sha512));
+  const fs::path content = dirs.content / sha512;
+  if (fs::exists(content)) return Ok();
+  const fs::path partial = dirs.partial / (sha512 + ".part");
+  const Fd fd(open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return SystemError("open", partial, errno);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return SystemError("stat", partial, errno);
+  std::uint64_t held = static_cast<std::uint64_t>(st.st_size);
+  if (held > job.size && ftruncate(fd.get(), 0) != 0)
+    return SystemError("truncate", partial, errno);
+  if (held > job.size) held = 0;
+
+  OverlappedSha512 sha;
+  VMC_RETURN_IF_ERROR(Rehash(fd.get(), held, sha, partial));
+  if (lseek(fd.get(), static_cast<off_t>(held), SEEK_SET) < 0) {
+    return SystemError("seek", partial, errno);
+  }
+  if (progress != nullptr) progress->fetch_add(held, std::memory_order_relaxed);
+  if (held < job.size) {
+    VMC_RETURN_IF_ERROR(CheckFreeSpace(dirs.partial, job.size - held, job));
+    if (held > 0) LogInfo("resuming image " + job.label + " at byte " + std::to_string(held));
+    PartialSink sink(fd.get(), partial, held, sha, progress);
+    DownloadRequest request;
+    request.url = job.url;
+    request.credentials = job.credentials;
+    request.resume_offset = held;
+    request.expected_size = job.size;
+    request.cancel = cancel;
+    auto downloaded = client.Download(request, sink);
+    if (!downloaded.ok()) {
+      Error error = std::move(downloaded).error();
+      if (DiscardsPartial(error.code())) unlink(partial.c_str());
+      return std::move(error).Prefix("image " + job.label + ": ");
+    }
+  }
+  return Commit(fd.get(), partial, content, sha, job, sha512);
+}
+
+std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,
+                             const FetchOptions& options) {
+  std::vector<Status> results(jobs.size());
+  if (jobs.empty()) return results;
+  std::uint64_t total = 0;
+  for (const auto& job : jobs) total += job.size;
+  ProgressBar bar(jobs.size() == 1 ? jobs[0].label : std::to_string(jobs.size()) + " images", total,
+                  options.progress && isatty(STDERR_FILENO) == 1);
+  std::atomic<std::uint64_t> done{0};
+  std::atomic<std::size_t> next{0};
+
+  auto worker = [&] {
+    auto client = HttpClient::Create(options.http);
+    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+      if (!client.ok()) {
+        results[i] = client.error();
+      } else if (options.cancel != nullptr && options.cancel->load()) {
+        results[i] = Error(ErrorCode::kNetwork,
+                           "image " + jobs[i].label + ": not downloaded: the process is stopping");
+      } else {
+        results[i] = FetchImage(*client, dirs, jobs[i], options.cancel, &done);
+      }
+    }
+  };
+  const unsigned threads =
+      static_cast<unsigned>(std::min<std::size_t>(std::max(options.concurrency, 1u), jobs.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+  if (bar.enabled()) {
+    std::atomic<bool> finished{false};
+    std::thread drawer([&] {
+      while (!finished.load()) {
+        bar.Update(done.load());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    for (auto& t : pool) t.join();
+    finished = true;
+    drawer.join();
+  } else {
+    for (auto& t : pool) t.join();
+  }
+  bar.Update(done.load());
+  return results;
+}
+
+}  // namespace vmc::catcher

@@ -1,0 +1,68 @@
+// Downloads images into the content store and proves them (DESIGN.md
+// sections 5 step 9 and 6): bytes go to partial/<sha512>.part while a second
+// core hashes them; the transfer stops at once when the server sends more
+// than the declared size; only a file whose size and SHA-512 match the signed
+// list is renamed into cache/.sha512/<sha512>. Nothing unproven ever reaches
+// the content store.
+//
+// Resume: a partial file left by a crash, a signal or a dropped connection is
+// re-hashed from its first byte and continued with an HTTP range request. A
+// partial whose bytes proved wrong (checksum or size) is deleted.
+//
+// Thread-safety: FetchAll runs its jobs on its own threads, one HttpClient
+// each. The caller holds the cache lock, so no other process writes partial/.
+#ifndef VMC_CATCHER_IMAGE_FETCH_H_
+#define VMC_CATCHER_IMAGE_FETCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "catcher/cache_layout.h"
+#include "common/error.h"
+#include "common/http.h"
+
+namespace vmc::catcher {
+
+struct FetchJob {
+  std::string url;
+  Credentials credentials;
+  std::string sha512;  // from the verified list, any case
+  std::uint64_t size = 0;
+  std::string label;  // the image identifier, for messages and the progress bar
+};
+
+struct FetchOptions {
+  HttpOptions http;
+  unsigned concurrency = 1;
+  const std::atomic<bool>* cancel = nullptr;
+  // Draw a progress bar (only ever on a terminal).
+  bool progress = true;
+};
+
+struct CacheDirs {
+  std::filesystem::path content;
+  std::filesystem::path partial;
+};
+
+CacheDirs CacheDirsFor(const CacheLayout& layout);
+
+// Fetches one image with `client`. Ok when the content file exists
+// afterwards (already there, or downloaded and proven).
+// Errors: kInvalidValue (not a SHA-512), kDiskFull (not enough free space for
+// the rest of the image, or ENOSPC while writing; the partial is kept),
+// kSizeMismatch / kChecksumMismatch (partial deleted), kIo, and the
+// transfer errors of HttpClient::Download (partial kept for resume).
+Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
+                  const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress = nullptr);
+
+// Runs the jobs, `options.concurrency` at once, so that one stalled server
+// holds up one slot only. One result per job, in order.
+std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,
+                             const FetchOptions& options);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_IMAGE_FETCH_H_
