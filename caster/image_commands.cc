@@ -43,13 +43,26 @@ Result<FileDigest> Measure(const Invocation& inv, const std::string& uri) {
   return MeasureUrl(client, uri, credentials);
 }
 
-// "KEY=VALUE" -> (KEY, VALUE).
+// "KEY=VALUE" -> (KEY, VALUE). The keys `image add` sets itself are refused:
+// a --set would silently replace the measured size and checksum, or rename
+// the image away from the local file recorded for it.
 Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
     return Error(ErrorCode::kUsage, "--set takes KEY=VALUE, not \"" + text + "\"");
   }
-  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
+  std::string key = text.substr(0, eq);
+  for (const auto& [own, instead] :
+       {std::pair<const char*, const char*>{"dc:identifier", "use --identifier"},
+        {"hv:uri", "use --uri"},
+        {"hv:size", "it is measured"},
+        {"sl:checksum:sha512", "it is measured"}}) {
+    if (key == own) {
+      return Error(ErrorCode::kUsage,
+                   "--set cannot set " + key + " when adding an image: " + instead);
+    }
+  }
+  return std::make_pair(std::move(key), text.substr(eq + 1));
 }
 
 Status Add(const Invocation& inv) {

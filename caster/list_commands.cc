@@ -153,15 +153,22 @@ int LifetimeOf(const ImageList& list) {
 Status Import(const Invocation& inv) {
   const std::string file = inv.Get<std::string>("file");
   VMC_ASSIGN_OR_RETURN(const std::string text, ReadFileCapped(file, kMaxImportBytes));
+  // Refusals name the file: the messages below name only the fault.
+  auto in_file = [&file](Error error) {
+    return std::move(error).Prefix(file + ": ").With("file", file);
+  };
   std::string json = text;
   if (LooksSigned(text)) {
     // Imported, not trusted: the signature must be intact (a damaged file is
     // refused), but who signed it does not matter here.
-    VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(text));
-    json = std::move(message.content);
+    auto message = VerifySmime(text);
+    if (!message.ok()) return in_file(std::move(message).error());
+    json = std::move(message->content);
   }
   std::vector<std::string> warnings;
-  VMC_ASSIGN_OR_RETURN(ImageList list, ImageList::ParseDraft(json, &warnings));
+  auto parsed = ImageList::ParseDraft(json, &warnings);
+  if (!parsed.ok()) return in_file(std::move(parsed).error());
+  ImageList list = std::move(parsed).value();
   for (const auto& w : warnings) LogWarning(w);
   ListMeta meta;
   meta.lifetime_days = inv.Find<int>("lifetime").value_or(LifetimeOf(list));

@@ -4,7 +4,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <compare>
+
 #include "common/identifier.h"
+#include "common/version.h"
 
 namespace vmc::caster {
 namespace {
@@ -103,19 +106,47 @@ Result<StoredList> ListStore::Load(const std::string& identifier) const {
   return Decode(identifier, *list_json, meta_json);
 }
 
+namespace {
+
+// The meta of a list that replaces `old` (see Insert()).
+ListMeta MergeReplacedMeta(const ListMeta& meta, const ImageList& list, const StoredList& old) {
+  ListMeta merged = meta;
+  if (!old.meta.signed_version.empty() &&
+      (merged.signed_version.empty() ||
+       CompareVersions(old.meta.signed_version, merged.signed_version) ==
+           std::strong_ordering::greater)) {
+    merged.signed_version = old.meta.signed_version;
+  }
+  for (const auto& [image_id, file] : old.meta.image_files) {
+    const auto now = list.FindImage(image_id);
+    const auto before = old.list.FindImage(image_id);
+    if (now && before && now->sha512() == before->sha512() && now->size() == before->size()) {
+      merged.image_files.emplace(image_id, file);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
 Status ListStore::Insert(const ImageList& list, const ListMeta& meta, bool replace) {
   const std::string id = list.identifier();
   VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
   const std::string list_json = list.Write();
-  const std::string meta_json = MetaToJson(meta);
   return env_->Update([&](WriteTxn& txn) -> Status {
     VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kLists, id));
     if (existing && !replace) {
       return Error(ErrorCode::kAlreadyExists, "the store already has a list " + id)
           .With("list", id);
     }
+    ListMeta stored_meta = meta;
+    if (existing) {
+      VMC_ASSIGN_OR_RETURN(const auto old_meta, txn.Get(kMeta, id));
+      VMC_ASSIGN_OR_RETURN(const StoredList old, Decode(id, *existing, old_meta));
+      stored_meta = MergeReplacedMeta(meta, list, old);
+    }
     VMC_RETURN_IF_ERROR(txn.Put(kLists, id, list_json));
-    return txn.Put(kMeta, id, meta_json);
+    return txn.Put(kMeta, id, MetaToJson(stored_meta));
   });
 }
 

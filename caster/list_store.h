@@ -50,7 +50,10 @@ class ListStore {
   Result<StoredList> Load(const std::string& identifier) const;
 
   // Adds a new list; kAlreadyExists when the identifier is taken, unless
-  // `replace`.
+  // `replace`. A replaced list's version floor (signed_version) never goes
+  // down: the higher of the old and the new one is kept. Its local image
+  // files are kept for the images that are still in the list with the same
+  // size and SHA-512.
   Status Insert(const ImageList& list, const ListMeta& meta, bool replace);
 
   // Loads the list, applies `edit`, and stores the result, atomically. The

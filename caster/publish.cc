@@ -1,6 +1,8 @@
 #include "caster/publish.h"
 
+#include <algorithm>
 #include <sstream>
+#include <utility>
 
 namespace vmc::caster {
 namespace {
@@ -23,6 +25,18 @@ Result<Rule> ParseRule(const std::string& line) {
   }
   if (!credentials.empty()) rule.credentials = credentials;
   return rule;
+}
+
+// Where the path of `url` starts and ends: after "scheme://authority" (a
+// URL without a path has an empty one there), before any query or fragment.
+std::pair<size_t, size_t> PathBounds(const std::string& url) {
+  const size_t end = std::min(url.find_first_of("?#"), url.size());
+  size_t start = 0;
+  const size_t scheme = url.find("://");
+  if (scheme != std::string::npos && scheme < end) {
+    start = std::min(url.find('/', scheme + 3), end);
+  }
+  return {start, end};
 }
 
 }  // namespace
@@ -60,9 +74,18 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
 }
 
 std::string SiblingUrl(const std::string& url, const std::string& name) {
-  const auto slash = url.rfind('/');
-  if (slash == std::string::npos) return name;
+  const auto [start, end] = PathBounds(url);
+  const size_t slash = url.rfind('/', end == 0 ? 0 : end - 1);
+  if (slash == std::string::npos && start == 0) return name;  // not a URL: a bare name
+  if (slash == std::string::npos || slash < start) return url.substr(0, start) + "/" + name;
   return url.substr(0, slash + 1) + name;
+}
+
+std::string UrlFileName(const std::string& url) {
+  const auto [start, end] = PathBounds(url);
+  const size_t slash = url.rfind('/', end == 0 ? 0 : end - 1);
+  if (slash == std::string::npos || slash < start) return url.substr(start, end - start);
+  return url.substr(slash + 1, end - slash - 1);
 }
 
 Result<std::string> PublishedImageName(const std::filesystem::path& file) {

@@ -39,8 +39,13 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
                                    const std::vector<std::string>& rules);
 
 // The URL of a file named `name` in the same directory as `url`
-// ("https://h/a/list" + "img.qcow2" -> "https://h/a/img.qcow2").
+// ("https://h/a/list" + "img.qcow2" -> "https://h/a/img.qcow2"; a query or
+// fragment of `url` is not carried over; "https://h" -> "https://h/img.qcow2").
 std::string SiblingUrl(const std::string& url, const std::string& name);
+
+// The last segment of the path of `url` ("https://h/a/my.list?x" ->
+// "my.list"); empty when the path ends with "/" or there is none.
+std::string UrlFileName(const std::string& url);
 
 // The name under which an image file is published beside its list: the
 // local file's name, when it is a safe URL path segment (1-128 of

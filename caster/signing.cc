@@ -69,6 +69,23 @@ std::string CommonName(X509* cert) {
   return out;
 }
 
+// The schema accepts lists from the field without dc:description or hv:uri;
+// a list we sign has them, as every vmcaster list had: hv:uri says where the
+// list lives (publish's default target, the place of --with-images), and old
+// subscribers expect both.
+Status RequirePublisherKeys(const ImageList& list) {
+  for (const char* key : {"dc:description", "hv:uri"}) {
+    if (list.Get(key)) continue;
+    return Error(ErrorCode::kSchemaViolation, "list " + list.identifier() + " has no " + key +
+                                                  ", which a published list " +
+                                                  "needs: set it with 'caster list set " +
+                                                  list.identifier() + " " + key + " VALUE'")
+        .With("pointer", "/hv:imagelist")
+        .With("missing", key);
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<SigningIdentity> LoadIdentity(const KeySource& source, TimePoint now) {
@@ -78,7 +95,14 @@ Result<SigningIdentity> LoadIdentity(const KeySource& source, TimePoint now) {
   if (passphrase) view = *passphrase;
   VMC_ASSIGN_OR_RETURN(SigningIdentity identity,
                        LoadSigningIdentity(source.cert, source.key, view));
-  VMC_RETURN_IF_ERROR(CheckSigningCertificate(identity, now));
+  Status fit = CheckSigningCertificate(identity, now);
+  if (!fit.ok()) {
+    // The check names the subject; the operator also needs the file.
+    return std::move(fit)
+        .error()
+        .Prefix(source.cert.string() + ": ")
+        .With("file", source.cert.string());
+  }
   return identity;
 }
 
@@ -111,7 +135,8 @@ Status PrepareForSigning(ImageList& list, const ListMeta& meta, const SigningIde
   VMC_RETURN_IF_ERROR(
       list.SetEndorser(Endorser{identity.subject_dn, identity.issuer_dn, identity.email,
                                 CommonName(identity.certificate.get())}));
-  return list.Validate();
+  VMC_RETURN_IF_ERROR(list.Validate());
+  return RequirePublisherKeys(list);
 }
 
 Result<std::string> SignList(const ImageList& list, const SigningIdentity& identity) {

@@ -42,8 +42,10 @@ struct SigningParameters {
 // Sets hv:version, dc:date:created, dc:date:expires and hv:endorser, and
 // validates the result against the schema. Changes nothing else. Returns
 // kSchemaViolation (with the pointer) when a required key or an image's size
-// or checksum is missing, kVersionRollback when an explicit version is not
-// above the last signed one.
+// or checksum is missing, or when the list lacks dc:description or hv:uri
+// (which the schema lets lists from the field omit, but a list we publish
+// has); kVersionRollback when an explicit version is not above the last
+// signed one.
 Status PrepareForSigning(ImageList& list, const ListMeta& meta, const SigningIdentity& identity,
                          const SigningParameters& params);
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "caster/commands.h"
 #include "caster/list_store.h"
@@ -49,10 +50,30 @@ Status RequireLifetime(int days) {
 // Rewrites hv:uri of every image with a local file to its place beside the
 // list, after checking the file still holds the bytes the list declares.
 Status PlaceImagesBesideList(ImageList& list, const ListMeta& meta) {
+  // Published name -> local file: two files of one name would overwrite each
+  // other beside the list (and so would a file named like the list itself).
+  std::map<std::string, std::string> placed;
+  const std::string list_name = UrlFileName(list.uri());
   for (const auto& [image_id, file] : meta.image_files) {
     const auto image = list.FindImage(image_id);
     if (!image) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
+    if (name == list_name) {
+      return Error(ErrorCode::kInvalidValue, "image file " + file + " (image " + image_id +
+                                                 ") would replace the list " + list.uri() +
+                                                 " itself: rename the file")
+          .With("file", file)
+          .With("image", image_id);
+    }
+    const auto [other, fresh] = placed.emplace(name, file);
+    if (!fresh && other->second != file) {
+      return Error(ErrorCode::kInvalidValue, "image files " + other->second + " and " + file +
+                                                 " would both be published as " +
+                                                 SiblingUrl(list.uri(), name) +
+                                                 ": rename one of them")
+          .With("file", file)
+          .With("image", image_id);
+    }
     VMC_ASSIGN_OR_RETURN(const FileDigest digest, HashFile(file));
     if (digest.size != image->size() || digest.sha512_hex != image->sha512()) {
       return Error(ErrorCode::kChecksumMismatch, "image file " + file +
@@ -110,13 +131,20 @@ Status Record(ListStore& store, const SignedList& s, bool with_list) {
 Status Sign(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(ListStore store, ListStore::Open(StoreDir(inv)));
   VMC_ASSIGN_OR_RETURN(const SignedList s, SignStoredList(inv, store, false));
-  VMC_RETURN_IF_ERROR(Record(store, s, true));
-  if (auto out = inv.Find<std::string>("output")) {
-    VMC_RETURN_IF_ERROR(WriteFileAtomically(*out, s.smime));
-    LogInfo("signed list " + s.identifier + " version " + s.list.version() + " into " + *out);
-  } else {
+  const auto out = inv.Find<std::string>("output");
+  if (!out) {
+    VMC_RETURN_IF_ERROR(Record(store, s, true));
     *inv.out << s.smime;
+    return Ok();
   }
+  // The output is written (beside its target, synced) before the store
+  // records the signature, so that an unwritable -o leaves the store as it
+  // was; only the rename, which hardly fails, comes after.
+  VMC_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(*out));
+  VMC_RETURN_IF_ERROR(file.Write(s.smime));
+  VMC_RETURN_IF_ERROR(Record(store, s, true));
+  VMC_RETURN_IF_ERROR(file.Commit());
+  LogInfo("signed list " + s.identifier + " version " + s.list.version() + " into " + *out);
   return Ok();
 }
 
@@ -147,6 +175,24 @@ class TempFile {
   std::filesystem::path path_;
 };
 
+// Refuses an image file whose published name is the target's own file name:
+// the list, uploaded last, would replace it.
+Status CheckImageNamesAgainstTarget(const SignedList& s, const UploadTarget& target) {
+  const std::string list_name = UrlFileName(target.url);
+  for (const auto& [image_id, file] : s.meta.image_files) {
+    if (!s.list.FindImage(image_id)) continue;
+    VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
+    if (name == list_name) {
+      return Error(ErrorCode::kInvalidValue, "image file " + file + " (image " + image_id +
+                                                 ") would be replaced by the list at " +
+                                                 RedactUrl(target.url) + ": rename the file")
+          .With("file", file)
+          .With("image", image_id);
+    }
+  }
+  return Ok();
+}
+
 Status UploadImages(HttpClient& client, const SignedList& s, const UploadTarget& target,
                     const Credentials& credentials) {
   for (const auto& [image_id, file] : s.meta.image_files) {
@@ -168,6 +214,7 @@ Status Publish(const Invocation& inv) {
       ResolveTarget(
           s.list.uri(), inv.Find<std::string>("target"), inv.Find<std::string>("credentials-file"),
           inv.Find<std::vector<std::string>>("upload").value_or(std::vector<std::string>{})));
+  if (with_images) VMC_RETURN_IF_ERROR(CheckImageNamesAgainstTarget(s, target));
   Credentials credentials;
   if (target.credentials_file) {
     VMC_ASSIGN_OR_RETURN(credentials, LoadCredentials(*target.credentials_file));

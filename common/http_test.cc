@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "test/support/nginx.h"
+#include "test/support/sshd.h"
 #include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
 
@@ -867,104 +867,16 @@ TEST_F(HttpTest, HttpsProxyFailureNamesTheProxy) {
 }
 
 // ---------------------------------------------------------------------------
-// SFTP against OpenSSH's sshd.
-
-// sshd on 127.0.0.1 with host and user keys made here, the internal SFTP
-// server, and its authorized_keys in the temporary directory.
-class SshServer {
- public:
-  // nullptr and `why` when sshd cannot run here.
-  static std::unique_ptr<SshServer> Start(std::string* why) {
-    const fs::path sshd = "/usr/sbin/sshd";
-    if (!fs::exists(sshd)) {
-      *why = "no " + sshd.string();
-      return nullptr;
-    }
-    // sshd refuses to start without its privilege separation directory, which
-    // systemd normally creates.
-    std::error_code ec;
-    if (!fs::is_directory("/run/sshd") && !fs::create_directories("/run/sshd", ec)) {
-      *why = "cannot create /run/sshd: " + ec.message();
-      return nullptr;
-    }
-    std::unique_ptr<SshServer> server(new SshServer());
-    const fs::path d = server->dir_.path();
-    for (const char* key : {"host_key", "user_key"}) {
-      if (!MustRun({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmc-test", "-f",
-                    (d / key).string()})) {
-        *why = "ssh-keygen failed";
-        return nullptr;
-      }
-    }
-    fs::copy_file(d / "user_key.pub", d / "authorized_keys");
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      if (server->Launch()) return server;
-    }
-    *why = "sshd did not start:\n" + ReadFile(d / "sshd.log");
-    return nullptr;
-  }
-
-  int port() const { return port_; }
-  fs::path user_key() const { return dir_ / "user_key"; }
-  fs::path known_hosts() const { return dir_ / "known_hosts"; }
-
- private:
-  SshServer() = default;
-
-  std::string Config() const {
-    const fs::path d = dir_.path();
-    return "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\n" + "HostKey " +
-           (d / "host_key").string() + "\n" + "PidFile " + (d / "sshd.pid").string() + "\n" +
-           "AuthorizedKeysFile " + (d / "authorized_keys").string() + "\n" +
-           "StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-           "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\n"
-           "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n";
-  }
-
-  // One try on a fresh port: true once sshd has written its pid file, which it
-  // does after binding.
-  bool Launch() {
-    port_ = ClosedPort();
-    const fs::path d = dir_.path();
-    WriteFile(d / "sshd_config", Config());
-    const std::string host_key = ReadFile(d / "host_key.pub");
-    WriteFile(d / "known_hosts", "[127.0.0.1]:" + std::to_string(port_) + " " +
-                                     host_key.substr(0, host_key.rfind(' ')) + "\n");
-    fs::remove(d / "sshd.pid");
-    process_ = std::make_unique<test::BackgroundProcess>(
-        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", (d / "sshd_config").string()},
-        d / "sshd.log");
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline && process_->Running()) {
-      if (fs::exists(d / "sshd.pid")) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    process_.reset();
-    return false;
-  }
-
-  TempDir dir_;
-  int port_ = 0;
-  std::unique_ptr<test::BackgroundProcess> process_;
-};
-
-std::string CurrentUser() {
-  const passwd* pw = getpwuid(geteuid());
-  return pw != nullptr ? pw->pw_name : "root";
-}
+// SFTP against OpenSSH's sshd (test/support/sshd.h).
 
 class SftpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why;
-    sshd_ = SshServer::Start(&why);
-    if (!sshd_) GTEST_SKIP() << "sshd cannot run here: " << why;
+    sshd_ = test::SshServer::Start();
+    ASSERT_NE(sshd_, nullptr);
   }
 
-  std::string Url(const fs::path& remote) const {
-    return "sftp://" + CurrentUser() + "@127.0.0.1:" + std::to_string(sshd_->port()) +
-           remote.string();
-  }
+  std::string Url(const fs::path& remote) const { return sshd_->Url(remote); }
 
   static HttpClient Client(const fs::path& known_hosts) {
     HttpOptions options;
@@ -980,7 +892,7 @@ class SftpTest : public ::testing::Test {
     return key;
   }
 
-  std::unique_ptr<SshServer> sshd_;
+  std::unique_ptr<test::SshServer> sshd_;
   TempDir remote_;
   TempDir local_;
 };

@@ -1,0 +1,165 @@
+// Where `caster publish` uploads: target resolution from --target and the
+// config's upload rules, and the names of images published beside a list.
+#include "caster/publish.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vmc::caster {
+namespace {
+
+using std::nullopt;
+
+constexpr char kListUri[] = "https://www.example.org/lists/vo/my.list";
+
+UploadTarget Resolve(const std::string& uri, const std::optional<std::string>& target,
+                     const std::optional<std::string>& credentials,
+                     const std::vector<std::string>& rules) {
+  auto resolved = ResolveTarget(uri, target, credentials, rules);
+  EXPECT_TRUE(resolved.ok()) << resolved.error().ToString();
+  return resolved.ok() ? *resolved : UploadTarget{};
+}
+
+TEST(ResolveTargetTest, ExplicitTargetWinsOverRules) {
+  const auto t = Resolve(kListUri, "sftp://me@host/srv/x.list", "/home/me/ssh.cred",
+                         {"https://www.example.org/ file:///srv/www/ /rule.cred"});
+  EXPECT_EQ(t.url, "sftp://me@host/srv/x.list");
+  ASSERT_TRUE(t.credentials_file.has_value());
+  EXPECT_EQ(*t.credentials_file, "/home/me/ssh.cred");
+}
+
+TEST(ResolveTargetTest, ExplicitTargetWithoutCredentialsHasNone) {
+  const auto t = Resolve(kListUri, "file:///srv/x.list", nullopt,
+                         {"https://www.example.org/ file:///srv/www/ /rule.cred"});
+  EXPECT_EQ(t.url, "file:///srv/x.list");
+  EXPECT_FALSE(t.credentials_file.has_value());
+}
+
+TEST(ResolveTargetTest, RuleMapsPrefixAndKeepsTheRest) {
+  const auto t = Resolve(kListUri, nullopt, nullopt,
+                         {"https://www.example.org/lists/ sftp://me@web/srv/www/lists/ /r.cred"});
+  EXPECT_EQ(t.url, "sftp://me@web/srv/www/lists/vo/my.list");
+  ASSERT_TRUE(t.credentials_file.has_value());
+  EXPECT_EQ(*t.credentials_file, "/r.cred");
+}
+
+TEST(ResolveTargetTest, LongestPrefixWinsWhateverTheOrder) {
+  const std::vector<std::string> rules = {
+      "https://www.example.org/ file:///short/",
+      "https://www.example.org/lists/vo/ file:///long/",
+      "https://www.example.org/lists/ file:///middle/",
+  };
+  EXPECT_EQ(Resolve(kListUri, nullopt, nullopt, rules).url, "file:///long/my.list");
+  const std::vector<std::string> reversed(rules.rbegin(), rules.rend());
+  EXPECT_EQ(Resolve(kListUri, nullopt, nullopt, reversed).url, "file:///long/my.list");
+}
+
+TEST(ResolveTargetTest, ExplicitCredentialsOverrideTheRules) {
+  const auto t =
+      Resolve(kListUri, nullopt, "/cli.cred", {"https://www.example.org/ file:///srv/ /rule.cred"});
+  EXPECT_EQ(t.url, "file:///srv/lists/vo/my.list");
+  ASSERT_TRUE(t.credentials_file.has_value());
+  EXPECT_EQ(*t.credentials_file, "/cli.cred");
+}
+
+TEST(ResolveTargetTest, RuleWithoutCredentialsHasNone) {
+  const auto t = Resolve(kListUri, nullopt, nullopt, {"https://www.example.org/ file:///srv/"});
+  EXPECT_FALSE(t.credentials_file.has_value());
+}
+
+TEST(ResolveTargetTest, NonMatchingRulesFallBackToTheUriItself) {
+  for (const std::string uri :
+       {"https://lists.example/l", "file:///srv/www/l.list", "sftp://me@host/srv/l"}) {
+    const auto t = Resolve(uri, nullopt, "/c", {"https://other.example/ file:///x/"});
+    EXPECT_EQ(t.url, uri);
+    ASSERT_TRUE(t.credentials_file.has_value());
+    EXPECT_EQ(*t.credentials_file, "/c");
+  }
+}
+
+TEST(ResolveTargetTest, PlainHttpUriIsNoTarget) {
+  // Credentials would travel in clear: a rule or --target must say so.
+  const auto t = ResolveTarget("http://www.example.org/l.list", nullopt, nullopt, {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code(), ErrorCode::kInvalidValue);
+  EXPECT_NE(t.error().message().find("--target"), std::string::npos) << t.error().message();
+  EXPECT_NE(t.error().message().find("http://www.example.org/l.list"), std::string::npos);
+}
+
+TEST(ResolveTargetTest, ListWithoutUriIsNoTarget) {
+  const auto t = ResolveTarget("", nullopt, nullopt, {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code(), ErrorCode::kInvalidValue);
+  EXPECT_NE(t.error().message().find("without hv:uri"), std::string::npos);
+}
+
+TEST(ResolveTargetTest, MalformedRuleIsConfigInvalid) {
+  for (const std::string rule :
+       {"https://www.example.org/", "a b c d", "   ", "https://x/ file:///y/ /c extra"}) {
+    const auto t = ResolveTarget(kListUri, nullopt, nullopt, {rule});
+    ASSERT_FALSE(t.ok()) << rule;
+    EXPECT_EQ(t.error().code(), ErrorCode::kConfigInvalid) << rule;
+    EXPECT_NE(t.error().message().find("upload = PREFIX TARGET"), std::string::npos);
+  }
+}
+
+TEST(ResolveTargetTest, MalformedRuleRefusedEvenWithAnotherMatch) {
+  // A broken config line is reported, not skipped.
+  const auto t = ResolveTarget(kListUri, nullopt, nullopt,
+                               {"https://www.example.org/ file:///srv/", "broken"});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code(), ErrorCode::kConfigInvalid);
+}
+
+TEST(SiblingUrlTest, ReplacesTheLastPathSegment) {
+  EXPECT_EQ(SiblingUrl("https://h/a/list", "img.qcow2"), "https://h/a/img.qcow2");
+  EXPECT_EQ(SiblingUrl("https://h/a/", "img.qcow2"), "https://h/a/img.qcow2");
+  EXPECT_EQ(SiblingUrl("file:///srv/www/l.list", "i.img"), "file:///srv/www/i.img");
+  EXPECT_EQ(SiblingUrl("sftp://me@h:2222/~/lists/l", "i.img"), "sftp://me@h:2222/~/lists/i.img");
+}
+
+TEST(SiblingUrlTest, HostWithoutPath) {
+  EXPECT_EQ(SiblingUrl("https://h", "img"), "https://h/img");
+  EXPECT_EQ(SiblingUrl("https://h:8443", "img"), "https://h:8443/img");
+  EXPECT_EQ(SiblingUrl("https://h/", "img"), "https://h/img");
+}
+
+TEST(SiblingUrlTest, QueryAndFragmentAreNotCarriedOver) {
+  EXPECT_EQ(SiblingUrl("https://h/a/list?sig=x/y", "img"), "https://h/a/img");
+  EXPECT_EQ(SiblingUrl("https://h/a/list#frag/x", "img"), "https://h/a/img");
+  EXPECT_EQ(SiblingUrl("https://h?x=/y", "img"), "https://h/img");
+}
+
+TEST(UrlFileNameTest, LastSegmentOfThePath) {
+  EXPECT_EQ(UrlFileName("https://h/a/my.list"), "my.list");
+  EXPECT_EQ(UrlFileName("https://h/a/my.list?x=/y#z"), "my.list");
+  EXPECT_EQ(UrlFileName("sftp://me@h/srv/l"), "l");
+  EXPECT_EQ(UrlFileName("https://h/a/"), "");
+  EXPECT_EQ(UrlFileName("https://h"), "");
+  EXPECT_EQ(UrlFileName("file:///l.list"), "l.list");
+}
+
+TEST(PublishedImageNameTest, SafeNamesPass) {
+  for (const std::string& name :
+       std::vector<std::string>{"base.qcow2", "a", "Img_1+x-2.raw", std::string(128, 'x')}) {
+    auto published = PublishedImageName("/some/dir/" + name);
+    ASSERT_TRUE(published.ok()) << name << ": " << published.error().ToString();
+    EXPECT_EQ(*published, name);
+  }
+}
+
+TEST(PublishedImageNameTest, UnsafeNamesRefused) {
+  for (const std::string& name :
+       std::vector<std::string>{".hidden", "..", "with space.img", "semi;colon", "per%cent",
+                                "q?uery", "hash#", std::string(129, 'x'), "caf\xc3\xa9.img", ""}) {
+    auto published = PublishedImageName("/dir/" + name);
+    ASSERT_FALSE(published.ok()) << name;
+    EXPECT_EQ(published.error().code(), ErrorCode::kInvalidValue) << name;
+  }
+}
+
+}  // namespace
+}  // namespace vmc::caster
