@@ -1,6 +1,5 @@
 #include "common/cli.h"
 
-#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -143,6 +142,7 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   std::vector<std::string> rest;
   bool help = false;
   bool in_path = true;
+  std::string stray;  // the first word after the command path
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& token = args[i];
     if (token == "--") {
@@ -166,6 +166,7 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
     if (in_path && IsPrefixOfCommand(candidate)) {
       path = std::move(candidate);
     } else {
+      if (in_path) stray = token;
       in_path = false;
       rest.push_back(token);
     }
@@ -177,8 +178,13 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   }
   if (command == nullptr) {
     PrintHelp(path, err);
-    const std::string what =
+    std::string what =
         path.empty() ? "no command given" : "'" + Join(path) + "' needs a subcommand";
+    if (!stray.empty()) {
+      auto unknown = path;
+      unknown.push_back(stray);
+      what = "unknown command '" + Join(unknown) + "'";
+    }
     return Error(ErrorCode::kUsage, what);
   }
 

@@ -80,6 +80,9 @@ TEST_F(CliTest, MissingCommandIsAUsageError) {
   EXPECT_EQ(Run({"list"}), 1);
   EXPECT_NE(err_.str().find("needs a subcommand"), std::string::npos);
   EXPECT_EQ(Run({"nonsense"}), 1);
+  EXPECT_NE(err_.str().find("unknown command 'nonsense'"), std::string::npos);
+  EXPECT_EQ(Run({"list", "bogus"}), 1);
+  EXPECT_NE(err_.str().find("unknown command 'list bogus'"), std::string::npos);
   EXPECT_EQ(Run({"list", "create"}), 1);  // --title is required
   EXPECT_NE(err_.str().find("title"), std::string::npos);
   EXPECT_EQ(Run({"list", "create", "--title", "x", "--bogus"}), 1);
