@@ -1,0 +1,201 @@
+# shellcheck shell=bash disable=SC2154  # globals: see common.sh
+# The benchmarks; sourced by bench/run (see common.sh for the globals).
+# Each bench_NAME function runs in its own subshell, measures ours and its
+# baselines interleaved within every repeat (so that a burst of noise hits
+# both), and leaves only the shared images behind. Sizes: cache_bytes,
+# par_bytes, verify_images, update_lists.
+
+# --- cache-2g: one image, catcher cache vs curl, openssl dgst, two passes ---
+bench_cache_2g() {
+  local b=cache-2g dir=$work/cache-2g
+  local img=$work/www/images/big.img
+  mkdir -p "$dir"
+  make_image "$img" "$cache_bytes" 1
+  local sha list_id image_id url=$base/images/big.img out=$dir/out.img
+  sha=$(<"$img.sha512")
+  list_id=$(new_uuid)
+  image_id=$(new_uuid)
+  mkdir -p "$work/www/lists"
+  /usr/bin/python3 "$root/bench/lib/mklist.py" --out "$dir/list.json" --identifier "$list_id" \
+    --uri "$base/lists/big.list" --image "$image_id,$url,$cache_bytes,$sha"
+  sign_list "$dir/list.json" "$work/www/lists/big.list"
+  echo "big $base/lists/big.list" | /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy.json"
+  catcher_conf "$dir/catcher.conf" "$dir/state" "$dir/policy.json" 1
+  local K=("$catcher" --config "$dir/catcher.conf")
+  warm "$img"
+
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    # A fresh state per repeat: the update (untimed) records the list, then
+    # only the download, hashing, fsync and rename into the cache is timed.
+    rm -rf "$dir/state"
+    quiet "${K[@]}" update
+    settle
+    : >"$work/nginx/access.log"
+    timed $b "catcher cache" "$r" "${K[@]}" cache
+    [[ $r -eq 1 ]] && transfer_note "$b: catcher cache" "$work/nginx/access.log"
+    [[ $(stat -c %s "$dir/state/cache/.sha512/$sha" 2>/dev/null) == "$cache_bytes" ]] ||
+      die "$b: catcher cache exited 0 but $dir/state/cache/.sha512/$sha is not the image"
+    rm -rf "$dir/state"
+    settle
+
+    : >"$work/nginx/access.log"
+    timed $b "curl -o" "$r" curl -fsS "${curl_tls[@]}" -o "$out" "$url"
+    [[ $r -eq 1 ]] && transfer_note "$b: curl -o" "$work/nginx/access.log"
+    rm -f "$out"
+    settle
+    timed $b "openssl dgst -sha512" "$r" openssl dgst -sha512 "$img"
+    timed $b "curl -o && sha512sum" "$r" bash -c 'curl -fsS "${@:3}" -o "$1" "$2" && sha512sum "$1"' \
+      _ "$out" "$url" "${curl_tls[@]}"
+    rm -f "$out"
+    settle
+    # Not a DESIGN baseline: curl does not make its file durable, catcher
+    # fsyncs before the rename. This row shows what durability costs here.
+    timed $b "curl -o && sync FILE" "$r" bash -c 'curl -fsS "${@:3}" -o "$1" "$2" && sync "$1"' \
+      _ "$out" "$url" "${curl_tls[@]}"
+    rm -f "$out"
+    settle
+  done
+  ((keep)) || rm -rf "$dir"
+}
+
+# --- parallel-4x512m: 4 images at once vs one after another ----------------
+bench_parallel_4x512m() {
+  local b=parallel-4x512m dir=$work/parallel
+  mkdir -p "$dir" "$work/www/lists"
+  local i images_fast=() images_slow=() sha id
+  for i in 1 2 3 4; do
+    make_image "$work/www/images/par-$i.img" "$par_bytes" $((100 + i))
+    sha=$(<"$work/www/images/par-$i.img.sha512")
+    id=$(new_uuid)
+    images_fast+=(--image "$id,$base/images/par-$i.img,$par_bytes,$sha")
+    images_slow+=(--image "$id,$base/slow/par-$i.img,$par_bytes,$sha")
+  done
+  local kind imgs
+  for kind in fast slow; do
+    if [[ $kind == fast ]]; then imgs=("${images_fast[@]}"); else imgs=("${images_slow[@]}"); fi
+    /usr/bin/python3 "$root/bench/lib/mklist.py" --out "$dir/$kind.json" --identifier "$(new_uuid)" \
+      --uri "$base/lists/par-$kind.list" "${imgs[@]}"
+    sign_list "$dir/$kind.json" "$work/www/lists/par-$kind.list"
+    echo "par-$kind $base/lists/par-$kind.list" |
+      /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/$kind.policy.json"
+    catcher_conf "$dir/$kind-4.conf" "$dir/state" "$dir/$kind.policy.json" 4
+    catcher_conf "$dir/$kind-1.conf" "$dir/state" "$dir/$kind.policy.json" 1
+  done
+  warm "$work"/www/images/par-*.img
+
+  local r variant
+  for ((r = 1; r <= repeat; r++)); do
+    for variant in "slow-4 limited: at once (downloads=4)" "slow-1 limited: serial (downloads=1)" \
+      "fast-4 unlimited: at once (downloads=4)" "fast-1 unlimited: serial (downloads=1)"; do
+      local conf=${variant%% *} label=${variant#* }
+      rm -rf "$dir/state"
+      quiet "$catcher" --config "$dir/$conf.conf" update
+      settle
+      : >"$work/nginx/access.log"
+      timed $b "$label" "$r" "$catcher" --config "$dir/$conf.conf" cache
+      [[ $r -eq 1 ]] && transfer_note "$b: $label" "$work/nginx/access.log"
+      local n
+      n=$(find "$dir/state/cache/.sha512" -type f -size "${par_bytes}c" | wc -l)
+      ((n == 4)) || die "$b: $label cached $n images, not 4"
+    done
+  done
+  ((keep)) || rm -rf "$dir"
+}
+
+# Notes when each image transfer started and how long it took, from nginx's
+# point of view (start = $msec - $request_time, relative to the first start).
+transfer_note() {
+  local what=$1 access=$2
+  sleep 0.2 # nginx writes its log line after the response
+  note "$what: transfers (start+duration s, nginx): $(awk '$5 ~ /\.img$/ { s = $8 - $7; st[++n] = s; d[n] = $7 }
+    END { m = st[1]; for (i = 2; i <= n; i++) if (st[i] < m) m = st[i];
+          for (i = 1; i <= n; i++) printf "%s%.2f+%.2f", (i > 1 ? ", " : ""), st[i] - m, d[i] }' "$access")"
+}
+
+# --- verify-10k: verify + parse a list of N images vs openssl smime -verify --
+bench_verify_10k() {
+  local b=verify-10k dir=$work/verify
+  mkdir -p "$dir"
+  /usr/bin/python3 "$root/bench/lib/mklist.py" --out "$dir/list.json" --identifier "$(new_uuid)" \
+    --uri "https://lists.example.org/big.list" --fake-images "$verify_images"
+  sign_list "$dir/list.json" "$dir/big.list"
+  note "verify-10k: a signed list of $verify_images images, $(stat -c %s "$dir/big.list") bytes"
+  catcher_conf "$dir/catcher.conf" "$dir/state" /nonexistent-policy.json 1
+  sed -i '/^policy/d' "$dir/catcher.conf"
+  warm "$dir/big.list"
+
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    timed $b "catcher verify" "$r" "$catcher" --config "$dir/catcher.conf" verify "$dir/big.list"
+    # The baseline checks as much of the trust as openssl can: the chain to
+    # the same CA directory, with every CRL.
+    timed $b "openssl smime -verify" "$r" openssl smime -verify -in "$dir/big.list" \
+      -CApath "$pki/cadir" -crl_check_all -out /dev/null
+    timed $b "caster verify" "$r" "$caster" verify "$dir/big.list" --ca-dir "$pki/cadir"
+  done
+  ((keep)) || rm -rf "$dir"
+}
+
+# --- update-500: N unchanged subscriptions (304) vs their first update ------
+bench_update_500() {
+  local b=update-500 dir=$work/update
+  local www=$work/www/many
+  mkdir -p "$dir/json" "$www"
+  /usr/bin/python3 "$root/bench/lib/mklist.py" --many "$update_lists" --out-dir "$dir/json" \
+    --list-uri-base "$base/many" >"$dir/ids"
+  local t0=$EPOCHREALTIME
+  seq 1 "$update_lists" | xargs -P "$(nproc)" -I{} openssl smime -sign -md sha256 \
+    -in "$dir/json/list-{}.json" -signer "$pki/endorser1/cert.pem" -inkey "$pki/endorser1/key.pem" \
+    -out "$www/list-{}.list"
+  log "$b: signed $update_lists lists in $(elapsed "$t0" "$EPOCHREALTIME") s"
+  awk -v base="$base/many" '{ printf "list-%d %s/list-%d.list\n", $1, base, $1 }' "$dir/ids" |
+    /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy.json"
+  catcher_conf "$dir/catcher.conf" "$dir/state" "$dir/policy.json" 1
+  local K=("$catcher" --config "$dir/catcher.conf")
+  local access=$work/nginx/access.log
+
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    rm -rf "$dir/state"
+    settle
+    : >"$access"
+    timed $b "first update" "$r" "${K[@]}" update
+    [[ $r -eq 1 ]] && connection_note "$b: first update" "$access"
+    : >"$access"
+    timed $b "unchanged update" "$r" "${K[@]}" update
+    [[ $r -eq 1 ]] && connection_note "$b: unchanged update" "$access"
+  done
+  ((keep)) || rm -rf "$dir" "$www"
+}
+
+# Notes how many requests an update made, their statuses and over how many
+# connections (from the access log of start_nginx).
+connection_note() {
+  local what=$1 access=$2
+  sleep 0.2 # nginx writes its log line after the response
+  note "$what: $(awk '{ n++; s[$3]++; c[$1] = 1 }
+    END { printf "%d requests (", n; sep = "";
+          for (k in s) { printf "%s%d x %s", sep, s[k], k; sep = ", " }
+          printf ") over %d connection(s)", length(c) }' "$access")"
+}
+
+# --- caster-add-2g: caster image add --file vs sha512sum, openssl dgst -------
+bench_caster_add_2g() {
+  local b=caster-add-2g dir=$work/caster-add
+  local img=$work/www/images/big.img
+  mkdir -p "$dir"
+  make_image "$img" "$cache_bytes" 1
+  warm "$img"
+  local r store list
+  for ((r = 1; r <= repeat; r++)); do
+    store=$dir/store-$r
+    list=$("$caster" --store "$store" list create --title Bench --description "bench/run" \
+      --source bench.example.org --uri https://lists.example.org/bench.list)
+    timed $b "caster image add --file" "$r" "$caster" --store "$store" image add "$list" \
+      --uri https://images.example.org/big.img --file "$img"
+    timed $b "sha512sum" "$r" sha512sum "$img"
+    timed $b "openssl dgst -sha512" "$r" openssl dgst -sha512 "$img"
+  done
+  ((keep)) || rm -rf "$dir"
+}

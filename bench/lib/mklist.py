@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Writes the JSON of an image list, in the layout `caster sign` writes.
+
+The benchmarks sign it with `openssl smime -sign` and the test PKI; caster
+itself is not needed to make thousands of lists quickly.
+
+  mklist.py --out FILE --identifier UUID --uri LIST_URL [--version V]
+            [--image ID,URI,SIZE,SHA512 ...] [--fake-images N --image-uri-base URL]
+  mklist.py --many N --out-dir DIR --list-uri-base URL
+            writes DIR/list-<i>.json (i = 1..N), each with its own identifier,
+            hv:uri URL/list-<i>.list and one made-up image, and prints
+            "<i> <identifier>" per list
+
+--fake-images N adds N images with made-up (but well-formed) SHA-512s, for
+lists that are only verified and parsed, never downloaded.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import uuid
+
+ENDORSER_DN = "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One"
+ENDORSER_CA = "/C=DE/O=Test Grid/CN=Test Intermediate CA"
+
+
+def date(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image(identifier, uri, size, sha512, n):
+    return {"hv:image": {
+        "dc:description": "Benchmark image %d" % n,
+        "dc:identifier": identifier,
+        "dc:title": "Image %d" % n,
+        "hv:format": "raw",
+        "hv:hypervisor": "kvm",
+        "hv:size": size,
+        "hv:uri": uri,
+        "hv:version": "1",
+        "sl:arch": "x86_64",
+        "sl:checksum:sha512": sha512,
+        "sl:comments": "",
+        "sl:os": "Linux",
+        "sl:osversion": "12",
+    }}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out")
+    p.add_argument("--identifier")
+    p.add_argument("--uri")
+    p.add_argument("--many", type=int, default=0)
+    p.add_argument("--out-dir")
+    p.add_argument("--list-uri-base")
+    p.add_argument("--version", default="1")
+    p.add_argument("--image", action="append", default=[])
+    p.add_argument("--fake-images", type=int, default=0)
+    p.add_argument("--image-uri-base", default="https://images.example.org/")
+    a = p.parse_args()
+
+    if a.many:
+        for i in range(1, a.many + 1):
+            identifier = str(uuid.uuid4())
+            write_list("%s/list-%d.json" % (a.out_dir, i), identifier,
+                       "%s/list-%d.list" % (a.list_uri_base, i), a.version,
+                       fake_images(1, a.image_uri_base))
+            print(i, identifier)
+        return
+    images = []
+    for n, spec in enumerate(a.image):
+        identifier, uri, size, sha512 = spec.split(",")
+        images.append(image(identifier, uri, int(size), sha512, n))
+    images += fake_images(a.fake_images, a.image_uri_base)
+    write_list(a.out, a.identifier, a.uri, a.version, images)
+
+
+def fake_images(count, uri_base):
+    images = []
+    for n in range(count):
+        identifier = str(uuid.UUID(int=(0x5eed << 96) + n, version=4))
+        sha512 = hashlib.sha512(identifier.encode()).hexdigest()
+        images.append(image(identifier, uri_base + identifier + ".img",
+                            1048576 * (1 + n % 1000), sha512, n))
+    return images
+
+
+def write_list(out, identifier, uri, version, images):
+    # Created an hour ago (catcher refuses future dates), valid for 30 days.
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    doc = {"hv:imagelist": {
+        "dc:date:created": date(now - datetime.timedelta(hours=1)),
+        "dc:date:expires": date(now + datetime.timedelta(days=30)),
+        "dc:description": "A list made by bench/lib/mklist.py",
+        "dc:identifier": identifier,
+        "dc:source": "bench.example.org",
+        "dc:title": "Benchmark list",
+        "hv:endorser": {"hv:x509": {
+            "dc:creator": "Endorser One",
+            "hv:ca": ENDORSER_CA,
+            "hv:dn": ENDORSER_DN,
+            "hv:email": "endorser1@example.org",
+        }},
+        "hv:images": images,
+        "hv:uri": uri,
+        "hv:version": version,
+    }}
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=4, sort_keys=True)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

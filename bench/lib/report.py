@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""Prints bench/run's table from its measurements.
+
+  report.py RESULTS FAILURES
+
+RESULTS: TSV lines "bench label repeat seconds maxrss_kib" (common.sh timed).
+FAILURES: lines "bench<TAB>reason" of benchmarks that stopped.
+
+Each row compares the median of ours with the median of a baseline (the
+largest median when a row names several baselines, as DESIGN.md section 9's
+"the slower of curl and openssl dgst"). A target is a bound on the ratio
+ours / baseline; None only reports the ratio.
+"""
+import collections
+import statistics
+import sys
+
+# (benchmark, ours, baselines, target ratio or None, how the target reads)
+ROWS = [
+    ("cache-2g", "catcher cache", ["curl -o"], None, "report"),
+    ("cache-2g", "catcher cache", ["openssl dgst -sha512"], None, "report"),
+    ("cache-2g", "catcher cache", ["curl -o", "openssl dgst -sha512"], 1.15, "<= 1.15x"),
+    ("cache-2g", "catcher cache", ["curl -o && sha512sum"], 1 / 1.6, "<= 0.625x (1.6x faster)"),
+    ("cache-2g", "catcher cache", ["curl -o && sync FILE"], None, "report"),
+    ("parallel-4x512m", "limited: at once (downloads=4)", ["limited: serial (downloads=1)"],
+     0.35, "<= 0.35x"),
+    ("parallel-4x512m", "unlimited: at once (downloads=4)", ["unlimited: serial (downloads=1)"],
+     1.0, "<= 1.0x"),
+    ("verify-10k", "catcher verify", ["openssl smime -verify"], 1.0, "<= 1.0x"),
+    ("verify-10k", "caster verify", ["openssl smime -verify"], None, "report"),
+    ("update-500", "unchanged update", ["first update"], 0.2, "<= 0.2x"),
+    ("caster-add-2g", "caster image add --file", ["sha512sum"], None, "report"),
+    ("caster-add-2g", "caster image add --file", ["openssl dgst -sha512"], None, "report"),
+]
+# (benchmark, ours, bound in MiB on the peak RSS over every repeat)
+RSS_ROWS = [
+    ("cache-2g", "catcher cache", 64),
+    ("parallel-4x512m", "limited: at once (downloads=4)", None),
+    ("parallel-4x512m", "unlimited: at once (downloads=4)", None),
+    ("verify-10k", "catcher verify", None),
+    ("caster-add-2g", "caster image add --file", None),
+]
+
+
+def main():
+    seconds = collections.defaultdict(list)
+    rss = collections.defaultdict(list)
+    order = []
+    with open(sys.argv[1]) as f:
+        for line in f:
+            bench, label, _repeat, secs, kib = line.rstrip("\n").split("\t")
+            key = (bench, label)
+            if key not in seconds:
+                order.append(key)
+            seconds[key].append(float(secs))
+            rss[key].append(int(kib))
+    failures = {}
+    with open(sys.argv[2]) as f:
+        for line in f:
+            bench, reason = line.rstrip("\n").split("\t", 1)
+            failures[bench] = reason
+
+    def median(key):
+        return statistics.median(seconds[key])
+
+    table = [("benchmark", "ours", "median s", "baseline", "median s", "ratio", "target", "met")]
+    missed = 0
+    benches = []
+    for bench, *_ in ROWS:
+        if bench not in benches:
+            benches.append(bench)
+    for bench in benches:
+        if bench in failures:
+            table.append((bench, "FAILED", "-", "-", "-", "-", "-", "no"))
+            missed += 1
+            continue
+        for row_bench, ours, bases, target, target_text in ROWS:
+            if row_bench != bench or (bench, ours) not in seconds:
+                continue
+            if any((bench, b) not in seconds for b in bases):
+                continue
+            base_name = bases[0]
+            base_median = max(median((bench, b)) for b in bases)
+            if len(bases) > 1:
+                slowest = max(bases, key=lambda b: median((bench, b)))
+                base_name = "slower of %s: %s" % (" / ".join(bases), slowest)
+            ours_median = median((bench, ours))
+            ratio = ours_median / base_median
+            met = "report" if target is None else ("yes" if ratio <= target else "no")
+            if met == "no":
+                missed += 1
+            table.append((bench, ours, "%.3f" % ours_median, base_name, "%.3f" % base_median,
+                          "%.3fx" % ratio, target_text, met))
+        for row_bench, ours, bound in RSS_ROWS:
+            if row_bench != bench or (bench, ours) not in rss:
+                continue
+            peak = max(rss[(bench, ours)]) / 1024
+            met = "report" if bound is None else ("yes" if peak < bound else "no")
+            if met == "no":
+                missed += 1
+            table.append((bench, ours + ": peak RSS", "%.1f MiB" % peak, "-", "-", "-",
+                          "report" if bound is None else "< %d MiB" % bound, met))
+
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for n, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+    print("\nEvery measurement (seconds, in repeat order; peak RSS):")
+    for key in order:
+        print("  %-16s %-36s %s   (%.1f MiB)" % (
+            key[0], key[1], " ".join("%.3f" % s for s in seconds[key]), max(rss[key]) / 1024))
+    for bench, reason in failures.items():
+        print("  %-16s FAILED: %s" % (bench, reason))
+    print("\n%d target(s) missed" % missed if missed else "\nevery target met")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
