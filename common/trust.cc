@@ -184,8 +184,9 @@ Status CheckCaDir(const std::filesystem::path& dir) {
   return Ok();
 }
 
-// A store that only knows `ca_dir`, built per call: OpenSSL's hashed lookup
-// caches what it has read, so a long-lived store would miss a replaced CRL.
+// A store that only knows `ca_dir`. OpenSSL's hashed lookup caches what it
+// has read, so a store must not outlive its verification cycle: a long-lived
+// one would miss a replaced CRL.
 Result<X509StorePtr> NewStore(const std::filesystem::path& ca_dir) {
   X509StorePtr store(X509_STORE_new());
   if (store == nullptr) {
@@ -461,11 +462,24 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t) {
          std::chrono::minutes{tm.tm_min} + std::chrono::seconds{tm.tm_sec};
 }
 
+Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir) {
+  VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
+  VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
+  return TrustStore(ca_dir, std::unique_ptr<X509_STORE, Free>(store.release()));
+}
+
 Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
                          const std::vector<X509Ptr>& untrusted, TimePoint at) {
+  VMC_ASSIGN_OR_RETURN(const TrustStore trust, TrustStore::Open(ca_dir));
+  return VerifySignerChain(trust, signer, untrusted, at);
+}
+
+Status VerifySignerChain(const TrustStore& trust, X509* signer,
+                         const std::vector<X509Ptr>& untrusted, TimePoint at) {
+  const std::filesystem::path& ca_dir = trust.ca_dir();
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_RETURN_IF_ERROR(CheckSignerItself(signer, ca_dir, at));
-  VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
+  X509_STORE* store = trust.get();
 
   X509StackPtr intermediates(sk_X509_new_null());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -477,7 +491,7 @@ Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
       return Error(ErrorCode::kUntrustedChain, "cannot verify: " + TakeOpenSslError());
     }
   }
-  if (X509_STORE_CTX_init(ctx.get(), store.get(), signer, intermediates.get()) != 1 ||
+  if (X509_STORE_CTX_init(ctx.get(), store, signer, intermediates.get()) != 1 ||
       X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SMIME_SIGN) != 1) {
     return Error(ErrorCode::kUntrustedChain, "cannot verify: " + TakeOpenSslError());
   }

@@ -100,9 +100,9 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);
 // self-signed, even when the CA directory contains it (a CA is trusted to
 // issue endorsers, not to be one).
 //
-// The store is built fresh for every call, so a CRL replaced on disk takes
-// effect at once. Returns OK or the first failure, one code each:
-// kCaDirInvalid (missing or unreadable directory), kUntrustedChain,
+// This form builds a fresh store for the call, so a CRL replaced on disk takes
+// effect at once; see TrustStore for a cycle of many verifications. Returns OK or the first
+// failure, one code each: kCaDirInvalid (missing or unreadable directory), kUntrustedChain,
 // kSignerRevoked, kCrlMissing (also: a CRL that is present but unusable, e.g.
 // badly signed), kCrlExpired (also: not yet valid), kSignerExpired,
 // kSignerNotYetValid (also for a CA of the chain), kProxySigner,
@@ -111,6 +111,37 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);
 // them as "subject", "issuer", "depth", "reason", "ca_dir", "at".
 // REQUIRES: signer != nullptr.
 Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
+                         const std::vector<X509Ptr>& untrusted, TimePoint at);
+
+// The trust of one verification cycle: the CA directory as OpenSSL's hashed
+// lookup reads it, with what it has read kept for the cycle's later
+// verifications (a catcher update of 500 subscriptions reads each CA and CRL
+// once, not 500 times). Open a new one for each cycle: a CRL or CA replaced
+// on disk takes effect at the next cycle, never later.
+//
+// Thread-safety: VerifySignerChain may use one TrustStore from several
+// threads (OpenSSL locks the store).
+class TrustStore {
+ public:
+  // Errors: kCaDirInvalid.
+  static Result<TrustStore> Open(const std::filesystem::path& ca_dir);
+
+  const std::filesystem::path& ca_dir() const { return ca_dir_; }
+  X509_STORE* get() const { return store_.get(); }
+
+ private:
+  struct Free {
+    void operator()(X509_STORE* p) const { X509_STORE_free(p); }
+  };
+  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store)
+      : ca_dir_(std::move(ca_dir)), store_(std::move(store)) {}
+
+  std::filesystem::path ca_dir_;
+  std::unique_ptr<X509_STORE, Free> store_;
+};
+
+// As above, with the store of the current cycle.
+Status VerifySignerChain(const TrustStore& trust, X509* signer,
                          const std::vector<X509Ptr>& untrusted, TimePoint at);
 
 }  // namespace vmc

@@ -290,6 +290,33 @@ TEST(TrustTest, ReplacedCrlTakesEffectAtTheNextVerification) {
   EXPECT_TRUE(after.ok()) << after.error().ToString();
 }
 
+TEST(TrustTest, TrustStoreServesACycleAndANewOneSeesAReplacedCrl) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  const fs::path crl = ca_dir / (OpensslHash("crl", pki.intermediate_crl()) + ".r0");
+  X509Ptr endorser1 = LoadCert(pki.endorser1().cert);
+  X509Ptr endorser2 = LoadCert(pki.endorser2().cert);
+  X509Ptr revoked = LoadCert(pki.revoked().cert);
+
+  auto cycle = TrustStore::Open(ca_dir);
+  ASSERT_TRUE(cycle.ok()) << cycle.error().ToString();
+  // One store, many verifications, each judged on its own.
+  for (int i = 0; i < 3; ++i) {
+    const Status ok1 = VerifySignerChain(*cycle, endorser1.get(), {}, kValid);
+    EXPECT_TRUE(ok1.ok()) << ok1.error().ToString();
+    EXPECT_CODE(VerifySignerChain(*cycle, revoked.get(), {}, kValid), ErrorCode::kSignerRevoked);
+  }
+  EXPECT_TRUE(VerifySignerChain(*cycle, endorser2.get(), {}, kValid).ok());
+
+  fs::copy_file(pki.intermediate_crl_revoking_endorser2(), crl,
+                fs::copy_options::overwrite_existing);
+  auto next = TrustStore::Open(ca_dir);
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  EXPECT_CODE(VerifySignerChain(*next, endorser2.get(), {}, kValid), ErrorCode::kSignerRevoked);
+  EXPECT_CODE(TrustStore::Open(tmp.path() / "missing"), ErrorCode::kCaDirInvalid);
+}
+
 TEST(TrustTest, MissingOrInvalidCaDirRejected) {
   const TestPki& pki = TestPki::Get();
   const Status missing = VerifyCert(pki.dir() / "no-such-dir", pki.endorser1().cert);
