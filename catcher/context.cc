@@ -17,6 +17,14 @@ Result<EventRunner> MakeEventRunner(const Settings& settings) {
   return EventRunner(std::move(argv), settings.event_timeout);
 }
 
+Status RefreshSubscriptions(Context& ctx) {
+  std::vector<std::string> warnings;
+  VMC_ASSIGN_OR_RETURN(auto subscriptions, AllSubscriptions(ctx.policy, ctx.state, &warnings));
+  for (const auto& w : warnings) LogWarning(w);
+  ctx.subscriptions = std::move(subscriptions);
+  return Ok();
+}
+
 Result<Context> OpenContext(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Settings settings, ResolveSettings(inv));
   VMC_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(settings.policy_path, settings.policy_required));

@@ -34,6 +34,13 @@ Result<EventRunner> MakeEventRunner(const Settings& settings);
 // state database and lists the subscriptions. Warnings are logged.
 Result<Context> OpenContext(const Invocation& inv);
 
+// Lists the subscriptions of ctx.policy and ctx.state again, into
+// ctx.subscriptions: a long-running process (the daemon) calls it before each
+// cycle, so that subscriptions made or removed meanwhile with `catcher
+// subscribe` / `unsubscribe` count. Warnings are logged; on failure
+// ctx.subscriptions is unchanged.
+Status RefreshSubscriptions(Context& ctx);
+
 }  // namespace vmc::catcher
 
 #endif  // VMC_CATCHER_CONTEXT_H_

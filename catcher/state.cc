@@ -258,6 +258,18 @@ Status DeletePrefix(WriteTxn& txn, const char* db, const std::string& prefix) {
   return Ok();
 }
 
+// For a write about subscription `name` made with `catcher subscribe`
+// (`subscribed`): kNotFound unless its record exists in this transaction.
+Status RequireRecord(WriteTxn& txn, const std::string& name, bool subscribed) {
+  if (!subscribed) return Ok();
+  VMC_ASSIGN_OR_RETURN(const auto record, txn.Get(kSubscriptions, name));
+  if (record) return Ok();
+  return Error(ErrorCode::kNotFound, "subscription " + name +
+                                         " was removed by another process meanwhile; nothing "
+                                         "was stored for it")
+      .With("subscription", name);
+}
+
 Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list) {
   if (list.signed_bytes.empty()) {
     return Error(ErrorCode::kStorage, "refusing to store a list without its signed bytes");
@@ -418,9 +430,11 @@ Result<std::vector<HistoryEntry>> State::History(const std::string& name) const 
 }
 
 Status State::AcceptList(const std::string& name, const AcceptedList& list,
-                         const std::string& verified_against, TimePoint now, size_t history_limit) {
+                         const std::string& verified_against, TimePoint now, size_t history_limit,
+                         bool subscribed) {
   VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
   return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
     VMC_ASSIGN_OR_RETURN(const auto previous, txn.Get(kLists, name));
     bool initial = !previous.has_value();
     std::optional<AcceptedList> old;
@@ -461,9 +475,10 @@ Status State::AcceptList(const std::string& name, const AcceptedList& list,
 }
 
 Status State::TouchList(const std::string& name, const std::string& etag,
-                        const std::string& last_modified, TimePoint fetched_at) {
+                        const std::string& last_modified, TimePoint fetched_at, bool subscribed) {
   VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
   return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
     VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
     if (!facts) return Ok();
     VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
@@ -474,10 +489,14 @@ Status State::TouchList(const std::string& name, const std::string& etag,
   });
 }
 
-Status State::RecordAttempt(const std::string& name, const AttemptRecord& attempt) {
+Status State::RecordAttempt(const std::string& name, const AttemptRecord& attempt,
+                            bool subscribed) {
   VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
   const std::string value = EncodeAttempt(attempt);
-  return env_->Update([&](WriteTxn& txn) { return txn.Put(kAttempts, name, value); });
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
+    return txn.Put(kAttempts, name, value);
+  });
 }
 
 Result<std::optional<AttemptRecord>> State::LastAttempt(const std::string& name) const {

@@ -120,22 +120,31 @@ class State {
   Result<std::optional<AcceptedList>> CurrentList(const std::string& name) const;
   Result<std::vector<HistoryEntry>> History(const std::string& name) const;
 
+  // The writes below that record a subscription's update take `subscribed`:
+  // true for a subscription made with `catcher subscribe`. Another process
+  // may remove it (`catcher unsubscribe`) while an update fetches; the write
+  // then returns kNotFound and changes nothing, in the same transaction that
+  // checks the record, so that no list, attempt or seen image outlives the
+  // subscription. (Policy subscriptions have no record: false.)
+
   // Step 9: stores the exact bytes and facts of an accepted list, moves the
   // previous one to the history (keeping at most `history_limit` entries),
   // and records newly seen images, in one transaction.
   // `verified_against` is the content SHA-512 of the list the verification
   // compared with (step 8), empty for none: when another process accepted a
   // list in between, the rollback check is stale and kLocked is returned,
-  // changing nothing.
+  // changing nothing (the caller runs the update again).
   Status AcceptList(const std::string& name, const AcceptedList& list,
-                    const std::string& verified_against, TimePoint now, size_t history_limit);
+                    const std::string& verified_against, TimePoint now, size_t history_limit,
+                    bool subscribed = false);
 
   // Records that a conditional fetch found the list unchanged (new validators
   // when the server sent them); nothing else changes.
   Status TouchList(const std::string& name, const std::string& etag,
-                   const std::string& last_modified, TimePoint fetched_at);
+                   const std::string& last_modified, TimePoint fetched_at, bool subscribed = false);
 
-  Status RecordAttempt(const std::string& name, const AttemptRecord& attempt);
+  Status RecordAttempt(const std::string& name, const AttemptRecord& attempt,
+                       bool subscribed = false);
   Result<std::optional<AttemptRecord>> LastAttempt(const std::string& name) const;
 
   Result<std::map<std::string, SeenImage>> Seen(const std::string& name) const;

@@ -116,8 +116,28 @@ Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
 
 namespace {
 
+// Whether `sub` is one made with `catcher subscribe` (its record is then
+// required by every write, see State).
+bool Subscribed(const ResolvedSubscription& sub) { return sub.origin == Origin::kCommand; }
+
+UpdateOutcome Removed() {
+  UpdateOutcome outcome;
+  outcome.removed = true;
+  return outcome;
+}
+
+// After a failed write for `sub`: whether the failure is that another process
+// removed the subscription meanwhile.
+bool WasRemoved(const Error& error, const ResolvedSubscription& sub) {
+  return Subscribed(sub) && error.code() == ErrorCode::kNotFound;
+}
+
 Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedSubscription& sub,
                                const UpdateParameters& params) {
+  if (Subscribed(sub)) {
+    VMC_ASSIGN_OR_RETURN(const auto record, state.FindSubscription(sub.name));
+    if (!record) return Removed();
+  }
   VMC_ASSIGN_OR_RETURN(const std::optional<AcceptedList> current, state.CurrentList(sub.name));
   // Step 1. (No transaction is open: State methods are one call each.)
   VMC_ASSIGN_OR_RETURN(FetchResult fetch, FetchList(client, sub.url, sub.credentials_file, current,
@@ -133,12 +153,16 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   // Steps 2-8.
   VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate, VerifyCandidate(bytes, sub, current, params));
   // Step 9.
-  if (unchanged) {
-    VMC_RETURN_IF_ERROR(state.TouchList(sub.name, fetch.etag, fetch.last_modified, params.now));
-  } else {
-    VMC_RETURN_IF_ERROR(state.AcceptList(
-        sub.name, ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
-        current ? current->content_sha512 : std::string(), params.now, params.history_limit));
+  Status stored =
+      unchanged
+          ? state.TouchList(sub.name, fetch.etag, fetch.last_modified, params.now, Subscribed(sub))
+          : state.AcceptList(sub.name,
+                             ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
+                             current ? current->content_sha512 : std::string(), params.now,
+                             params.history_limit, Subscribed(sub));
+  if (!stored.ok()) {
+    if (WasRemoved(stored.error(), sub)) return Removed();
+    return std::move(stored).error();
   }
   UpdateOutcome outcome;
   outcome.changed = !unchanged && (!current || current->content_sha512 != candidate.content_sha512);
@@ -160,7 +184,17 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
 Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
                                          const ResolvedSubscription& sub,
                                          const UpdateParameters& params) {
+  // kLocked from step 9: another process stored a list for this subscription
+  // between our reading the list held and our storing the one fetched. Run
+  // the steps again: the conditional fetch then finds what it stored.
+  constexpr int kAttempts = 3;
   auto outcome = RunSteps(client, state, sub, params);
+  for (int attempt = 1;
+       attempt < kAttempts && !outcome.ok() && outcome.error().code() == ErrorCode::kLocked;
+       ++attempt) {
+    LogInfo(outcome.error().message() + "; updating it again");
+    outcome = RunSteps(client, state, sub, params);
+  }
   if (outcome.ok()) return outcome;
   Error error = std::move(outcome).error();
   // Every message names the subscription once.
@@ -212,6 +246,10 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
   for (const auto& sub : subs) {
     SubscriptionUpdate r{sub.name, std::nullopt, {}};
     auto outcome = UpdateSubscription(client, state, sub, params);
+    if (outcome.ok() && outcome->removed) {
+      LogInfo("subscription " + sub.name + " was removed meanwhile; not updated");
+      continue;
+    }
     if (outcome.ok()) {
       r.outcome = std::move(outcome).value();
       for (const auto& w : r.outcome.warnings) LogWarning(w);
@@ -221,7 +259,12 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
       LogError(r.error->message());
     }
     // Only the record of the attempt changes when a list is refused.
-    if (Status s = state.RecordAttempt(sub.name, AttemptFor(r, params.now)); !s.ok()) {
+    if (Status s = state.RecordAttempt(sub.name, AttemptFor(r, params.now), Subscribed(sub));
+        !s.ok()) {
+      if (WasRemoved(s.error(), sub)) {
+        LogInfo("subscription " + sub.name + " was removed meanwhile");
+        continue;
+      }
       LogError(s.error().message());
       if (!r.error) r.error = std::move(s).error();
     }

@@ -71,9 +71,17 @@ struct UpdateOutcome {
   // Images the new list has and the previous one had not (none on the first
   // update): each fires SubscriptionImageNew.
   std::vector<std::string> new_images;
+  // A subscription made with `catcher subscribe` that another process removed
+  // (`catcher unsubscribe`) before or while it was updated: nothing was
+  // stored for it, and it is no subscription any more.
+  bool removed = false;
 };
 
-// Runs the nine steps for one subscription.
+// Runs the nine steps for one subscription. When another process stored a
+// list for it meanwhile (step 9 refuses a list verified against a list no
+// longer held), the steps run again from the fetch, which finds what that
+// process stored: concurrent updates of one subscription (the daemon's and a
+// command's) both succeed. kLocked only when that keeps happening.
 Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
                                          const ResolvedSubscription& sub,
                                          const UpdateParameters& params);
@@ -87,7 +95,9 @@ struct SubscriptionUpdate {
 
 // Updates `subs` at one `now`: runs UpdateSubscription for each (one's
 // failure does not stop the others), records each attempt, and fires
-// SubscriptionImageNew for images new in a subscription's list.
+// SubscriptionImageNew for images new in a subscription's list. A
+// subscription found removed (UpdateOutcome::removed) is left out of the
+// results and gets no attempt record.
 std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const std::vector<ResolvedSubscription>& subs,
                                           const UpdateParameters& params,
