@@ -17,8 +17,7 @@ struct ListVerdict {
 // against itself). A list that no longer verifies is still read, from its
 // signature-checked content, so that its images can be shown as expired.
 Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
-                             const Context& ctx, TimePoint now) {
-  const UpdateParameters params = UpdateParametersFor(ctx, now);
+                             const UpdateParameters& params) {
   auto candidate = VerifyCandidate(stored.signed_bytes, sub, stored, params);
   if (candidate.ok()) return ListVerdict{std::move(candidate->list), ""};
   std::string refusal = candidate.error().message();
@@ -56,10 +55,11 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
   Inventory inventory;
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
+  const UpdateParameters params = UpdateParametersFor(ctx, now);
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(const auto stored, ctx.state.CurrentList(sub.name));
     if (!stored) continue;
-    VMC_ASSIGN_OR_RETURN(ListVerdict verdict, Reverify(sub, *stored, ctx, now));
+    VMC_ASSIGN_OR_RETURN(ListVerdict verdict, Reverify(sub, *stored, params));
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
     const auto endorser = verdict.list->endorser();

@@ -270,6 +270,19 @@ Status RequireRecord(WriteTxn& txn, const std::string& name, bool subscribed) {
       .With("subscription", name);
 }
 
+// Records a 304's validators on the list held, unless another list is held
+// now than the one verified (when touch.content_sha512 names one).
+Status Touch(WriteTxn& txn, const std::string& name, const ListTouch& touch) {
+  VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
+  if (!facts) return Ok();
+  VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
+  if (!touch.content_sha512.empty() && list.content_sha512 != touch.content_sha512) return Ok();
+  if (!touch.etag.empty()) list.etag = touch.etag;
+  if (!touch.last_modified.empty()) list.last_modified = touch.last_modified;
+  list.fetched_at = touch.fetched_at;
+  return txn.Put(kLists, name, EncodeList(list));
+}
+
 Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list) {
   if (list.signed_bytes.empty()) {
     return Error(ErrorCode::kStorage, "refusing to store a list without its signed bytes");
@@ -479,13 +492,7 @@ Status State::TouchList(const std::string& name, const std::string& etag,
   VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
   return env_->Update([&](WriteTxn& txn) -> Status {
     VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
-    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
-    if (!facts) return Ok();
-    VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
-    if (!etag.empty()) list.etag = etag;
-    if (!last_modified.empty()) list.last_modified = last_modified;
-    list.fetched_at = fetched_at;
-    return txn.Put(kLists, name, EncodeList(list));
+    return Touch(txn, name, {"", etag, last_modified, fetched_at});
   });
 }
 
@@ -497,6 +504,25 @@ Status State::RecordAttempt(const std::string& name, const AttemptRecord& attemp
     VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
     return txn.Put(kAttempts, name, value);
   });
+}
+
+Result<std::set<std::string>> State::RecordCycle(const std::vector<CycleRecord>& records) {
+  for (const auto& r : records) VMC_RETURN_IF_ERROR(ValidateIdentifier(r.name));
+  std::set<std::string> removed;
+  VMC_RETURN_IF_ERROR(env_->Update([&](WriteTxn& txn) -> Status {
+    removed.clear();  // the function may run again when the map grows
+    for (const auto& r : records) {
+      if (Status s = RequireRecord(txn, r.name, r.subscribed); !s.ok()) {
+        if (s.error().code() != ErrorCode::kNotFound) return s;
+        removed.insert(r.name);
+        continue;
+      }
+      if (r.touch) VMC_RETURN_IF_ERROR(Touch(txn, r.name, *r.touch));
+      VMC_RETURN_IF_ERROR(txn.Put(kAttempts, r.name, EncodeAttempt(r.attempt)));
+    }
+    return Ok();
+  }));
+  return removed;
 }
 
 Result<std::optional<AttemptRecord>> State::LastAttempt(const std::string& name) const {

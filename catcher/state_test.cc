@@ -242,6 +242,46 @@ TEST_F(StateTest, TouchListChangesOnlyValidatorsAndFetchTime) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_F(StateTest, RecordCycleWritesTouchesAndAttemptsTogether) {
+  ASSERT_TRUE(state().AcceptList("a", List("1", "aa"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("b", List("1", "bb"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AddSubscription(Record("c"), List("1", "cc"), At(0)).ok());
+  std::vector<CycleRecord> cycle;
+  cycle.push_back({"a", false, ListTouch{"aa", "\"a2\"", "", At(5)}, {At(5), "unchanged", "", 0}});
+  // Verified against "xx", but "bb" is held now (another process stored it):
+  // the touch is dropped, the attempt kept.
+  cycle.push_back({"b", false, ListTouch{"xx", "\"b2\"", "", At(5)}, {At(5), "unchanged", "", 0}});
+  cycle.push_back({"c", true, std::nullopt, {At(5), "list-expired", "expired", 5}});
+  // A command subscription removed meanwhile: reported, nothing recorded.
+  cycle.push_back({"gone", true, std::nullopt, {At(5), "updated", "", 0}});
+  auto removed = state().RecordCycle(cycle);
+  ASSERT_TRUE(removed.ok()) << removed.error().ToString();
+  EXPECT_EQ(*removed, std::set<std::string>{"gone"});
+
+  auto a = state().CurrentList("a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->etag, "\"a2\"");
+  EXPECT_EQ((*a)->fetched_at, At(5));
+  auto b = state().CurrentList("b");
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_NE((*b)->etag, "\"b2\"");
+  EXPECT_NE((*b)->fetched_at, At(5));
+  for (const char* name : {"a", "b", "c"}) {
+    auto attempt = state().LastAttempt(name);
+    ASSERT_TRUE(attempt.ok() && attempt->has_value()) << name;
+    EXPECT_EQ((*attempt)->at, At(5)) << name;
+  }
+  auto c = state().LastAttempt("c");
+  EXPECT_EQ((*c)->result, "list-expired");
+  auto gone = state().LastAttempt("gone");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  // A bad name refuses the whole cycle: nothing is half-recorded.
+  cycle.push_back({"../x", false, std::nullopt, {At(9), "updated", "", 0}});
+  EXPECT_FALSE(state().RecordCycle(cycle).ok());
+  EXPECT_EQ((*state().LastAttempt("a"))->at, At(5));
+}
+
 TEST_F(StateTest, RecordAttemptKeepsTheLastOne) {
   ASSERT_TRUE(state().RecordAttempt("sub", {At(1), "updated", "", 0}).ok());
   ASSERT_TRUE(

@@ -54,8 +54,10 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
   // Step 2.
   VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
   // Step 3.
-  VMC_RETURN_IF_ERROR(VerifySignerChain(params.ca_dir, message.signer.get(),
-                                        message.other_certificates, params.now));
+  VMC_RETURN_IF_ERROR(params.trust ? VerifySignerChain(*params.trust, message.signer.get(),
+                                                       message.other_certificates, params.now)
+                                   : VerifySignerChain(params.ca_dir, message.signer.get(),
+                                                       message.other_certificates, params.now));
   // Step 4.
   VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(message, sub));
   // Step 5.
@@ -152,19 +154,18 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   std::string bytes = unchanged ? current->signed_bytes : std::move(fetch.body);
   // Steps 2-8.
   VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate, VerifyCandidate(bytes, sub, current, params));
-  // Step 9.
-  Status stored =
-      unchanged
-          ? state.TouchList(sub.name, fetch.etag, fetch.last_modified, params.now, Subscribed(sub))
-          : state.AcceptList(sub.name,
-                             ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
-                             current ? current->content_sha512 : std::string(), params.now,
-                             params.history_limit, Subscribed(sub));
-  if (!stored.ok()) {
+  UpdateOutcome outcome;
+  // Step 9. A 304 changes only validators: recorded with the cycle's attempts.
+  if (unchanged) {
+    outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
+  } else if (Status stored = state.AcceptList(
+                 sub.name, ToAcceptedList(candidate, std::move(bytes), fetch, params.now),
+                 current ? current->content_sha512 : std::string(), params.now,
+                 params.history_limit, Subscribed(sub));
+             !stored.ok()) {
     if (WasRemoved(stored.error(), sub)) return Removed();
     return std::move(stored).error();
   }
-  UpdateOutcome outcome;
   outcome.changed = !unchanged && (!current || current->content_sha512 != candidate.content_sha512);
   outcome.version = candidate.list.version();
   outcome.warnings = std::move(candidate.warnings);
@@ -243,6 +244,7 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const UpdateParameters& params, const EventRunner& events,
                                           const CacheDirectories& dirs) {
   std::vector<SubscriptionUpdate> results;
+  std::vector<CycleRecord> records;
   for (const auto& sub : subs) {
     SubscriptionUpdate r{sub.name, std::nullopt, {}};
     auto outcome = UpdateSubscription(client, state, sub, params);
@@ -259,17 +261,22 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
       LogError(r.error->message());
     }
     // Only the record of the attempt changes when a list is refused.
-    if (Status s = state.RecordAttempt(sub.name, AttemptFor(r, params.now), Subscribed(sub));
-        !s.ok()) {
-      if (WasRemoved(s.error(), sub)) {
-        LogInfo("subscription " + sub.name + " was removed meanwhile");
-        continue;
-      }
-      LogError(s.error().message());
-      if (!r.error) r.error = std::move(s).error();
-    }
+    records.push_back({sub.name, Subscribed(sub), r.outcome.touch, AttemptFor(r, params.now)});
     results.push_back(std::move(r));
   }
+  auto removed = state.RecordCycle(records);
+  if (!removed.ok()) {
+    LogError("cannot record the update attempts: " + removed.error().message());
+    for (auto& r : results) {
+      if (!r.error) r.error = removed.error();
+    }
+    return results;
+  }
+  std::erase_if(results, [&](const SubscriptionUpdate& r) {
+    if (removed->count(r.name) == 0) return false;
+    LogInfo("subscription " + r.name + " was removed meanwhile");
+    return true;
+  });
   return results;
 }
 

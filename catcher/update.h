@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,11 +35,15 @@
 #include "common/http.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
+#include "common/trust.h"
 
 namespace vmc::catcher {
 
 struct UpdateParameters {
   std::filesystem::path ca_dir;
+  // The cycle's trust store (DESIGN.md 5, step 3: fresh for every cycle);
+  // null: a store is built for each verification.
+  std::shared_ptr<const TrustStore> trust;
   TimePoint now;  // the one instant every step judges
   std::chrono::seconds created_skew{300};
   std::uint64_t max_list_bytes = kDefaultMaxDocumentBytes;
@@ -75,6 +80,9 @@ struct UpdateOutcome {
   // (`catcher unsubscribe`) before or while it was updated: nothing was
   // stored for it, and it is no subscription any more.
   bool removed = false;
+  // The server answered 304 for the list held: its validators, recorded with
+  // the cycle's attempts (UpdateAll) rather than in a transaction of its own.
+  std::optional<ListTouch> touch;
 };
 
 // Runs the nine steps for one subscription. When another process stored a
@@ -94,7 +102,8 @@ struct SubscriptionUpdate {
 };
 
 // Updates `subs` at one `now`: runs UpdateSubscription for each (one's
-// failure does not stop the others), records each attempt, and fires
+// failure does not stop the others), records every attempt and 304 in one
+// transaction at the end, and fires
 // SubscriptionImageNew for images new in a subscription's list. A
 // subscription found removed (UpdateOutcome::removed) is left out of the
 // results and gets no attempt record.
