@@ -103,6 +103,8 @@ Result<std::string> ReadFileCapped(const std::filesystem::path& path, std::uint6
         .With("path", path.string());
   }
   std::string out;
+  // The size is a hint (the file may change while read); the cap is per byte.
+  out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[65536];
   for (;;) {
     const ssize_t n = read(fd, buf, sizeof(buf));
