@@ -60,9 +60,22 @@ Event WithType(const std::map<std::string, std::string>& variables, const std::s
   return e;
 }
 
+// The temporary name Link() gives a view before renaming it into place. No
+// identifier starts with '.', so it never names a view.
+fs::path LinkTemp(const fs::path& view) {
+  return view.parent_path() / ("." + view.filename().string() + ".link");
+}
+
+bool IsLinkTemp(const std::string& name) {
+  return name.size() > 6 && name[0] == '.' && name.ends_with(".link");
+}
+
 // Hard-links `content` as `view`, replacing any old view atomically.
 Status Link(const fs::path& content, const fs::path& view) {
-  const fs::path tmp = view.parent_path() / ("." + view.filename().string() + ".link");
+  // rename() of a hard link onto another link of the same file does nothing
+  // and succeeds (POSIX), which would leave the temporary link behind.
+  if (SameFile(content, view)) return Ok();
+  const fs::path tmp = LinkTemp(view);
   unlink(tmp.c_str());
   if (link(content.c_str(), tmp.c_str()) != 0) return SystemError("link", tmp, errno);
   if (rename(tmp.c_str(), view.c_str()) != 0) {
@@ -140,8 +153,16 @@ class Availability {
     }
     const fs::path view = layout.ViewFile(id);
     const fs::path dest = layout.expired / id;
-    if (fs::exists(view) && rename(view.c_str(), dest.c_str()) != 0) {
-      return SystemError("move to expired/", view, errno);
+    if (fs::exists(view)) {
+      // An older expired/<id> goes first: when it is a hard link of the same
+      // file (the content stayed, wanted under another identifier), rename()
+      // would do nothing, succeed, and leave the view in the cache.
+      if (unlink(dest.c_str()) != 0 && errno != ENOENT) {
+        return SystemError("remove the older", dest, errno);
+      }
+      if (rename(view.c_str(), dest.c_str()) != 0) {
+        return SystemError("move to expired/", view, errno);
+      }
     }
     if (Status s = events.Run(WithType(record.variables, "ExpirePostfix")); !s.ok()) {
       report.Fail(std::move(s).error());
@@ -235,16 +256,25 @@ void CacheReport::Fail(Error error) {
   if (!first_error) first_error = std::move(error);
 }
 
+Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, CacheReport& report,
+                         const std::function<Status()>& steps) {
+  const CacheDirectories dirs = EventDirectories(layout);
+  if (Status s = events.Run(ProcessEvent("ProcessPrefix", dirs)); !s.ok()) {
+    report.Fail(std::move(s).error());
+  }
+  Status result = steps();
+  if (Status s = events.Run(ProcessEvent("ProcessPostfix", dirs)); !s.ok()) {
+    report.Fail(std::move(s).error());
+  }
+  return result;
+}
+
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
   VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
   const std::vector<Entry> wanted = WantedEntries(inventory);
-  const CacheDirectories dirs = EventDirectories(layout);
-  if (Status s = events.Run(ProcessEvent("ProcessPrefix", dirs)); !s.ok()) {
-    report.Fail(std::move(s).error());
-  }
   const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
   FetchOptions fetch;
   fetch.http = HttpOptionsFor(ctx.settings);
@@ -263,9 +293,6 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   for (const auto& e : wanted) {
     if (options.cancel != nullptr && options.cancel->load()) break;
     if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
-  }
-  if (Status s = events.Run(ProcessEvent("ProcessPostfix", dirs)); !s.ok()) {
-    report.Fail(std::move(s).error());
   }
   return Ok();
 }
@@ -289,9 +316,13 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
       report.Fail(std::move(s).error());
     }
   }
+  // Temporary links of views that a crash left behind (see Link()).
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
+    if (IsLinkTemp(e.path().filename().string())) fs::remove(e.path(), ec);
+  }
   // Content no image wants any more: its views in expired/ keep the bytes
   // until they are purged; partial downloads of it are dropped.
-  std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout.content, ec)) {
     const std::string name = e.path().filename().string();
     if (wanted_content.count(name) == 0) fs::remove(e.path(), ec);
@@ -304,7 +335,7 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
   return PurgeExpired(layout, ctx.settings, options.now, report);
 }
 
-Status CheckCache(Context& ctx, CacheReport& report) {
+Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
@@ -323,12 +354,15 @@ Status CheckCache(Context& ctx, CacheReport& report) {
       if (digest->sha512_hex == name) continue;
       why = "has SHA-512 " + digest->sha512_hex;
     }
-    // Move the corrupt file and every view of it out of the cache.
+    // Every image made available from the corrupt file leaves the cache as
+    // an expired one does: the handler that imported it hears ExpirePrefix
+    // and ExpirePostfix, and its view goes to expired/. It is wanted again
+    // and downloaded anew by the next cache run.
     for (const auto& [id, record] : cached) {
       if (record.sha512 != name) continue;
-      const fs::path view = layout.ViewFile(id);
-      if (SameFile(view, e.path())) fs::remove(view, ec);
-      if (Status s = ctx.state.RemoveCached(id); !s.ok()) report.Fail(std::move(s).error());
+      if (Status s = Availability::ExpireOne(ctx, events, layout, id, record, report); !s.ok()) {
+        report.Fail(std::move(s).error());
+      }
     }
     const fs::path dest = layout.expired / ("corrupt-" + std::to_string(getpid()) + "-" + name);
     if (rename(e.path().c_str(), dest.c_str()) != 0) {

@@ -3,7 +3,9 @@
 // makes it available to the event handler under its identifier, and moves
 // images that are no longer wanted out (expired/, purged after a grace
 // period). Events: ProcessPrefix, AvailablePrefix/Postfix, ExpirePrefix/
-// Postfix, ProcessPostfix, with vmcatcher's names and variables.
+// Postfix, ProcessPostfix, with vmcatcher's names and variables; the Process
+// pair brackets a whole cache run (WithProcessEvents), every other event of
+// the run comes between them.
 //
 // Crash safety: a file reaches cache/ only by rename after verification; an
 // image is recorded as "postfix due" before its view appears, so an
@@ -15,6 +17,7 @@
 #define VMC_CATCHER_CACHE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,12 @@ struct CacheOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// Runs `steps` (the parts of one cache run) between the ProcessPrefix and
+// ProcessPostfix events. ProcessPostfix runs even when a step failed; a
+// failed event is reported in `report`. Returns the steps' status.
+Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, CacheReport& report,
+                         const std::function<Status()>& steps);
+
 // Downloads what is wanted and makes it available (events fired).
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report);
@@ -54,8 +63,10 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
                       CacheReport& report);
 
 // Re-hashes every file of the content store; a file whose digest is not its
-// name is moved out (with its views) and reported.
-Status CheckCache(Context& ctx, CacheReport& report);
+// name is moved out to expired/ and reported (kChecksumMismatch). Images
+// made available from it are expired (events fired, views to expired/), so
+// that they are wanted, and downloaded, again.
+Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report);
 
 }  // namespace vmc::catcher
 

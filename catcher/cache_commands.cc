@@ -1,9 +1,11 @@
 // catcher cache [--download] [--expire] [--check]
+#include <chrono>
 #include <thread>
 
 #include "catcher/cache.h"
 #include "catcher/commands.h"
 #include "catcher/lock.h"
+#include "common/log.h"
 #include "common/output.h"
 
 namespace vmc::catcher {
@@ -14,20 +16,49 @@ unsigned DownloadsAtOnce(const Settings& settings) {
   return cores > 0 ? cores : 2;
 }
 
+namespace {
+
+// One cache run at a time per state directory (the daemon's or a command's).
+// A command waits for the lock as long as it takes. With `cancel` (the
+// daemon) the lock is polled instead, so that SIGTERM stops the daemon while
+// another run, a `catcher cache` by hand, holds the cache for hours.
+Result<FileLock> LockCache(const CacheLayout& layout, const std::atomic<bool>* cancel) {
+  constexpr char kPurpose[] = "a cache run";
+  if (cancel == nullptr) return FileLock::Acquire(layout.lock, true, kPurpose);
+  bool told = false;
+  for (;;) {
+    auto lock = FileLock::Acquire(layout.lock, false, kPurpose);
+    if (lock.ok() || lock.error().code() != ErrorCode::kLocked) return lock;
+    if (!told) {
+      LogInfo(lock.error().message() + "; waiting for it to finish");
+      told = true;
+    }
+    if (cancel->load()) {
+      return Error(ErrorCode::kLocked,
+                   "the cache was not run: the process is stopping while " + lock.error().message())
+          .With("path", layout.lock.string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
 Status RunCache(Context& ctx, bool download, bool expire, bool check,
                 const std::atomic<bool>* cancel, CacheReport& report) {
   VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
   const CacheLayout layout(ctx.settings.state_dir);
-  // One cache run at a time per state directory (the daemon's or a command's).
-  VMC_ASSIGN_OR_RETURN(const FileLock lock, FileLock::Acquire(layout.lock, true, "a cache run"));
+  VMC_ASSIGN_OR_RETURN(const FileLock lock, LockCache(layout, cancel));
   CacheOptions options;
   options.now = SystemClock().Now();
   options.downloads = DownloadsAtOnce(ctx.settings);
   options.cancel = cancel;
-  if (check) VMC_RETURN_IF_ERROR(CheckCache(ctx, report));
-  if (download) VMC_RETURN_IF_ERROR(DownloadWanted(ctx, events, options, report));
-  if (expire) VMC_RETURN_IF_ERROR(ExpireUnwanted(ctx, events, options, report));
-  return Ok();
+  return WithProcessEvents(layout, events, report, [&]() -> Status {
+    if (check) VMC_RETURN_IF_ERROR(CheckCache(ctx, events, report));
+    if (download) VMC_RETURN_IF_ERROR(DownloadWanted(ctx, events, options, report));
+    if (expire) VMC_RETURN_IF_ERROR(ExpireUnwanted(ctx, events, options, report));
+    return Ok();
+  });
 }
 
 namespace {

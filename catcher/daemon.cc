@@ -12,6 +12,9 @@
 #include "catcher/commands.h"
 #include "catcher/context.h"
 #include "catcher/lock.h"
+#include "catcher/policy.h"
+#include "catcher/settings.h"
+#include "catcher/subscription.h"
 #include "catcher/update.h"
 #include "common/log.h"
 
@@ -80,6 +83,12 @@ class SignalWatcher {
 // One cycle: update every subscription, then the cache. Returns the worst
 // failure (for --once); the daemon only logs it.
 Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
+  // Subscriptions made or removed with `catcher subscribe` / `unsubscribe`
+  // since the last cycle count from this one on.
+  if (Status s = RefreshSubscriptions(ctx); !s.ok()) {
+    LogWarning("cannot list the subscriptions again, keeping the previous list: " +
+               s.error().message());
+  }
   VMC_ASSIGN_OR_RETURN(HttpClient client, HttpClient::Create(HttpOptionsFor(ctx.settings)));
   VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
   const auto results =
@@ -100,11 +109,31 @@ Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
   return Ok();
 }
 
-Result<Context> Reload(const Invocation& inv) {
+// Re-reads the config file and the policy into `ctx`, all or nothing. The
+// database stays open as it is: LMDB must never be open twice in one process
+// (closing either handle drops the process's locks on lock.mdb, and the next
+// command to open the database would then reset its lock table under the
+// daemon), so the state directory cannot change without a restart.
+Status Reload(const Invocation& inv, Context& ctx) {
   VMC_ASSIGN_OR_RETURN(po::variables_map args, inv.reparse());
   Invocation fresh = inv;
   fresh.args = std::move(args);
-  return OpenContext(fresh);
+  VMC_ASSIGN_OR_RETURN(Settings settings, ResolveSettings(fresh));
+  if (settings.state_dir != ctx.settings.state_dir) {
+    return Error(ErrorCode::kConfigInvalid,
+                 "the state directory cannot change while catcher runs (" +
+                     ctx.settings.state_dir.string() + ", now " + settings.state_dir.string() +
+                     "); restart it to use another")
+        .With("key", "state-dir");
+  }
+  VMC_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(settings.policy_path, settings.policy_required));
+  std::vector<std::string> warnings;
+  VMC_ASSIGN_OR_RETURN(auto subscriptions, AllSubscriptions(policy, ctx.state, &warnings));
+  for (const auto& w : warnings) LogWarning(w);
+  ctx.settings = std::move(settings);
+  ctx.policy = std::move(policy);
+  ctx.subscriptions = std::move(subscriptions);
+  return Ok();
 }
 
 std::chrono::seconds IntervalOf(const Context& ctx, const Invocation& inv) {
@@ -148,13 +177,11 @@ Status RunDaemon(const Invocation& inv) {
     signals.WaitUntil(std::chrono::steady_clock::now() + wait);
     if (signals.stop().load()) break;
     if (signals.TakeReload()) {
-      auto fresh = Reload(inv);
-      if (fresh.ok()) {
-        ctx = std::move(fresh).value();
+      if (Status reloaded = Reload(inv, ctx); reloaded.ok()) {
         LogInfo("reloaded: " + std::to_string(ctx.subscriptions.size()) + " subscriptions");
       } else {
         LogError("reload failed, keeping the running config and policy: " +
-                 fresh.error().message());
+                 reloaded.error().message());
       }
     }
   }

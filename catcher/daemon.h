@@ -3,10 +3,12 @@
 // runs the cache (download, then expire), until SIGTERM or SIGINT: transfers
 // then stop at once, leaving resumable partial files, and it exits 0.
 // SIGHUP reloads the config file and the policy; a broken one is logged and
-// the running one kept. One daemon per state directory (daemon.lock);
-// commands may run beside it (LMDB for the database, cache.lock for the
-// cache directories). `--once` runs one cycle and exits with its worst
-// failure's status, for cron and systemd timers.
+// the running one kept. The state directory and its open database stay (a
+// new state directory needs a restart). Subscriptions made or removed with
+// `catcher subscribe` / `unsubscribe` count from the next cycle. One daemon per state directory
+// (daemon.lock); commands may run beside it (LMDB for the database, cache.lock for the cache
+// directories). `--once` runs one cycle and exits with its worst failure's status, for cron and
+// systemd timers.
 #ifndef VMC_CATCHER_DAEMON_H_
 #define VMC_CATCHER_DAEMON_H_
 
