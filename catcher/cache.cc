@@ -1,5 +1,6 @@
 #include "catcher/cache.h"
 
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,6 +196,22 @@ class Availability {
   std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
 };
 
+// A file:// image only from a file:// list: a remote list must not make the
+// catcher copy a local file into the world-readable cache (its endorser
+// would only need the file's SHA-512, e.g. of a file it wants to confirm).
+Status CheckImageScheme(const Image& image, const ResolvedSubscription* sub) {
+  const std::string uri = image.uri();
+  auto is_file = [](std::string_view url) {
+    return url.size() >= 7 && strncasecmp(url.data(), "file://", 7) == 0;
+  };
+  if (!is_file(uri) || (sub != nullptr && is_file(sub->url))) return Ok();
+  return Error(ErrorCode::kInvalidValue,
+               "image " + image.identifier() + " names the local file " + uri +
+                   ", which only a list read from a local file may do; not downloaded")
+      .With("image", image.identifier())
+      .With("url", uri);
+}
+
 // The downloads still needed, one per SHA-512, within the cache quota.
 std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
                                     const std::vector<Entry>& wanted, CacheReport& report) {
@@ -214,13 +231,17 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
                       .With("image", e.image.identifier()));
       continue;
     }
+    const ResolvedSubscription* sub = FindSubscription(ctx, e.item->subscription);
+    if (Status s = CheckImageScheme(e.image, sub); !s.ok()) {
+      report.Fail(std::move(s).error());
+      continue;
+    }
     used += e.image.size();
     FetchJob job;
     job.url = e.image.uri();
     job.sha512 = sha;
     job.size = e.image.size();
     job.label = e.image.identifier();
-    const ResolvedSubscription* sub = FindSubscription(ctx, e.item->subscription);
     if (sub != nullptr && !sub->credentials_file.empty()) {
       auto credentials = LoadCredentials(sub->credentials_file);
       if (!credentials.ok()) {

@@ -910,6 +910,31 @@ TEST_F(CatcherCacheTest, ImageLargerThanDeclaredAborted) {
   }
 }
 
+// A remote list naming a local file (whose SHA-512 its endorser knows) must
+// not get that file copied into the world-readable cache.
+TEST_F(CatcherCacheTest, RemoteListCannotCacheALocalFile) {
+  const fs::path secret = dir_ / "secret.txt";
+  {
+    std::ofstream out(secret, std::ios::binary);
+    out << "a local secret\n";
+  }
+  Published local = MakeImage("local", 16);
+  ImageSpec spec = Entry(local);
+  spec.uri = "file://" + secret.string();
+  spec.size = fs::file_size(secret);
+  spec.sha512 = Sha512SumOf(secret);
+  PublishList(Spec("1", {spec}));
+  ASSERT_EQ(Catcher({"update"}).exit_code, 0);
+
+  const RunResult r = Catcher({"--json", "cache"});
+  EXPECT_EQ(r.exit_code, 5) << Describe(r);
+  EXPECT_EQ(ErrorCodeOf(r), "invalid-value") << Describe(r);
+  EXPECT_NE(r.err.find("only a list read from a local file"), std::string::npos) << Describe(r);
+  EXPECT_TRUE(fs::is_empty(state_ / "cache" / ".sha512"));
+  EXPECT_FALSE(fs::exists(state_ / "cache" / "local"));
+  EXPECT_TRUE(fs::is_empty(state_ / "partial"));
+}
+
 // Wrong bytes of the right size: refused, deleted, never in the cache; the
 // good image of the same list is cached all the same.
 TEST_F(CatcherCacheTest, ImageChecksumMismatchRejected) {
