@@ -226,6 +226,18 @@ std::size_t TokenStart(std::string_view text, std::size_t end, TokenKind kind) {
   return 0;
 }
 
+// Whether `text` is well-formed UTF-8.
+bool IsUtf8(std::string_view text) {
+  struct Sink {
+    void Put(char) {}
+  } sink;
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  while (stream.Tell() < text.size()) {
+    if (!rapidjson::UTF8<>::Validate(stream, sink)) return false;
+  }
+  return true;
+}
+
 struct SyntaxFailure {
   std::size_t offset = 0;
   std::string pointer;
@@ -251,8 +263,12 @@ class BuildingHandler {
   bool RawNumber(const char* s, SizeType n, bool copy) {
     return Scalar() && doc_->RawNumber(s, n, copy);
   }
-  bool String(const char* s, SizeType n, bool copy) { return Scalar() && doc_->String(s, n, copy); }
+  bool String(const char* s, SizeType n, bool copy) {
+    return Scalar() && Text({s, n}) && doc_->String(s, n, copy);
+  }
   bool Key(const char* s, SizeType n, bool copy) {
+    // Checked first, so that the error's pointer never holds the bad key.
+    if (!Text({s, n})) return false;
     if (!tracker_.Key({s, n})) {
       return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
                   "the key " + Quote({s, n}) +
@@ -288,6 +304,14 @@ class BuildingHandler {
     }
     tracker_.Open(array);
     return true;
+  }
+  // kParseValidateEncodingFlag checks the bytes as written, but RapidJSON
+  // 1.1.0 decodes an unpaired low-surrogate escape ("\udc00") into bytes that
+  // are not UTF-8, which no JSON writer could put out again.
+  bool Text(std::string_view text) {
+    if (IsUtf8(text)) return true;
+    return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
+                "the string is not Unicode text (it has an unpaired \\u surrogate escape)");
   }
   bool Fail(std::size_t offset, std::string reason) {
     failure_ = SyntaxFailure{offset, tracker_.Pointer(), std::move(reason)};

@@ -1,6 +1,7 @@
 #include "catcher/policy.h"
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <filesystem>
 #include <string>
@@ -236,6 +237,39 @@ TEST(PolicyTest, KeyTwiceInOneObjectIsRefused) {
 
 TEST(PolicyTest, TopLevelKeyTwiceIsRefused) {
   MustFail("{\"deny\": [],\n \"deny\": []}", {2, 2, "/deny"});
+}
+
+// Found by test/fuzz/policy_fuzz (every string of a loaded policy is UTF-8):
+// RapidJSON 1.1.0 reads an unpaired low-surrogate escape into bytes that are
+// not UTF-8, and the policy took them into its model.
+TEST(PolicyTest, UnpairedSurrogateEscapeIsRefused) {
+  const Error error = MustFail(R"({"endorsers": {"a": {"dn": "/CN=x", "ca": "/CN=y"}},
+  "deny": [{"image": "i", "comment": "bad \udc00 text"}]})",
+                               {2, 38, "/deny/0/comment"});
+  ExpectMessageHas(error, "not Unicode text (it has an unpaired \\u surrogate escape)");
+  MustFail(R"({"subscriptions": [{"name": "s", "url": "https://x/\udfff", "endorser": "a"}]})",
+           {1, 41, "/subscriptions/0/url"});
+  MustFail(R"({"limits": {},
+ "x\ud83d\ude00\udc01": 1})",
+           {2, 2, "/limits"});
+  // A surrogate pair is one character.
+  const Policy policy = MustParse(R"({"deny": [{"image": "i", "comment": "\ud83d\ude00"}]})");
+  ASSERT_EQ(policy.deny.size(), 1u);
+  EXPECT_EQ(policy.deny[0].comment, "\xf0\x9f\x98\x80");
+}
+
+// Found by test/fuzz/policy_fuzz: the excerpt of a long name was cut inside
+// a character, so the message and its --json form were not UTF-8.
+TEST(PolicyTest, ExcerptCutInsideACharacterStaysUtf8) {
+  const std::string name = std::string(63, 'a') + "\xc3\xa9" + std::string(100, 'b');
+  const Error error =
+      MustFail(R"({"endorsers": {")" + name + R"(": {"dn": "/CN=x", "ca": "/CN=y"}}})",
+               {1, 16, "/endorsers/" + name});
+  ExpectMessageHas(error, "\"" + std::string(63, 'a') + "\\xc3\"... (165 bytes)");
+  const std::string json = error.ToJson();
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  EXPECT_FALSE(doc.HasParseError()) << json;
 }
 
 TEST(PolicyTest, DeepNestingIsRefused) {

@@ -218,23 +218,60 @@ Error AtPointer(Error error, const std::string& pointer) {
 // after the parser recurses without limit), no key twice in an object (JSON
 // leaves duplicates undefined; two readers must never see two values).
 
-// Forwards SAX events to a Document, refusing to nest deeper than a limit.
-class DepthLimiter {
+// Forwards SAX events to a Document, refusing what RapidJSON 1.1.0 would let
+// into it but could not write out again (each found by test/fuzz):
+//  - nesting deeper than a limit;
+//  - text that is not UTF-8: kParseValidateEncodingFlag checks the bytes as
+//    written, but an unpaired low-surrogate escape ("\udc00") decodes into
+//    bytes that are not UTF-8, at which the writer stops mid-string;
+//  - numbers a double cannot hold ("1e309" became infinity, which the writer
+//    cannot write). Numbers arrive as text and are converted here, because
+//    RapidJSON's own conversion either reads some decimals a unit in the
+//    last place off (so a value drifted on every import and export) or, in
+//    full precision, runs into undefined behaviour on zeros such as "0e-65".
+//    std::from_chars rounds correctly.
+class BoundedHandler {
  public:
-  DepthLimiter(rapidjson::Document* doc, int max_depth) : doc_(doc), max_depth_(max_depth) {}
+  BoundedHandler(rapidjson::Document* doc, int max_depth) : doc_(doc), max_depth_(max_depth) {}
 
   bool Null() { return doc_->Null(); }
   bool Bool(bool b) { return doc_->Bool(b); }
+  // Not called: kParseNumbersAsStringsFlag sends every number to RawNumber().
   bool Int(int i) { return doc_->Int(i); }
   bool Uint(unsigned u) { return doc_->Uint(u); }
   bool Int64(std::int64_t i) { return doc_->Int64(i); }
   bool Uint64(std::uint64_t u) { return doc_->Uint64(u); }
   bool Double(double d) { return doc_->Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-    return doc_->RawNumber(s, n, copy);
+  // `s` follows the JSON number grammar (the reader checked it). Integers
+  // that fit 64 bits stay integers, as RapidJSON would keep them; the rest
+  // are doubles.
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    const char* end = s + n;
+    if (std::string_view(s, n).find_first_of(".eE") == std::string_view::npos) {
+      if (*s == '-') {
+        std::int64_t i = 0;
+        const auto [at, ec] = std::from_chars(s, end, i);
+        if (ec == std::errc() && at == end) return doc_->Int64(i);
+      } else {
+        std::uint64_t u = 0;
+        const auto [at, ec] = std::from_chars(s, end, u);
+        if (ec == std::errc() && at == end) return doc_->Uint64(u);
+      }
+    }
+    double d = 0;
+    const auto [at, ec] = std::from_chars(s, end, d);
+    if (ec != std::errc() || at != end) {
+      return Refuse("the number " + std::string(s, std::min<std::size_t>(n, 40)) +
+                    (n > 40 ? "..." : "") + " is beyond the range of a double");
+    }
+    return doc_->Double(d);
   }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_->String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_->Key(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return Text(s, n) && doc_->String(s, n, copy);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    return Text(s, n) && doc_->Key(s, n, copy);
+  }
   bool StartObject() { return Enter() && doc_->StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
@@ -246,18 +283,28 @@ class DepthLimiter {
     return doc_->EndArray(elements);
   }
 
-  bool too_deep() const { return too_deep_; }
+  // Why the handler stopped the reader; empty when it did not.
+  const std::string& refusal() const { return refusal_; }
 
  private:
+  bool Refuse(std::string why) {
+    refusal_ = std::move(why);
+    return false;
+  }
   bool Enter() {
-    too_deep_ = ++depth_ > max_depth_;
-    return !too_deep_;
+    if (++depth_ <= max_depth_) return true;
+    return Refuse("it nests deeper than " + std::to_string(max_depth_) + " levels");
+  }
+  bool Text(const char* s, rapidjson::SizeType n) {
+    if (IsValidUtf8(std::string_view(s, n))) return true;
+    return Refuse(
+        "the string that ends here is not Unicode text (an unpaired \\u surrogate escape)");
   }
 
   rapidjson::Document* doc_;
   int max_depth_;
   int depth_ = 0;
-  bool too_deep_ = false;
+  std::string refusal_;
 };
 
 // The generator Document::Populate() calls: parses without recursion.
@@ -265,16 +312,18 @@ struct BoundedParse {
   std::string_view text;
   int max_depth;
   rapidjson::ParseResult result;
-  bool too_deep = false;
+  std::string refusal;
 
   bool operator()(rapidjson::Document& doc) {
-    DepthLimiter handler(&doc, max_depth);
+    BoundedHandler handler(&doc, max_depth);
     rapidjson::MemoryStream bytes(text.data(), text.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
     rapidjson::Reader reader;
-    result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-        stream, handler);
-    too_deep = handler.too_deep();
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseNumbersAsStringsFlag;
+    result = reader.Parse<kFlags>(stream, handler);
+    refusal = handler.refusal();
     return !result.IsError();
   }
 };
@@ -314,12 +363,12 @@ Status CheckDuplicateKeys(const rapidjson::Value& value, std::vector<std::string
 Result<rapidjson::Document> ParseBounded(std::string_view text, int max_depth,
                                          std::string_view what) {
   rapidjson::Document doc;
-  BoundedParse parse{text, max_depth, {}, false};
+  BoundedParse parse{text, max_depth, {}, {}};
   doc.Populate(parse);
   if (parse.result.IsError()) {
     const std::string offset = std::to_string(parse.result.Offset());
-    const std::string reason = parse.too_deep
-                                   ? "it nests deeper than " + std::to_string(max_depth) + " levels"
+    const std::string reason = !parse.refusal.empty()
+                                   ? parse.refusal
                                    : std::string(rapidjson::GetParseError_En(parse.result.Code()));
     return Error(ErrorCode::kJsonMalformed,
                  std::string(what) + " is not valid JSON at byte " + offset + ": " + reason)

@@ -27,7 +27,10 @@ inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 
-// Escapes control characters (\n, \t, \xNN) so that the text stays on one line.
+// Escapes control characters (\n, \t, \xNN) so that the text stays on one line,
+// and every byte that is not part of well-formed UTF-8 (\xNN), so that the
+// result is UTF-8 whatever the input: messages quote untrusted text, often
+// cut to a length that may fall inside a character, and end up in JSON.
 std::string EscapeForLog(std::string_view text);
 
 }  // namespace vmc

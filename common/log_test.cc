@@ -11,6 +11,17 @@ TEST(LogTest, EscapesControlCharactersToKeepOneLine) {
   EXPECT_EQ(EscapeForLog("plain UTF-8 \xc3\xa9"), "plain UTF-8 \xc3\xa9");
 }
 
+// Found by test/fuzz/policy_fuzz: an excerpt cut inside a character made
+// error messages (and their --json form) invalid UTF-8.
+TEST(LogTest, EscapesBytesThatAreNotUtf8) {
+  EXPECT_EQ(EscapeForLog("cut \xe0\xba"), "cut \\xe0\\xba");
+  EXPECT_EQ(EscapeForLog("\xff\xc3\xa9\x80"), "\\xff\xc3\xa9\\x80");
+  EXPECT_EQ(EscapeForLog("\xed\xb0\x80"), "\\xed\\xb0\\x80");           // a surrogate
+  EXPECT_EQ(EscapeForLog("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(EscapeForLog("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
+  EXPECT_EQ(EscapeForLog("\xf0\x9f\x98\x80 \xe2\x82\xac"), "\xf0\x9f\x98\x80 \xe2\x82\xac");
+}
+
 TEST(LogTest, LevelFiltersMessages) {
   SetLogProgram("logtest");
   SetLogLevel(LogLevel::kWarning);
