@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
+#include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
 #include "test/support/pki.h"
@@ -46,7 +47,8 @@ TimePoint Now() { return std::chrono::time_point_cast<seconds>(std::chrono::syst
 
 // --- output helpers ------------------------------------------------------------
 
-std::vector<std::string> Lines(const std::string& text) {
+// Every line of `text`, empty ones too.
+std::vector<std::string> AllLines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   std::string line;
@@ -64,24 +66,9 @@ std::string StripCr(std::string text) {
   return text;
 }
 
-std::unique_ptr<rapidjson::Document> ParseJson(const std::string& text) {
-  auto doc = std::make_unique<rapidjson::Document>();
-  doc->Parse(text.c_str(), text.size());
-  if (doc->HasParseError()) return nullptr;
-  return doc;
-}
-
-std::string Str(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject()) return "<not an object>";
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd()) return "<absent>";
-  if (!it->value.IsString()) return "<not a string>";
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
 // The {"error": {...}} object that --json prints on stdout; null when none.
 std::unique_ptr<rapidjson::Document> ErrorOf(const RunResult& r) {
-  for (const auto& line : Lines(r.out)) {
+  for (const auto& line : AllLines(r.out)) {
     auto doc = ParseJson(line);
     if (doc && doc->IsObject() && doc->HasMember("error")) return doc;
   }
@@ -1108,7 +1095,7 @@ TEST_F(CasterCliTest, ResignOfAnUnchangedListBumpsTheVersionAndTheDatesAndNothin
   const std::string second = Sign(id, dir_ / "second.list");
 
   // A line diff of the two documents (written deterministically).
-  const auto a = Lines(first), b = Lines(second);
+  const auto a = AllLines(first), b = AllLines(second);
   ASSERT_EQ(a.size(), b.size()) << first << "\n---\n" << second;
   std::set<std::string> changed_keys;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "test/support/json_output.h"
 #include "test/support/nginx.h"
 #include "test/support/pki.h"
 #include "test/support/sshd.h"
@@ -38,7 +39,8 @@ constexpr char kPassword[] = "Pa55-for-the-dav-server";
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-std::vector<std::string> Lines(const std::string& text) {
+// Every line of `text`, empty ones too.
+std::vector<std::string> AllLines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   std::string line;
@@ -56,23 +58,8 @@ std::string StripCr(std::string text) {
   return text;
 }
 
-std::unique_ptr<rapidjson::Document> ParseJson(const std::string& text) {
-  auto doc = std::make_unique<rapidjson::Document>();
-  doc->Parse(text.c_str(), text.size());
-  if (doc->HasParseError()) return nullptr;
-  return doc;
-}
-
-std::string Str(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject()) return "<not an object>";
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd()) return "<absent>";
-  if (!it->value.IsString()) return "<not a string>";
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
 std::string ErrorCodeOf(const RunResult& r) {
-  for (const auto& line : Lines(r.out)) {
+  for (const auto& line : AllLines(r.out)) {
     auto doc = ParseJson(line);
     if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], "code");
   }

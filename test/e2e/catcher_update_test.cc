@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
+#include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
 #include "test/support/pki.h"
@@ -56,42 +57,7 @@ Names NamesOf(const PkiIdentity& id) {
   return {identity->subject_dn, identity->issuer_dn};
 }
 
-// `text` as a JSON string literal.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // --- catcher's output --------------------------------------------------------
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-std::unique_ptr<rapidjson::Document> ParseJson(const std::string& text) {
-  auto doc = std::make_unique<rapidjson::Document>();
-  doc->Parse(text.c_str());
-  if (doc->HasParseError()) return nullptr;
-  return doc;
-}
-
-std::string Str(const rapidjson::Value& object, const char* key) {
-  if (!object.IsObject()) return "<not an object>";
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd()) return "<absent>";
-  if (!it->value.IsString()) return "<not a string>";
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
 
 // The member `key` of the {"error": {...}} line that --json prints on
 // stdout, "" when there is no such line.
