@@ -328,7 +328,11 @@ TEST(ImageListTest, BadChecksumsAndSizesRejected) {
       {"short sha512", sha, "\"" + kSha.substr(1) + "\"", ErrorCode::kSchemaViolation, sha},
       {"long sha512", sha, "\"" + kSha + "a\"", ErrorCode::kSchemaViolation, sha},
       {"non-hex sha512", sha, "\"" + kSha.substr(1) + "g\"", ErrorCode::kSchemaViolation, sha},
-      {"sha512 NUL tail", sha, "\"" + kSha + "\\u0000zz\"", ErrorCode::kInvalidValue, sha},
+      // 128 characters whose NUL hides the rest from RapidJSON's regex: the
+      // reader's own check refuses it.
+      {"sha512 NUL tail", sha, "\"" + kSha.substr(2) + "\\u0000z\"", ErrorCode::kInvalidValue, sha},
+      {"sha512 NUL tail too long", sha, "\"" + kSha + "\\u0000zz\"", ErrorCode::kSchemaViolation,
+       sha},
       {"sha512 number", sha, "5", ErrorCode::kSchemaViolation, sha},
       {"negative size", size, "-1", ErrorCode::kSchemaViolation, size},
       {"negative size string", size, R"("-1")", ErrorCode::kSchemaViolation, size},
