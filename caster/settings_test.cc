@@ -12,43 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "test/support/scoped_env.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc::caster {
 namespace {
 
+using test::ScopedEnv;
 using test::TempDir;
 using test::WriteFile;
-
-// Sets (or, with nullptr, unsets) environment variables for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name);
-      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value != nullptr) {
-        setenv(name, value, 1);
-      } else {
-        unsetenv(name);
-      }
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 // What the probe command saw.
 struct Seen {

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "common/unique_fd.h"
+
 namespace vmc {
 namespace {
 
@@ -46,20 +48,6 @@ int HexValue(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Error FileError(std::string_view action, const std::filesystem::path& path, int err) {
   std::string message(action);

@@ -30,6 +30,8 @@
 #define VMC_VERSION "0.1.0"
 #endif
 
+#include "common/unique_fd.h"
+
 namespace vmc {
 namespace {
 
@@ -70,20 +72,6 @@ struct FileClose {
   void operator()(FILE* f) const { std::fclose(f); }
 };
 using FileHandle = std::unique_ptr<FILE, FileClose>;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // curl_global_init must run once before any other libcurl call and is not
 // thread-safe on every build; a function-local static gives both.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "test/support/nginx.h"
+#include "test/support/scoped_env.h"
 #include "test/support/sshd.h"
 #include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
@@ -35,6 +36,7 @@ using test::NginxOptions;
 using test::NginxServer;
 using test::ReadFile;
 using test::RunResult;
+using test::ScopedEnv;
 using test::TempDir;
 using test::WriteFile;
 using Clock = std::chrono::steady_clock;
@@ -65,37 +67,6 @@ std::optional<std::string> MustRun(const std::vector<std::string>& argv,
   ADD_FAILURE() << command << "failed (" << r.exit_code << "):\n" << r.err;
   return std::nullopt;
 }
-
-// Sets or unsets environment variables for one scope. libcurl reads the proxy
-// variables at every transfer.
-class ScopedEnv {
- public:
-  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name);
-      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value != nullptr) {
-        setenv(name, value, 1);
-      } else {
-        unsetenv(name);
-      }
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 // Request builders: GCC 12 warns about designated initializers that leave
 // members to their defaults.
