@@ -5,8 +5,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "common/atomic_file.h"
@@ -14,25 +17,12 @@
 #include "common/log.h"
 #include "common/overlapped_digest.h"
 #include "common/progress.h"
+#include "common/unique_fd.h"
 
 namespace vmc::catcher {
 namespace {
 
 namespace fs = std::filesystem;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Error WriteError(const fs::path& path, int err) {
   if (err == ENOSPC || err == EDQUOT) {
@@ -121,7 +111,7 @@ class PartialSink : public DownloadSink {
 };
 
 Status SyncDirectory(const fs::path& dir) {
-  const Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || fsync(fd.get()) != 0) return SystemError("sync", dir, errno);
   return Ok();
 }
@@ -160,7 +150,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
   const fs::path content = dirs.content / sha512;
   if (fs::exists(content)) return Ok();
   const fs::path partial = dirs.partial / (sha512 + ".part");
-  const Fd fd(open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  const UniqueFd fd(open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (fd.get() < 0) return SystemError("open", partial, errno);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return SystemError("stat", partial, errno);
@@ -199,8 +189,22 @@ std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>&
                              const FetchOptions& options) {
   std::vector<Status> results(jobs.size());
   if (jobs.empty()) return results;
+  // Each content once: two jobs for one SHA-512 would share one partial file.
+  // A repeat takes the result of the first job for its content.
+  std::vector<std::size_t> first(jobs.size());
+  std::vector<std::size_t> unique;
+  std::map<std::string, std::size_t> by_content;
   std::uint64_t total = 0;
-  for (const auto& job : jobs) total += job.size;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    std::string key = jobs[i].sha512;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto [it, inserted] = by_content.emplace(std::move(key), i);
+    first[i] = it->second;
+    if (!inserted) continue;
+    unique.push_back(i);
+    total += jobs[i].size;
+  }
   ProgressBar bar(jobs.size() == 1 ? jobs[0].label : std::to_string(jobs.size()) + " images", total,
                   options.progress && isatty(STDERR_FILENO) == 1);
   std::atomic<std::uint64_t> done{0};
@@ -208,7 +212,8 @@ std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>&
 
   auto worker = [&] {
     auto client = HttpClient::Create(options.http);
-    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+    for (std::size_t n = next++; n < unique.size(); n = next++) {
+      const std::size_t i = unique[n];
       if (!client.ok()) {
         results[i] = client.error();
       } else if (options.cancel != nullptr && options.cancel->load()) {
@@ -219,8 +224,8 @@ std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>&
       }
     }
   };
-  const unsigned threads =
-      static_cast<unsigned>(std::min<std::size_t>(std::max(options.concurrency, 1u), jobs.size()));
+  const unsigned threads = static_cast<unsigned>(
+      std::min<std::size_t>(std::max(options.concurrency, 1u), unique.size()));
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
   if (bar.enabled()) {
@@ -238,6 +243,9 @@ std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>&
     for (auto& t : pool) t.join();
   }
   bar.Update(done.load());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (first[i] != i) results[i] = results[first[i]];
+  }
   return results;
 }
 

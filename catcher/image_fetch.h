@@ -59,7 +59,8 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress = nullptr);
 
 // Runs the jobs, `options.concurrency` at once, so that one stalled server
-// holds up one slot only. One result per job, in order.
+// holds up one slot only. Jobs for one SHA-512 are fetched once and share
+// the result. One result per job, in order.
 std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,
                              const FetchOptions& options);
 
