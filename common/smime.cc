@@ -13,13 +13,10 @@
 #include <sstream>
 #include <utility>
 
+#include "common/string_bio.h"
+
 namespace vmc {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 struct CmsFree {
   void operator()(CMS_ContentInfo* p) const { CMS_ContentInfo_free(p); }
@@ -116,7 +113,12 @@ struct ParsedMessage {
 };
 
 Result<ParsedMessage> ParseMessage(std::string_view message, int read_flags) {
-  BioPtr in = ReadOnlyBio(message);
+  // Not a memory BIO: SMIME_read_CMS splits multipart/signed one byte per
+  // BIO_read, and the memory BIO's read path made that a third slower.
+  BioPtr in = StringSourceBio(message);
+  if (in == nullptr) {
+    return Malformed("cannot read the S/MIME message: " + TakeOpenSslErrors().Reason());
+  }
   BIO* content = nullptr;
   CmsPtr cms(SMIME_read_CMS_ex(in.get(), read_flags, &content, nullptr));
   BioPtr content_owner(content);
@@ -174,6 +176,15 @@ Result<CMS_SignerInfo*> TheOnlySigner(CMS_ContentInfo* cms) {
   return si;
 }
 
+// At least as many bytes as CMS_verify will write for `content` (a memory
+// BIO): a text reading turns each line end into CRLF, so never more than
+// twice the part. Reserved pages that are never written cost no memory.
+size_t ContentCapacity(BIO* content) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(content, &data);
+  return size > 0 ? 2 * static_cast<size_t>(size) : 0;
+}
+
 // The outcome of verifying one reading: the signed bytes, or why not.
 struct ReadingOutcome {
   std::optional<std::string> content;
@@ -182,7 +193,12 @@ struct ReadingOutcome {
 };
 
 ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
-  BioPtr out(BIO_new(BIO_s_mem()));
+  // Written straight into a string reserved for the content: a memory BIO
+  // grows a third at a time, copying and cleansing each old buffer, and its
+  // bytes would then be copied once more.
+  std::string content;
+  content.reserve(ContentCapacity(parsed.content.get()));
+  BioPtr out = StringSinkBio(&content);
   ReadingOutcome outcome;
   if (out == nullptr) {
     outcome.reason = TakeOpenSslErrors().Reason();
@@ -193,7 +209,7 @@ ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
   const unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | (read_flags & CMS_BINARY);
   if (CMS_verify(parsed.cms.get(), nullptr, nullptr, parsed.content.get(), out.get(), flags) == 1) {
     ERR_clear_error();
-    outcome.content = BioContents(out.get());
+    outcome.content = std::move(content);
     return outcome;
   }
   const OpenSslErrors errors = TakeOpenSslErrors();
