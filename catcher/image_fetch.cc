@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "catcher/direct_file_writer.h"
 #include "common/atomic_file.h"
 #include "common/digest.h"
 #include "common/log.h"
@@ -23,27 +24,6 @@ namespace vmc::catcher {
 namespace {
 
 namespace fs = std::filesystem;
-
-Error WriteError(const fs::path& path, int err) {
-  if (err == ENOSPC || err == EDQUOT) {
-    return Error(ErrorCode::kDiskFull, "no space left writing " + path.string())
-        .With("path", path.string());
-  }
-  return SystemError("write", path, err);
-}
-
-Status WriteAll(int fd, const char* data, std::size_t size, const fs::path& path) {
-  while (size > 0) {
-    const ssize_t n = write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return WriteError(path, errno);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return Ok();
-}
 
 // Feeds the first `bytes` of the partial file to the hasher: a resumed
 // download is proven from its first byte, not trusted from an earlier run.
@@ -79,7 +59,7 @@ class PartialSink : public DownloadSink {
  public:
   PartialSink(int fd, const fs::path& path, std::uint64_t held, OverlappedSha512& sha,
               std::atomic<std::uint64_t>* progress)
-      : fd_(fd), path_(path), held_(held), sha_(sha), progress_(progress) {}
+      : fd_(fd), path_(path), held_(held), sha_(sha), progress_(progress), file_(fd, path) {}
 
   Status Begin(std::uint64_t first_byte) override {
     if (first_byte == held_) return Ok();
@@ -88,19 +68,22 @@ class PartialSink : public DownloadSink {
       return SystemError("truncate", path_, errno);
     }
     sha_.Reset();
+    file_.Discard();
     held_ = 0;
     return Ok();
   }
 
   Status Write(const char* data, std::size_t size) override {
-    VMC_RETURN_IF_ERROR(WriteAll(fd_, data, size, path_));
+    VMC_RETURN_IF_ERROR(file_.Append(data, size));
     sha_.Update(data, size);
     held_ += size;
     if (progress_ != nullptr) progress_->fetch_add(size, std::memory_order_relaxed);
     return Ok();
   }
 
-  std::uint64_t held() const { return held_; }
+  // Every byte received is in the file: before the proof, and when a
+  // transfer broke off (the next run resumes after the last byte kept).
+  Status Flush() { return file_.Flush(); }
 
  private:
   int fd_;
@@ -108,6 +91,7 @@ class PartialSink : public DownloadSink {
   std::uint64_t held_;
   OverlappedSha512& sha_;
   std::atomic<std::uint64_t>* progress_;
+  DirectFileWriter file_;
 };
 
 Status SyncDirectory(const fs::path& dir) {
@@ -178,9 +162,15 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
     auto downloaded = client.Download(request, sink);
     if (!downloaded.ok()) {
       Error error = std::move(downloaded).error();
-      if (DiscardsPartial(error.code())) unlink(partial.c_str());
+      if (DiscardsPartial(error.code())) {
+        unlink(partial.c_str());
+      } else if (const Status kept = sink.Flush(); !kept.ok()) {
+        LogWarning("image " + job.label +
+                   ": keeping the bytes received for a resume: " + kept.error().message());
+      }
       return std::move(error).Prefix("image " + job.label + ": ");
     }
+    VMC_RETURN_IF_ERROR(sink.Flush());
   }
   return Commit(fd.get(), partial, content, sha, job, sha512);
 }

@@ -3,7 +3,9 @@
 // core hashes them; the transfer stops at once when the server sends more
 // than the declared size; only a file whose size and SHA-512 match the signed
 // list is renamed into cache/.sha512/<sha512>. Nothing unproven ever reaches
-// the content store.
+// the content store. The partial file is written around the page cache where
+// the filesystem allows it (direct_file_writer.h), so the fsync before the
+// rename finds the bytes already on disk.
 //
 // Resume: a partial file left by a crash, a signal or a dropped connection is
 // re-hashed from its first byte and continued with an HTTP range request. A
