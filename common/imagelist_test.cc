@@ -286,8 +286,30 @@ struct Rejection {
   std::string reported;  // the pointer the error must name
 };
 
+// `json` with an unknown top-level key of 512 KiB appended: a list large
+// enough (over 256 KiB) to be schema-checked on a second core while it is
+// parsed, with the same content where it matters.
+std::string Padded(std::string_view json) {
+  rapidjson::Document doc = ParseRaw(json);
+  EXPECT_TRUE(doc.IsObject());
+  const std::string padding(512 * 1024, 'x');
+  doc.AddMember("zz:padding", rapidjson::Value(padding.c_str(), doc.GetAllocator()),
+                doc.GetAllocator());
+  return ToJson(doc);
+}
+
+// A large list is refused exactly as the same small list is.
+void ExpectSameRefusalWhenLarge(std::string_view json, const Error& small, std::string_view name) {
+  const auto large = ImageList::Parse(Padded(json), nullptr);
+  ASSERT_FALSE(large.ok()) << name;
+  EXPECT_EQ(ErrorCodeName(large.error().code()), ErrorCodeName(small.code())) << name;
+  EXPECT_EQ(large.error().message(), small.message()) << name;
+  EXPECT_EQ(Detail(large.error(), "pointer"), Detail(small, "pointer")) << name;
+}
+
 void ExpectRejected(const Rejection& c) {
-  const auto list = ImageList::Parse(Mutated(c.pointer, c.json), nullptr);
+  const std::string json = Mutated(c.pointer, c.json);
+  const auto list = ImageList::Parse(json, nullptr);
   ASSERT_FALSE(list.ok()) << c.name;
   EXPECT_EQ(ErrorCodeName(list.error().code()), ErrorCodeName(c.code))
       << c.name << ": " << list.error().message();
@@ -295,6 +317,51 @@ void ExpectRejected(const Rejection& c) {
       << c.name << ": " << list.error().message();
   EXPECT_NE(list.error().message().find(c.reported), std::string::npos)
       << c.name << ": " << list.error().message();
+  ExpectSameRefusalWhenLarge(json, list.error(), c.name);
+}
+
+TEST(ImageListTest, LargeListsReadAsSmallOnes) {
+  const ImageList small = MustParse(kValidList);
+  const ImageList large = MustParse(Padded(kValidList));
+  EXPECT_EQ(large.identifier(), small.identifier());
+  EXPECT_EQ(large.image_count(), small.image_count());
+  // An old list without the wrapper: the check beside the parse assumed the
+  // wrapped form; the unwrapped schema decides.
+  std::vector<std::string> warnings;
+  const ImageList old = MustParse(Padded(ReadData("old-unwrapped.json")), &warnings);
+  EXPECT_EQ(old.version(), "3");
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+// The semantic checks run beside the schema check on a large list; a list
+// breaking both is refused for the schema, as a small one is.
+TEST(ImageListTest, SchemaRefusalComesBeforeSemanticRefusal) {
+  rapidjson::Document doc = ParseRaw(kValidList);
+  rapidjson::Value& second = doc["hv:imagelist"]["hv:images"][1]["hv:image"];
+  second["dc:identifier"].SetString("img-1");  // a duplicate: semantic
+  second["hv:size"].SetInt(-1);                // against the schema
+  const std::string json = ToJson(doc);
+  const auto small = ImageList::Parse(json, nullptr);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().code(), ErrorCode::kSchemaViolation) << small.error().message();
+  EXPECT_EQ(Detail(small.error(), "pointer"), "/hv:imagelist/hv:images/1/hv:image/hv:size");
+  ExpectSameRefusalWhenLarge(json, small.error(), "schema and semantics");
+}
+
+TEST(ImageListTest, LargeMalformedListsRefusedAsMalformed) {
+  const std::string large = Padded(kValidList);
+  for (const std::string& bad : {large.substr(0, large.size() - 1), large + "x",
+                                 large.substr(0, 1000) + "\xff" + large.substr(1000)}) {
+    const auto list = ImageList::Parse(bad, nullptr);
+    ASSERT_FALSE(list.ok());
+    EXPECT_EQ(list.error().code(), ErrorCode::kJsonMalformed) << list.error().message();
+  }
+  std::string not_utf8 = large;
+  not_utf8[large.size() - 10] = '\xff';  // inside the padding string
+  const auto list = ImageList::Parse(not_utf8, nullptr);
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.error().code(), ErrorCode::kJsonMalformed);
+  EXPECT_EQ(Detail(list.error(), "offset"), std::to_string(large.size() - 10));
 }
 
 TEST(ImageListTest, BadDatesRejected) {

@@ -137,6 +137,22 @@ Result<JsonSchema> JsonSchema::FromText(std::string_view text, std::string_view 
   return JsonSchema(std::move(compiled));
 }
 
+JsonSchema::EventCheck::EventCheck(const JsonSchema& schema)
+    : lock_(schema.compiled_->mutex),
+      schema_document_(schema.compiled_->document),
+      validator_(*schema.compiled_->schema) {}
+
+JsonSchema::EventCheck::~EventCheck() = default;
+
+Status JsonSchema::EventCheck::Finish(const rapidjson::Value& value, std::string_view what) const {
+  if (validator_.IsValid()) return Ok();
+  return Violation(validator_, value, schema_document_, what);
+}
+
+std::unique_ptr<JsonSchema::EventCheck> JsonSchema::StartEventCheck() const {
+  return std::unique_ptr<EventCheck>(new EventCheck(*this));
+}
+
 Status JsonSchema::Validate(const rapidjson::Value& value, std::string_view what) const {
   std::lock_guard<std::mutex> lock(compiled_->mutex);
   rapidjson::SchemaValidator validator(*compiled_->schema);

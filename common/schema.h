@@ -18,8 +18,10 @@
 #define VMC_COMMON_SCHEMA_H_
 
 #include <rapidjson/document.h>
+#include <rapidjson/schema.h>
 
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "common/error.h"
@@ -50,6 +52,35 @@ class JsonSchema {
   // REQUIRES: `value` nests at most a few hundred levels deep (RapidJSON
   // walks it recursively); readers bound the depth when they parse.
   Status Validate(const rapidjson::Value& value, std::string_view what) const;
+
+  // Validation fed by a reader's SAX events instead of a parsed value, so
+  // that it can run on a second core while the same text is being parsed
+  // into the value. Holds the schema (its lock) while it lives.
+  class EventCheck {
+   public:
+    ~EventCheck();
+    EventCheck(const EventCheck&) = delete;
+    EventCheck& operator=(const EventCheck&) = delete;
+
+    // The handler to give the reader; it returns false, stopping the
+    // reader, at the first violation.
+    rapidjson::SchemaValidator& handler() { return validator_; }
+
+    // After the events of a whole document: what Validate(value, what)
+    // returns for the same document parsed into `value`.
+    Status Finish(const rapidjson::Value& value, std::string_view what) const;
+
+   private:
+    friend class JsonSchema;
+    explicit EventCheck(const JsonSchema& schema);
+
+    std::unique_lock<std::mutex> lock_;  // before validator_: taken first
+    const rapidjson::Document& schema_document_;
+    rapidjson::SchemaValidator validator_;
+  };
+
+  // REQUIRES: this schema outlives the check.
+  std::unique_ptr<EventCheck> StartEventCheck() const;
 
  private:
   struct Compiled;
