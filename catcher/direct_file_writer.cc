@@ -7,8 +7,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
-#include "common/atomic_file.h"
+#include "common/atomic_file.h"  // SystemError
 
 namespace vmc::catcher {
 namespace {
@@ -32,10 +33,15 @@ std::size_t AlignedCapacity(std::size_t bytes) {
 
 void DirectFileWriter::AlignedFree::operator()(char* p) const { std::free(p); }
 
-DirectFileWriter::DirectFileWriter(int fd, std::filesystem::path path, std::size_t buffer_bytes)
-    : fd_(fd), path_(std::move(path)), capacity_(AlignedCapacity(buffer_bytes)) {
+DirectFileWriter::DirectFileWriter(int fd, std::filesystem::path path, std::size_t buffer_bytes,
+                                   WriteFunction write)
+    : fd_(fd),
+      path_(std::move(path)),
+      write_(write != nullptr ? write : ::write),
+      capacity_(AlignedCapacity(buffer_bytes)) {
+  // Without the buffer every write goes through the page cache: slower, but
+  // no reason to fail a download.
   buffer_.reset(static_cast<char*>(std::aligned_alloc(kAlignment, capacity_)));
-  if (buffer_ == nullptr) throw std::bad_alloc();
   Discard();
 }
 
@@ -61,12 +67,12 @@ void DirectFileWriter::Discard() {
   // A resume after a transfer broke off starts where the last byte was
   // kept: up to the next aligned offset, bytes are written as they come.
   head_ = offset >= 0 && !Aligned(at) ? kAlignment - at % kAlignment : 0;
-  SetDirect(offset >= 0 && head_ == 0);
+  SetDirect(buffer_ != nullptr && offset >= 0 && head_ == 0);
 }
 
 Status DirectFileWriter::WriteOut(const char* data, std::size_t size) {
   while (size > 0) {
-    const ssize_t n = write(fd_, data, size);
+    const ssize_t n = write_(fd_, data, size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EINVAL && direct_) {
       // The device wants a larger alignment, or a short write left the offset
@@ -89,7 +95,15 @@ Status DirectFileWriter::Append(const char* data, std::size_t size) {
     data += n;
     size -= n;
     head_ -= n;
-    if (head_ == 0) SetDirect(true);
+    if (head_ > 0) return Ok();  // every byte given is written
+    SetDirect(buffer_ != nullptr);
+  }
+  if (!direct_) {
+    // Through the page cache: no reason to copy into the buffer first; what
+    // it still holds (from before a fallback) goes first.
+    const std::size_t pending = std::exchange(used_, 0);
+    VMC_RETURN_IF_ERROR(WriteOut(buffer_.get(), pending));
+    return WriteOut(data, size);
   }
   while (size > 0) {
     const std::size_t n = std::min(size, capacity_ - used_);
@@ -101,6 +115,7 @@ Status DirectFileWriter::Append(const char* data, std::size_t size) {
       used_ = 0;  // written or not, these bytes are done with
       last_write_ = std::chrono::steady_clock::now();
       VMC_RETURN_IF_ERROR(WriteOut(buffer_.get(), capacity_));
+      if (!direct_) return WriteOut(data, size);  // the write fell back
     }
   }
   if (used_ >= kAlignment && std::chrono::steady_clock::now() - last_write_ >= kMaxHold) {

@@ -8,17 +8,23 @@
 // processor cost, and the final fsync has little left to do. Caching a large
 // image also no longer evicts the site's page cache.
 //
-// Bytes wait in the buffer until it is full, or at most kMaxHold on a slow
-// transfer: a partial file grows as the download goes on, and a crash loses
-// no more than that. The file offset must be a multiple of kAlignment when
-// direct writing is enabled; the last, unaligned bytes are written through
-// the page cache.
-// Filesystems without O_DIRECT (tmpfs on older kernels, some network
-// filesystems) get ordinary buffered writes through the same interface.
+// Bytes wait in the buffer until it is full, or until an Append finds them
+// older than kMaxHold, so the partial file grows as a download goes on. A
+// process killed outright loses what the buffer held (at most its size); a
+// resume re-hashes the partial and fetches the rest, so nothing is lost but
+// time. The file offset must be a multiple of kAlignment while writing
+// directly; the last, unaligned bytes go through the page cache.
+//
+// Where the filesystem refuses O_DIRECT (tmpfs before Linux 6.6, overlayfs,
+// some network filesystems), or a direct write is refused (EINVAL: a device
+// wanting a larger alignment), the writer writes through the page cache,
+// straight from the caller's bytes.
 //
 // Thread-safety: thread-compatible.
 #ifndef VMC_CATCHER_DIRECT_FILE_WRITER_H_
 #define VMC_CATCHER_DIRECT_FILE_WRITER_H_
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -34,9 +40,13 @@ class DirectFileWriter {
   static constexpr std::size_t kAlignment = 4096;
   static constexpr std::chrono::milliseconds kMaxHold{50};
 
+  // write(2), or a stand-in with its contract (tests inject failures).
+  using WriteFunction = ssize_t (*)(int fd, const void* data, std::size_t size);
+
   // Writes to `fd` (not owned) at its current offset, with O_DIRECT from the
   // first offset that is a multiple of kAlignment. `path` is for messages.
-  DirectFileWriter(int fd, std::filesystem::path path, std::size_t buffer_bytes = 4 << 20);
+  DirectFileWriter(int fd, std::filesystem::path path, std::size_t buffer_bytes = 4 << 20,
+                   WriteFunction write = nullptr);
   ~DirectFileWriter();
   DirectFileWriter(const DirectFileWriter&) = delete;
   DirectFileWriter& operator=(const DirectFileWriter&) = delete;
@@ -44,8 +54,8 @@ class DirectFileWriter {
   // Whether writes bypass the page cache.
   bool direct() const { return direct_; }
 
-  // Takes `size` bytes; writes each buffer as it fills. ENOSPC and EDQUOT are
-  // kDiskFull.
+  // Takes `size` bytes. ENOSPC and EDQUOT are kDiskFull. After an error the
+  // file holds a prefix of the bytes appended.
   Status Append(const char* data, std::size_t size);
 
   // Writes every byte appended so far. After it, writes are buffered (the
@@ -67,7 +77,8 @@ class DirectFileWriter {
 
   int fd_;
   std::filesystem::path path_;
-  std::unique_ptr<char, AlignedFree> buffer_;
+  WriteFunction write_;
+  std::unique_ptr<char, AlignedFree> buffer_;  // null when it could not be had
   std::size_t capacity_;
   std::size_t used_ = 0;
   std::size_t head_ = 0;  // bytes to write as they come, up to an aligned offset

@@ -9,9 +9,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/unique_fd.h"
 #include "test/support/temp_dir.h"
@@ -29,6 +32,50 @@ std::string RandomBytes(std::size_t n, unsigned seed) {
   std::string out(n, '\0');
   for (auto& c : out) c = static_cast<char>(random() & 0xff);
   return out;
+}
+
+// A disk that misbehaves as told: the stand-in for write(2) the writer is
+// given. Global because the writer takes a plain function pointer.
+struct FakeDisk {
+  bool refuse_direct = false;    // EINVAL for every write while O_DIRECT is on
+  std::size_t short_direct = 0;  // the first direct write stops after this many bytes
+  std::size_t space = SIZE_MAX;  // bytes that fit; then `full_errno`
+  int full_errno = ENOSPC;
+  std::size_t written = 0;
+  int direct_writes = 0;
+};
+FakeDisk fake;
+
+ssize_t FakeWrite(int fd, const void* data, std::size_t size) {
+  const bool direct = (fcntl(fd, F_GETFL) & O_DIRECT) != 0;
+  if (direct && fake.refuse_direct) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (direct && fake.short_direct > 0) {
+    size = std::min(size, std::exchange(fake.short_direct, std::size_t{0}));
+    fake.refuse_direct = true;  // and the rest at that offset is refused
+  }
+  if (fake.written >= fake.space) {
+    errno = fake.full_errno;
+    return -1;
+  }
+  size = std::min(size, fake.space - fake.written);
+  const ssize_t n = write(fd, data, size);
+  if (n > 0) fake.written += static_cast<std::size_t>(n);
+  if (n > 0 && direct) ++fake.direct_writes;
+  return n;
+}
+
+// Whether the directory's filesystem takes O_DIRECT (the disk filesystems
+// sites cache on do; a tmpfs before Linux 6.6 does not).
+bool TakesDirectIo(const std::filesystem::path& dir) {
+  const std::filesystem::path probe = dir / "direct-io-probe";
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  close(fd);
+  std::filesystem::remove(probe);
+  return true;
 }
 
 class DirectFileWriterTest : public testing::Test {
@@ -57,6 +104,8 @@ class DirectFileWriterTest : public testing::Test {
     return stat(path_.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
   }
 
+  void SetUp() override { fake = FakeDisk(); }
+
   test::TempDir dir_;
   std::filesystem::path path_ = dir_ / "image.part";
 };
@@ -66,6 +115,8 @@ TEST_F(DirectFileWriterTest, WritesEveryByteAcrossBufferBoundaries) {
   UniqueFd fd(OpenAtEnd());
   DirectFileWriter writer(fd.get(), path_, kBuffer);
   AppendInPieces(writer, data, {1, 4095, 16384, 7, 65536, 333});
+  // Every full buffer went out directly, where the filesystem allows it.
+  EXPECT_EQ(writer.direct(), TakesDirectIo(dir_.path()));
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_EQ(ReadFile(path_), data);
 }
@@ -109,6 +160,7 @@ TEST_F(DirectFileWriterTest, ResumesAtAnUnalignedOffset) {
   EXPECT_FALSE(writer.direct());
   AppendInPieces(writer, rest, {100, 3000, 9000});
   EXPECT_EQ(FileSize() % DirectFileWriter::kAlignment, 0u);
+  EXPECT_EQ(writer.direct(), TakesDirectIo(dir_.path()));  // after the head
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_EQ(ReadFile(path_), held + rest);
 }
@@ -142,6 +194,61 @@ TEST_F(DirectFileWriterTest, DiscardStartsOverAtTheBeginning) {
   AppendInPieces(writer, fresh, {4096, 1});
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_EQ(ReadFile(path_), fresh);
+}
+
+// A device that wants a larger alignment refuses every direct write: the
+// same bytes go through the page cache instead.
+TEST_F(DirectFileWriterTest, RefusedDirectWritesFallBackWithoutLosingBytes) {
+  if (!TakesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " takes no O_DIRECT";
+  fake.refuse_direct = true;
+  const std::string data = RandomBytes(5 * kBuffer + 77, 9);
+  UniqueFd fd(OpenAtEnd());
+  DirectFileWriter writer(fd.get(), path_, kBuffer, FakeWrite);
+  ASSERT_TRUE(writer.direct());
+  AppendInPieces(writer, data, {5000, 100, 20000});
+  EXPECT_FALSE(writer.direct());
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(ReadFile(path_), data);
+  EXPECT_EQ(fake.direct_writes, 0);
+}
+
+// A direct write that stops short, after which the device refuses the rest:
+// the rest follows through the page cache, in order.
+TEST_F(DirectFileWriterTest, ShortDirectWriteIsCompletedInOrder) {
+  if (!TakesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " takes no O_DIRECT";
+  fake.short_direct = 2 * DirectFileWriter::kAlignment;
+  const std::string data = RandomBytes(3 * kBuffer + 5, 10);
+  UniqueFd fd(OpenAtEnd());
+  DirectFileWriter writer(fd.get(), path_, kBuffer, FakeWrite);
+  AppendInPieces(writer, data, {kBuffer + 1, 999});
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(ReadFile(path_), data);
+  EXPECT_EQ(fake.direct_writes, 1);
+}
+
+// A full disk is kDiskFull, direct or not, and the file keeps a prefix of
+// what was appended (a resume re-hashes it).
+TEST_F(DirectFileWriterTest, FullDiskIsDiskFullAndLeavesAPrefix) {
+  for (const int err : {ENOSPC, EDQUOT}) {
+    for (const std::size_t space : {std::size_t{0}, kBuffer + 3 * DirectFileWriter::kAlignment}) {
+      SCOPED_TRACE("errno " + std::to_string(err) + ", space " + std::to_string(space));
+      std::filesystem::remove(path_);
+      fake = FakeDisk();
+      fake.space = space;
+      fake.full_errno = err;
+      const std::string data = RandomBytes(3 * kBuffer, 11);
+      UniqueFd fd(OpenAtEnd());
+      DirectFileWriter writer(fd.get(), path_, kBuffer, FakeWrite);
+      Status status = writer.Append(data.data(), data.size());
+      if (status.ok()) status = writer.Flush();
+      ASSERT_FALSE(status.ok());
+      EXPECT_EQ(status.error().code(), ErrorCode::kDiskFull) << status.error().message();
+      EXPECT_NE(status.error().message().find(path_.string()), std::string::npos);
+      const std::string kept = ReadFile(path_);
+      EXPECT_EQ(kept.size(), space);
+      EXPECT_EQ(kept, data.substr(0, kept.size()));
+    }
+  }
 }
 
 TEST_F(DirectFileWriterTest, WriteFailureIsReportedWithThePath) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/digest.h"
@@ -192,6 +193,34 @@ TEST_F(ImageFetchTest, MissingSourceKeepsThePartial) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(ReadFile(Partial(sha_)), held);
   EXPECT_EQ(ContentFiles(), 0u);
+}
+
+// A transfer cut off midway (here: the process is stopping) keeps every byte
+// received in the partial file, the buffered ones included, for a resume.
+TEST_F(ImageFetchTest, InterruptedTransferKeepsEveryByteReceived) {
+  const std::string big = RandomBytes(40 * 1024 * 1024 + 4321, 8);
+  const std::string url = Serve("big.img", big);
+  const std::string sha = Sha(big);
+  // Resumed from an unaligned size, so that where the transfer is cut is not
+  // where a buffer was just written out.
+  WriteFile(Partial(sha), big.substr(0, 5000));
+  std::atomic<bool> cancel{false};
+  std::atomic<std::uint64_t> progress{0};
+  std::thread cutter([&] {
+    while (progress.load() < 9 * 1024 * 1024 + 1000) std::this_thread::yield();
+    cancel = true;
+  });
+  const Status s = FetchImage(*client_, dirs_, Job(url, sha, big.size()), &cancel, &progress);
+  cutter.join();
+  ASSERT_FALSE(s.ok()) << "the transfer ended before it could be cut";
+  EXPECT_EQ(s.error().code(), ErrorCode::kNetwork) << s.error().ToString();
+  const std::string kept = ReadFile(Partial(sha));
+  EXPECT_EQ(kept.size(), progress.load());
+  EXPECT_EQ(kept, big.substr(0, kept.size()));
+  EXPECT_NE((kept.size() - 8192) % (4 * 1024 * 1024), 0u) << "cut where nothing was buffered";
+  // The next run resumes there and proves the whole.
+  ASSERT_TRUE(Fetch(Job(url, sha, big.size())).ok());
+  EXPECT_EQ(Sha(ReadFile(Content(sha))), sha);
 }
 
 TEST_F(ImageFetchTest, NotASha512IsRefusedBeforeAnyFileIsMade) {
