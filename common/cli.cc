@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/heap.h"
 #include "common/log.h"
 
 namespace vmc {
@@ -178,8 +179,9 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   }
   if (command == nullptr) {
     PrintHelp(path, err);
-    std::string what =
-        path.empty() ? "no command given" : "'" + Join(path) + "' needs a subcommand";
+    // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "'" + s.
+    std::string what = "no command given";
+    if (!path.empty()) ((what = "'") += Join(path)) += "' needs a subcommand";
     if (!stray.empty()) {
       auto unknown = path;
       unknown.push_back(stray);
@@ -240,6 +242,7 @@ int CommandLine::Run(const std::vector<std::string>& args, std::ostream& out, st
 }
 
 int CommandLine::Main(int argc, const char* const* argv) {
+  KeepHeapForLargeDocuments();
   SetLogProgram(program_);
   std::vector<std::string> args(argv + 1, argv + argc);
   return Run(args, std::cout, std::cerr);
