@@ -1,5 +1,6 @@
 #include "catcher/state.h"
 
+#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -88,6 +89,9 @@ class Reader {
     }
     return it->value.GetInt();
   }
+  std::vector<std::string> OptionalStrArray(const char* key) {
+    return doc_.IsObject() && doc_.HasMember(key) ? StrArray(key) : std::vector<std::string>();
+  }
   std::vector<std::string> StrArray(const char* key) {
     std::vector<std::string> out;
     const auto it = doc_.FindMember(key);
@@ -113,6 +117,29 @@ class Reader {
   rapidjson::Document doc_;
   bool ok_ = true;
 };
+
+// DER in a JSON record: base64 (OpenSSL's, without line breaks).
+std::string ToBase64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> FromBase64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * (text.size() / 4), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the bytes the padding stands for.
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  out.resize(static_cast<std::size_t>(n) - padding);
+  return out;
+}
 
 Error Damaged(std::string_view db, std::string_view key) {
   return Error(ErrorCode::kStorage, "the catcher database entry " + std::string(db) + "/" +
@@ -172,6 +199,9 @@ std::string EncodeList(const AcceptedList& l) {
     Str(w, "last_modified", l.last_modified);
     Str(w, "url", l.url);
     StrArray(w, "images", l.images);
+    std::vector<std::string> certificates;
+    for (const auto& der : l.certificates) certificates.push_back(ToBase64(der));
+    StrArray(w, "certificates", certificates);
   });
 }
 
@@ -190,6 +220,12 @@ Result<AcceptedList> DecodeList(std::string_view key, std::string_view json) {
   l.last_modified = r.Str("last_modified");
   l.url = r.Str("url");
   l.images = r.StrArray("images");
+  // Absent from a list stored before certificates were kept.
+  for (const auto& text : r.OptionalStrArray("certificates")) {
+    auto der = FromBase64(text);
+    if (!der) return Damaged(kLists, key);
+    l.certificates.push_back(std::move(*der));
+  }
   if (!r.ok()) return Damaged(kLists, key);
   return l;
 }

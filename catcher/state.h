@@ -68,6 +68,10 @@ struct AcceptedList {
   std::string signed_bytes;
   // Identifiers of its images, in list order (for "seen").
   std::vector<std::string> images;
+  // The certificates its message carried, DER, the signer's first: what a
+  // 304 needs to judge the chain again (update.h: VerifyUnchanged). Empty
+  // for a list stored before they were kept.
+  std::vector<std::string> certificates;
 };
 
 // One earlier accepted version.

@@ -405,6 +405,24 @@ TEST_F(StateTest, StateSurvivesReopening) {
   EXPECT_EQ(choices->at("img-b"), AdminChoice::kRefused);
 }
 
+// The signer's certificates are kept as they were, whatever their bytes (a
+// 304 judges the chain from them).
+TEST_F(StateTest, KeptCertificatesRoundTrip) {
+  std::string every_byte;
+  for (int i = 0; i < 256; ++i) every_byte.push_back(static_cast<char>(i));
+  AcceptedList first = List("1", "aa");
+  first.certificates = {every_byte, "a", "ab", "abc", std::string(1000, '\0')};
+  ASSERT_TRUE(state().AcceptList("sub", first, "", At(0), 20).ok());
+  const auto current = state().CurrentList("sub");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_EQ((*current)->certificates, first.certificates);
+  // None kept (a list stored before they were): none read.
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  const auto after = state().CurrentList("sub");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_TRUE((*after)->certificates.empty());
+}
+
 TEST_F(StateTest, CachedRecordsRoundTrip) {
   CachedImage c;
   c.sha512 = std::string(128, 'a');

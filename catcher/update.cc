@@ -19,29 +19,30 @@ std::string Describe(const ResolvedSubscription& sub) {
 
 // Step 4, the policy's half: the signer is the endorser trusted for this
 // subscription, compared as X.509 names.
-Status CheckSubscriptionEndorser(const VerifiedMessage& message, const ResolvedSubscription& sub) {
-  VMC_ASSIGN_OR_RETURN(const bool same_dn, SameDn(message.signer_dn, sub.endorser_dn));
-  VMC_ASSIGN_OR_RETURN(const bool same_ca, SameDn(message.signer_ca_dn, sub.endorser_ca));
+Status CheckSubscriptionEndorser(const std::string& signer_dn, const std::string& signer_ca_dn,
+                                 const ResolvedSubscription& sub) {
+  VMC_ASSIGN_OR_RETURN(const bool same_dn, SameDn(signer_dn, sub.endorser_dn));
+  VMC_ASSIGN_OR_RETURN(const bool same_ca, SameDn(signer_ca_dn, sub.endorser_ca));
   if (same_dn && same_ca) return Ok();
   return Error(ErrorCode::kUntrustedEndorser,
-               Describe(sub) + ": the list is signed by \"" + message.signer_dn + "\" (issuer \"" +
-                   message.signer_ca_dn + "\"), not by the endorser trusted for it, \"" +
-                   sub.endorser_dn + "\" (issuer \"" + sub.endorser_ca + "\")")
-      .With("signer", message.signer_dn)
-      .With("signer_ca", message.signer_ca_dn)
+               Describe(sub) + ": the list is signed by \"" + signer_dn + "\" (issuer \"" +
+                   signer_ca_dn + "\"), not by the endorser trusted for it, \"" + sub.endorser_dn +
+                   "\" (issuer \"" + sub.endorser_ca + "\")")
+      .With("signer", signer_dn)
+      .With("signer_ca", signer_ca_dn)
       .With("endorser", sub.endorser_dn);
 }
 
 // Step 6.
-Status CheckIdentifier(const ImageList& list, const ResolvedSubscription& sub,
+Status CheckIdentifier(const std::string& identifier, const ResolvedSubscription& sub,
                        const std::optional<AcceptedList>& current) {
   std::string expected = sub.list_identifier;
   if (expected.empty() && current) expected = current->list_identifier;
-  if (expected.empty() || list.identifier() == expected) return Ok();
+  if (expected.empty() || identifier == expected) return Ok();
   return Error(ErrorCode::kIdentifierMismatch,
-               Describe(sub) + " served image list " + list.identifier() + " instead of " +
-                   expected + ". The list was not applied (a substituted list).")
-      .With("identifier", list.identifier())
+               Describe(sub) + " served image list " + identifier + " instead of " + expected +
+                   ". The list was not applied (a substituted list).")
+      .With("identifier", identifier)
       .With("expected", expected);
 }
 
@@ -59,14 +60,14 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                    : VerifySignerChain(params.ca_dir, message.signer.get(),
                                                        message.other_certificates, params.now));
   // Step 4.
-  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(message, sub));
+  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(message.signer_dn, message.signer_ca_dn, sub));
   // Step 5.
   std::vector<std::string> warnings;
   VMC_ASSIGN_OR_RETURN(ImageList list, ParseVerifiedContent(message, &warnings));
   // Step 4, the list's own declaration (readable only now).
   VMC_RETURN_IF_ERROR(CheckDeclaredEndorser(list, message));
   // Step 6.
-  VMC_RETURN_IF_ERROR(CheckIdentifier(list, sub, current));
+  VMC_RETURN_IF_ERROR(CheckIdentifier(list.identifier(), sub, current));
   // Step 7.
   VMC_RETURN_IF_ERROR(CheckFreshness(list, params.now, params.created_skew));
   // Step 8.
@@ -77,6 +78,25 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                     "image list " + list.identifier() + " of " + Describe(sub)));
   return VerifiedCandidate{std::move(message), std::move(list), std::move(content_sha512),
                            std::move(warnings)};
+}
+
+Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& sub,
+                       const UpdateParameters& params) {
+  // Step 3.
+  if (params.trust) {
+    VMC_RETURN_IF_ERROR(VerifyStoredChain(*params.trust, current.certificates, params.now));
+  } else {
+    VMC_ASSIGN_OR_RETURN(const TrustStore trust, TrustStore::Open(params.ca_dir));
+    VMC_RETURN_IF_ERROR(VerifyStoredChain(trust, current.certificates, params.now));
+  }
+  // Step 4: the policy may trust another endorser by now. (The list's own
+  // declaration matched the signer when it was accepted; neither changed.)
+  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(current.signer_dn, current.signer_ca, sub));
+  // Step 6: the policy may name another list by now.
+  VMC_RETURN_IF_ERROR(CheckIdentifier(current.list_identifier, sub, current));
+  // Step 7.
+  return CheckFreshness(current.list_identifier, current.created, current.expires, params.now,
+                        params.created_skew);
 }
 
 AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes,
@@ -95,6 +115,18 @@ AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes
   a.url = fetch.effective_url;
   a.signed_bytes = std::move(signed_bytes);
   for (const auto& image : c.list.images()) a.images.push_back(image.identifier());
+  // Kept for VerifyUnchanged; without them a 304 is verified in full.
+  if (auto der = CertificateDer(c.message.signer.get()); der.ok()) {
+    a.certificates.push_back(std::move(*der));
+    for (const auto& cert : c.message.other_certificates) {
+      auto other = CertificateDer(cert.get());
+      if (!other.ok()) {
+        a.certificates.clear();
+        break;
+      }
+      a.certificates.push_back(std::move(*other));
+    }
+  }
   return a;
 }
 
@@ -151,10 +183,17 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
                      ": the server answered 304 Not Modified to a request without "
                      "validators");
   }
+  UpdateOutcome outcome;
+  if (unchanged && !current->certificates.empty()) {
+    VMC_RETURN_IF_ERROR(VerifyUnchanged(*current, sub, params));
+    // Step 9: only the validators, recorded with the cycle's attempts.
+    outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
+    outcome.version = current->version;
+    return outcome;
+  }
   std::string bytes = unchanged ? current->signed_bytes : std::move(fetch.body);
   // Steps 2-8.
   VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate, VerifyCandidate(bytes, sub, current, params));
-  UpdateOutcome outcome;
   // Step 9. A 304 changes only validators: recorded with the cycle's attempts.
   if (unchanged) {
     outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};

@@ -58,6 +58,18 @@ struct VerifiedCandidate {
   std::vector<std::string> warnings;
 };
 
+// For a list the server reports unchanged (304): its bytes are those
+// verified and stored at an earlier cycle, so the answers of step 2 (a
+// signature over the same bytes), step 5 (JSON of the same bytes) and step 8
+// (the same version and content) cannot have changed. What can is judged
+// again, from what was recorded when the list was accepted: the chain at this
+// cycle's instant with this cycle's CRLs (step 3), the endorser and the list
+// identifier the policy trusts now (steps 4 and 6), the dates (step 7). Each
+// use of a stored list (the cache's inventory) still verifies its bytes in
+// full. REQUIRES: !current.certificates.empty().
+Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& sub,
+                       const UpdateParameters& params);
+
 // Steps 2 to 8 over `signed_bytes` for `sub`, given the list it holds now
 // (none before the first update).
 Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,

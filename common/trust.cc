@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
@@ -13,6 +14,8 @@
 #include <climits>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -444,9 +447,44 @@ Result<bool> SameDn(const X509_NAME* a, std::string_view b) {
   return SameDn(a, parsed.get());
 }
 
-Result<bool> SameDn(std::string_view a, std::string_view b) {
+namespace {
+
+Result<bool> CompareDns(std::string_view a, std::string_view b) {
   VMC_ASSIGN_OR_RETURN(auto parsed_a, ParseDn(a));
   return SameDn(parsed_a.get(), b);
+}
+
+// SameDn's answers: a pure function of two strings, asked about the same few
+// endorser names for every list (parsing both names was a quarter of an
+// update of 500 unchanged subscriptions).
+class DnComparisons {
+ public:
+  Result<bool> Compare(std::string_view a, std::string_view b) {
+    // Length first: the pair is unambiguous whatever bytes the names hold.
+    std::string key = std::to_string(a.size()) + ':';
+    key.append(a).append(b);
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto it = answers_.find(key); it != answers_.end()) return it->second;
+    }
+    Result<bool> answer = CompareDns(a, b);
+    std::lock_guard lock(mutex_);
+    if (answers_.size() >= kMaxAnswers) answers_.clear();  // bounded: names come from lists
+    answers_.emplace(std::move(key), answer);
+    return answer;
+  }
+
+ private:
+  static constexpr std::size_t kMaxAnswers = 4096;
+  std::mutex mutex_;
+  std::map<std::string, Result<bool>, std::less<>> answers_;
+};
+
+}  // namespace
+
+Result<bool> SameDn(std::string_view a, std::string_view b) {
+  static DnComparisons comparisons;
+  return comparisons.Compare(a, b);
 }
 
 Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t) {
@@ -462,6 +500,26 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t) {
          std::chrono::minutes{tm.tm_min} + std::chrono::seconds{tm.tm_sec};
 }
 
+struct TrustStore::Answers {
+  std::mutex mutex;
+  std::map<std::string, Status, std::less<>> by_chain;
+};
+
+TrustStore::TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store)
+    : ca_dir_(std::move(ca_dir)), store_(std::move(store)), answers_(std::make_shared<Answers>()) {}
+
+std::optional<Status> TrustStore::Recall(const std::string& key) const {
+  std::lock_guard lock(answers_->mutex);
+  const auto it = answers_->by_chain.find(key);
+  if (it == answers_->by_chain.end()) return std::nullopt;
+  return it->second;
+}
+
+void TrustStore::Remember(std::string key, const Status& answer) const {
+  std::lock_guard lock(answers_->mutex);
+  answers_->by_chain.insert_or_assign(std::move(key), answer);
+}
+
 Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir) {
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
@@ -474,8 +532,96 @@ Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
   return VerifySignerChain(trust, signer, untrusted, at);
 }
 
+namespace {
+
+// What decides a chain's answer besides the store: every certificate offered
+// (signer first, then the others in order), by the SHA-256 of its DER
+// encoding, and the instant.
+std::string ChainKeyStart(TimePoint at) { return std::to_string(at.time_since_epoch().count()); }
+
+bool AddToChainKey(std::string* key, std::string_view der) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(der.data(), der.size(), md, &length, EVP_sha256(), nullptr) != 1) return false;
+  key->append(reinterpret_cast<const char*>(md), length);
+  return true;
+}
+
+std::optional<std::string> ChainKey(X509* signer, const std::vector<X509Ptr>& untrusted,
+                                    TimePoint at) {
+  std::string key = ChainKeyStart(at);
+  auto add = [&key](X509* cert) {
+    const auto der = CertificateDer(cert);
+    return der.ok() && AddToChainKey(&key, *der);
+  };
+  if (!add(signer)) return std::nullopt;
+  for (const auto& cert : untrusted) {
+    if (!add(cert.get())) return std::nullopt;
+  }
+  return key;
+}
+
+Status VerifyChainNow(const TrustStore& trust, X509* signer, const std::vector<X509Ptr>& untrusted,
+                      TimePoint at);
+
+}  // namespace
+
 Status VerifySignerChain(const TrustStore& trust, X509* signer,
                          const std::vector<X509Ptr>& untrusted, TimePoint at) {
+  const std::optional<std::string> key = ChainKey(signer, untrusted, at);
+  if (!key) {
+    ERR_clear_error();
+    return VerifyChainNow(trust, signer, untrusted, at);
+  }
+  if (auto answer = trust.Recall(*key)) return *std::move(answer);
+  Status answer = VerifyChainNow(trust, signer, untrusted, at);
+  trust.Remember(*key, answer);
+  return answer;
+}
+
+Result<std::string> CertificateDer(X509* cert) {
+  unsigned char* der = nullptr;
+  const int length = i2d_X509(cert, &der);
+  if (length <= 0) {
+    return Error(ErrorCode::kUntrustedChain, "cannot encode a certificate: " + TakeOpenSslError());
+  }
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+  OPENSSL_free(der);
+  return out;
+}
+
+Status VerifyStoredChain(const TrustStore& trust, const std::vector<std::string>& der,
+                         TimePoint at) {
+  std::string key = ChainKeyStart(at);
+  bool keyed = true;
+  for (const auto& cert : der) keyed = keyed && AddToChainKey(&key, cert);
+  ERR_clear_error();
+  if (keyed && !der.empty()) {
+    if (auto answer = trust.Recall(key)) return *std::move(answer);
+  }
+  std::vector<X509Ptr> certs;
+  for (const auto& cert : der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(cert.data());
+    X509Ptr parsed(d2i_X509(nullptr, &p, static_cast<long>(cert.size())));
+    if (parsed == nullptr ||
+        p != reinterpret_cast<const unsigned char*>(cert.data()) + cert.size()) {
+      ERR_clear_error();
+      return Error(ErrorCode::kUntrustedChain,
+                   "a kept certificate of the signer's chain is damaged");
+    }
+    certs.push_back(std::move(parsed));
+  }
+  if (certs.empty())
+    return Error(ErrorCode::kUntrustedChain, "no certificate of the signer was kept");
+  X509Ptr signer = std::move(certs.front());
+  certs.erase(certs.begin());
+  return VerifySignerChain(trust, signer.get(), certs, at);
+}
+
+namespace {
+
+Status VerifyChainNow(const TrustStore& trust, X509* signer, const std::vector<X509Ptr>& untrusted,
+                      TimePoint at) {
   const std::filesystem::path& ca_dir = trust.ca_dir();
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_RETURN_IF_ERROR(CheckSignerItself(signer, ca_dir, at));
@@ -522,4 +668,5 @@ Status VerifySignerChain(const TrustStore& trust, X509* signer,
   return ChainError(failure, signer, ca_dir, at);
 }
 
+}  // namespace
 }  // namespace vmc

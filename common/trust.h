@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,8 +120,14 @@ Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
 // once, not 500 times). Open a new one for each cycle: a CRL or CA replaced
 // on disk takes effect at the next cycle, never later.
 //
+// The store also remembers each chain's answer for the cycle: the same
+// certificates at the same instant against the same store always get the same
+// answer, and the lists of one endorser (all of AppDB's, say) share one chain.
+// An update of 500 unchanged subscriptions of one endorser verified that
+// chain, with its CRLs, 500 times.
+//
 // Thread-safety: VerifySignerChain may use one TrustStore from several
-// threads (OpenSSL locks the store).
+// threads (OpenSSL locks the store; the answers have their own lock).
 class TrustStore {
  public:
   // Errors: kCaDirInvalid.
@@ -129,20 +136,35 @@ class TrustStore {
   const std::filesystem::path& ca_dir() const { return ca_dir_; }
   X509_STORE* get() const { return store_.get(); }
 
+  // The answer remembered for `key` (see VerifySignerChain), if any.
+  std::optional<Status> Recall(const std::string& key) const;
+  void Remember(std::string key, const Status& answer) const;
+
  private:
   struct Free {
     void operator()(X509_STORE* p) const { X509_STORE_free(p); }
   };
-  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store)
-      : ca_dir_(std::move(ca_dir)), store_(std::move(store)) {}
+  struct Answers;
+  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store);
 
   std::filesystem::path ca_dir_;
   std::unique_ptr<X509_STORE, Free> store_;
+  std::shared_ptr<Answers> answers_;
 };
 
 // As above, with the store of the current cycle.
 Status VerifySignerChain(const TrustStore& trust, X509* signer,
                          const std::vector<X509Ptr>& untrusted, TimePoint at);
+
+// As above, for certificates kept in DER form (CertificateDer): the signer's
+// first, then the others its message carried. A chain the store has answered
+// for at `at` is not even parsed again. kUntrustedChain when `der` is empty
+// or does not parse.
+Status VerifyStoredChain(const TrustStore& trust, const std::vector<std::string>& der,
+                         TimePoint at);
+
+// The DER encoding of `cert`, to keep it (AcceptedList::certificates).
+Result<std::string> CertificateDer(X509* cert);
 
 }  // namespace vmc
 

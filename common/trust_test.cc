@@ -317,6 +317,65 @@ TEST(TrustTest, TrustStoreServesACycleAndANewOneSeesAReplacedCrl) {
   EXPECT_CODE(TrustStore::Open(tmp.path() / "missing"), ErrorCode::kCaDirInvalid);
 }
 
+std::vector<std::string> Der(std::initializer_list<const X509*> certs) {
+  std::vector<std::string> out;
+  for (const X509* cert : certs) {
+    auto der = CertificateDer(const_cast<X509*>(cert));
+    EXPECT_TRUE(der.ok());
+    if (der.ok()) out.push_back(*der);
+  }
+  return out;
+}
+
+// What a 304 judges: the kept certificates of the signer, with this cycle's
+// store at this cycle's instant, with the answers of the certificates
+// themselves, remembered per store and instant only.
+TEST(TrustTest, StoredChainIsJudgedAsItsCertificates) {
+  const TestPki& pki = TestPki::Get();
+  TempDir tmp;
+  const fs::path ca_dir = CopyCaDir(tmp, pki.ca_dir());
+  X509Ptr endorser1 = LoadCert(pki.endorser1().cert);
+  X509Ptr endorser2 = LoadCert(pki.endorser2().cert);
+  X509Ptr intermediate = LoadCert(pki.intermediate().cert);
+  X509Ptr revoked = LoadCert(pki.revoked().cert);
+  X509Ptr untrusted = LoadCert(pki.untrusted_endorser().cert);
+  auto cycle = TrustStore::Open(ca_dir);
+  ASSERT_TRUE(cycle.ok()) << cycle.error().ToString();
+
+  for (int i = 0; i < 2; ++i) {  // the second time from the store's answers
+    const Status good =
+        VerifyStoredChain(*cycle, Der({endorser1.get(), intermediate.get()}), kValid);
+    EXPECT_TRUE(good.ok()) << good.error().ToString();
+    EXPECT_CODE(VerifyStoredChain(*cycle, Der({revoked.get()}), kValid), ErrorCode::kSignerRevoked);
+    EXPECT_CODE(VerifyStoredChain(*cycle, Der({untrusted.get()}), kValid),
+                ErrorCode::kUntrustedChain);
+    // Another instant is another question, answered as for the certificate.
+    const TimePoint later = kValid + std::chrono::hours(24 * 365 * 30);
+    const Status stored = VerifyStoredChain(*cycle, Der({endorser1.get()}), later);
+    const Status direct = VerifySignerChain(ca_dir, endorser1.get(), {}, later);
+    ASSERT_FALSE(stored.ok());
+    ASSERT_FALSE(direct.ok());
+    EXPECT_EQ(stored.error().code(), direct.error().code()) << stored.error().message();
+  }
+  // Kept bytes that are no certificate are refused, not trusted.
+  std::vector<std::string> damaged = Der({endorser1.get()});
+  damaged[0].resize(damaged[0].size() / 2);
+  EXPECT_CODE(VerifyStoredChain(*cycle, damaged, kValid), ErrorCode::kUntrustedChain);
+  std::vector<std::string> trailing = Der({endorser1.get()});
+  trailing[0] += "x";
+  EXPECT_CODE(VerifyStoredChain(*cycle, trailing, kValid), ErrorCode::kUntrustedChain);
+  EXPECT_CODE(VerifyStoredChain(*cycle, {}, kValid), ErrorCode::kUntrustedChain);
+
+  // A CRL replaced on disk: the next cycle's store answers anew.
+  EXPECT_TRUE(VerifyStoredChain(*cycle, Der({endorser2.get()}), kValid).ok());
+  fs::copy_file(pki.intermediate_crl_revoking_endorser2(),
+                ca_dir / (OpensslHash("crl", pki.intermediate_crl()) + ".r0"),
+                fs::copy_options::overwrite_existing);
+  auto next = TrustStore::Open(ca_dir);
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  EXPECT_CODE(VerifyStoredChain(*next, Der({endorser2.get()}), kValid), ErrorCode::kSignerRevoked);
+}
+
 TEST(TrustTest, MissingOrInvalidCaDirRejected) {
   const TestPki& pki = TestPki::Get();
   const Status missing = VerifyCert(pki.dir() / "no-such-dir", pki.endorser1().cert);

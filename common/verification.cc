@@ -40,9 +40,12 @@ Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
 }
 
 Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew) {
-  const auto created = list.created();
-  const auto expires = list.expires();
-  const std::string context = Describe(list);
+  return CheckFreshness(list.identifier(), list.created(), list.expires(), now, skew);
+}
+
+Status CheckFreshness(std::string_view identifier, std::optional<TimePoint> created,
+                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew) {
+  const std::string context = "image list " + std::string(identifier);
   if (!created || !expires) {
     return Error(ErrorCode::kSchemaViolation, context + " lacks dc:date:created or dc:date:expires")
         .With("pointer", "/hv:imagelist");

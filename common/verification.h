@@ -52,6 +52,9 @@ Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
 // the date and now, in the manner of apt ("... is expired (invalid since
 // ...)"). A list without these dates fails the schema at step 5 already.
 Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew);
+// The same, from the identifier and dates recorded when a list was accepted.
+Status CheckFreshness(std::string_view identifier, std::optional<TimePoint> created,
+                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew);
 
 // What an offline check proved.
 struct VerifiedList {
