@@ -185,11 +185,18 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   }
   UpdateOutcome outcome;
   if (unchanged && !current->certificates.empty()) {
-    VMC_RETURN_IF_ERROR(VerifyUnchanged(*current, sub, params));
-    // Step 9: only the validators, recorded with the cycle's attempts.
-    outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
-    outcome.version = current->version;
-    return outcome;
+    const Status judged = VerifyUnchanged(*current, sub, params);
+    // Kept certificates that do not parse are damaged state: the list's own
+    // bytes are verified in full instead, below.
+    if (judged.ok() || judged.error().code() != ErrorCode::kStorage) {
+      VMC_RETURN_IF_ERROR(judged);
+      // Step 9: only the validators, recorded with the cycle's attempts.
+      outcome.touch =
+          ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
+      outcome.version = current->version;
+      return outcome;
+    }
+    LogWarning(Describe(sub) + ": " + judged.error().message() + "; verifying the list in full");
   }
   std::string bytes = unchanged ? current->signed_bytes : std::move(fetch.body);
   // Steps 2-8.

@@ -468,14 +468,18 @@ class DnComparisons {
       if (const auto it = answers_.find(key); it != answers_.end()) return it->second;
     }
     Result<bool> answer = CompareDns(a, b);
+    // Only answers, not failures (one may come from a lack of memory), and
+    // only for names of a sane length: the count bounds the memory.
+    if (!answer.ok() || key.size() > kMaxKey) return answer;
     std::lock_guard lock(mutex_);
-    if (answers_.size() >= kMaxAnswers) answers_.clear();  // bounded: names come from lists
+    if (answers_.size() >= kMaxAnswers) answers_.clear();
     answers_.emplace(std::move(key), answer);
     return answer;
   }
 
  private:
   static constexpr std::size_t kMaxAnswers = 4096;
+  static constexpr std::size_t kMaxKey = 2048;
   std::mutex mutex_;
   std::map<std::string, Result<bool>, std::less<>> answers_;
 };
@@ -606,13 +610,11 @@ Status VerifyStoredChain(const TrustStore& trust, const std::vector<std::string>
     if (parsed == nullptr ||
         p != reinterpret_cast<const unsigned char*>(cert.data()) + cert.size()) {
       ERR_clear_error();
-      return Error(ErrorCode::kUntrustedChain,
-                   "a kept certificate of the signer's chain is damaged");
+      return Error(ErrorCode::kStorage, "a kept certificate of the signer's chain is damaged");
     }
     certs.push_back(std::move(parsed));
   }
-  if (certs.empty())
-    return Error(ErrorCode::kUntrustedChain, "no certificate of the signer was kept");
+  if (certs.empty()) return Error(ErrorCode::kStorage, "no certificate of the signer was kept");
   X509Ptr signer = std::move(certs.front());
   certs.erase(certs.begin());
   return VerifySignerChain(trust, signer.get(), certs, at);

@@ -158,8 +158,8 @@ Status VerifySignerChain(const TrustStore& trust, X509* signer,
 
 // As above, for certificates kept in DER form (CertificateDer): the signer's
 // first, then the others its message carried. A chain the store has answered
-// for at `at` is not even parsed again. kUntrustedChain when `der` is empty
-// or does not parse.
+// for at `at` is not even parsed again. kStorage when `der` is empty or does
+// not parse (damaged state, not a verdict on the signer).
 Status VerifyStoredChain(const TrustStore& trust, const std::vector<std::string>& der,
                          TimePoint at);
 

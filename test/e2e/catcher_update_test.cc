@@ -399,6 +399,15 @@ TEST_F(CatcherUpdateTest, IdentifierMismatchRejected) {
   Publish("pinned", Spec(pinned, "1"));
   UpdateOk();
 
+  // The admin pins "pinned" to another list: the list held, unchanged (a
+  // 304), is judged again and refused.
+  WritePolicy(Sub("sub", Url("list")) + ", " +
+              Sub("pinned", Url("pinned"), "e1", ", \"identifier\": " + Quote(NewTestUuid())));
+  ExpectRefused("identifier-mismatch", 5, "pinned", true);
+  EXPECT_EQ(server_->WaitForLog("/" + name_ + "/pinned", 2).back().status, 304);
+  WritePolicy(Sub("sub", Url("list")) + ", " +
+              Sub("pinned", Url("pinned"), "e1", ", \"identifier\": " + Quote(pinned)));
+
   Publish("list", Spec(NewTestUuid(), "2"));
   ExpectRefused("identifier-mismatch", 5, "sub", true);
   const auto subs = Subscriptions();
