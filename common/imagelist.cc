@@ -246,8 +246,9 @@ Error AtPointer(Error error, const std::string& pointer) {
 // after the parser recurses without limit), no key twice in an object (JSON
 // leaves duplicates undefined; two readers must never see two values).
 
-// Forwards SAX events to a Document, refusing what RapidJSON 1.1.0 would let
-// into it but could not write out again (each found by test/fuzz):
+// Forwards SAX events to a Document (or a schema validator), refusing what
+// RapidJSON 1.1.0 would let into a Document but could not write out again
+// (each found by test/fuzz):
 //  - nesting deeper than a limit;
 //  - text that is not UTF-8: ParseBounded checks the bytes as
 //    written, but an unpaired low-surrogate escape ("\udc00") decodes into
@@ -263,16 +264,16 @@ Error AtPointer(Error error, const std::string& pointer) {
 template <typename Out>
 class BoundedHandler {
  public:
-  BoundedHandler(Out* out, int max_depth) : doc_(out), max_depth_(max_depth) {}
+  BoundedHandler(Out* out, int max_depth) : out_(out), max_depth_(max_depth) {}
 
-  bool Null() { return doc_->Null(); }
-  bool Bool(bool b) { return doc_->Bool(b); }
+  bool Null() { return out_->Null(); }
+  bool Bool(bool b) { return out_->Bool(b); }
   // Not called: kParseNumbersAsStringsFlag sends every number to RawNumber().
-  bool Int(int i) { return doc_->Int(i); }
-  bool Uint(unsigned u) { return doc_->Uint(u); }
-  bool Int64(std::int64_t i) { return doc_->Int64(i); }
-  bool Uint64(std::uint64_t u) { return doc_->Uint64(u); }
-  bool Double(double d) { return doc_->Double(d); }
+  bool Int(int i) { return out_->Int(i); }
+  bool Uint(unsigned u) { return out_->Uint(u); }
+  bool Int64(std::int64_t i) { return out_->Int64(i); }
+  bool Uint64(std::uint64_t u) { return out_->Uint64(u); }
+  bool Double(double d) { return out_->Double(d); }
   // `s` follows the JSON number grammar (the reader checked it). Integers
   // that fit 64 bits stay integers, as RapidJSON would keep them; the rest
   // are doubles.
@@ -282,11 +283,11 @@ class BoundedHandler {
       if (*s == '-') {
         std::int64_t i = 0;
         const auto [at, ec] = std::from_chars(s, end, i);
-        if (ec == std::errc() && at == end) return doc_->Int64(i);
+        if (ec == std::errc() && at == end) return out_->Int64(i);
       } else {
         std::uint64_t u = 0;
         const auto [at, ec] = std::from_chars(s, end, u);
-        if (ec == std::errc() && at == end) return doc_->Uint64(u);
+        if (ec == std::errc() && at == end) return out_->Uint64(u);
       }
     }
     double d = 0;
@@ -295,23 +296,23 @@ class BoundedHandler {
       return Refuse("the number " + std::string(s, std::min<std::size_t>(n, 40)) +
                     (n > 40 ? "..." : "") + " is beyond the range of a double");
     }
-    return doc_->Double(d);
+    return out_->Double(d);
   }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return Text(s, n) && doc_->String(s, n, copy);
+    return Text(s, n) && out_->String(s, n, copy);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
-    return Text(s, n) && doc_->Key(s, n, copy);
+    return Text(s, n) && out_->Key(s, n, copy);
   }
-  bool StartObject() { return Enter() && doc_->StartObject(); }
+  bool StartObject() { return Enter() && out_->StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
-    return doc_->EndObject(members);
+    return out_->EndObject(members);
   }
-  bool StartArray() { return Enter() && doc_->StartArray(); }
+  bool StartArray() { return Enter() && out_->StartArray(); }
   bool EndArray(rapidjson::SizeType elements) {
     --depth_;
-    return doc_->EndArray(elements);
+    return out_->EndArray(elements);
   }
 
   // Why the handler stopped the reader; empty when it did not.
@@ -339,7 +340,7 @@ class BoundedHandler {
         "the string that ends here is not Unicode text (an unpaired \\u surrogate escape)");
   }
 
-  Out* doc_;
+  Out* out_;
   int max_depth_;
   int depth_ = 0;
   std::string refusal_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace vmc {
 namespace {
@@ -26,31 +27,29 @@ TEST(StringSourceBio, ReadsTheBytesInPiecesThenEnds) {
   EXPECT_EQ(BIO_should_retry(bio.get()), 0);
 }
 
-TEST(StringSourceBio, GetsStopsAfterTheNewlineOrAtTheBufferSize) {
-  const std::string bytes = "first\nsecond line\nlast";
+// Reads lines from `bytes` with `read_line` into a buffer of `size` until it
+// returns 0: the lines read, each as the reader returned it.
+template <typename ReadLine>
+std::vector<std::string> Lines(const std::string& bytes, int size, ReadLine read_line) {
   BioPtr bio = StringSourceBio(bytes);
-  char line[8];
-  ASSERT_EQ(BIO_gets(bio.get(), line, sizeof line), 6);
-  EXPECT_STREQ(line, "first\n");
-  ASSERT_EQ(BIO_gets(bio.get(), line, sizeof line), 7);  // size - 1, NUL-terminated
-  EXPECT_STREQ(line, "second ");
-  ASSERT_EQ(BIO_gets(bio.get(), line, sizeof line), 5);
-  EXPECT_STREQ(line, "line\n");
-  ASSERT_EQ(BIO_gets(bio.get(), line, sizeof line), 4);
-  EXPECT_STREQ(line, "last");
-  EXPECT_EQ(BIO_gets(bio.get(), line, sizeof line), 0);
+  std::vector<std::string> lines;
+  std::vector<char> buffer(static_cast<std::size_t>(size));
+  for (int n; (n = read_line(bio.get(), buffer.data(), size)) > 0;) {
+    EXPECT_EQ(buffer[static_cast<std::size_t>(n)], '\0');  // NUL-terminated
+    lines.emplace_back(buffer.data(), static_cast<std::size_t>(n));
+  }
+  return lines;
+}
+
+TEST(StringSourceBio, GetsStopsAfterTheNewlineOrAtTheBufferSize) {
+  // At most size - 1 bytes a call.
+  EXPECT_EQ(Lines("first\nsecond line\nlast", 8, BIO_gets),
+            (std::vector<std::string>{"first\n", "second ", "line\n", "last"}));
 }
 
 TEST(StringSourceBio, GetLineReadsByteByByteToTheEnd) {
   // What SMIME_read_CMS does with a multipart message.
-  const std::string bytes = "one\ntwo";
-  BioPtr bio = StringSourceBio(bytes);
-  char line[16];
-  EXPECT_EQ(BIO_get_line(bio.get(), line, sizeof line), 4);
-  EXPECT_STREQ(line, "one\n");
-  EXPECT_EQ(BIO_get_line(bio.get(), line, sizeof line), 3);
-  EXPECT_STREQ(line, "two");
-  EXPECT_EQ(BIO_get_line(bio.get(), line, sizeof line), 0);
+  EXPECT_EQ(Lines("one\ntwo", 16, BIO_get_line), (std::vector<std::string>{"one\n", "two"}));
 }
 
 TEST(StringSourceBio, EmptyInputIsAtItsEnd) {
