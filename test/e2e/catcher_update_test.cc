@@ -666,6 +666,12 @@ TEST_F(CatcherUpdateTest, ReplacedCrlRevokesEndorserAtNextUpdate) {
   fs::copy_file(Pki().intermediate_crl(), tmp);
   fs::rename(tmp, intermediate_crl);
   UpdateOk();
+
+  // The CRL gone from the directory: the list held, unchanged (a 304), is
+  // refused for it, as a new list would be.
+  fs::remove(intermediate_crl);
+  ExpectRefused("crl-missing", 4);
+  EXPECT_EQ(server_->WaitForLog("/" + name_ + "/list", 5).back().status, 304);
 }
 
 // Step 1: TLS is verified against the CA directory: with one that does not
