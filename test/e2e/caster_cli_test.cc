@@ -75,19 +75,9 @@ std::unique_ptr<rapidjson::Document> ErrorOf(const RunResult& r) {
   return nullptr;
 }
 
-std::string ErrorCodeOf(const RunResult& r) {
-  auto doc = ErrorOf(r);
-  return doc ? Str((*doc)["error"], "code") : "<no JSON error>";
-}
-
 std::string ErrorMessageOf(const RunResult& r) {
   auto doc = ErrorOf(r);
   return doc ? Str((*doc)["error"], "message") : "";
-}
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 std::string Sha512Sum(const fs::path& file) {

@@ -17,7 +17,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,15 +38,6 @@ constexpr char kPassword[] = "Pa55-for-the-dav-server";
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-// Every line of `text`, empty ones too.
-std::vector<std::string> AllLines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
 std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;
@@ -56,19 +46,6 @@ std::string Trim(std::string text) {
 std::string StripCr(std::string text) {
   std::erase(text, '\r');
   return text;
-}
-
-std::string ErrorCodeOf(const RunResult& r) {
-  for (const auto& line : AllLines(r.out)) {
-    auto doc = ParseJson(line);
-    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], "code");
-  }
-  return "<no JSON error>";
-}
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 std::string RandomBytes(size_t n, unsigned seed) {

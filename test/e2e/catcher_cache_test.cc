@@ -66,41 +66,11 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 
 // --- small helpers -------------------------------------------------------------
 
-struct Names {
-  std::string dn;
-  std::string ca;
-};
-
-Names NamesOf(const PkiIdentity& id) {
-  auto identity = LoadSigningIdentity(id.cert, id.key, std::nullopt);
-  if (!identity.ok()) {
-    ADD_FAILURE() << identity.error().ToString();
-    return {};
-  }
-  return {identity->subject_dn, identity->issuer_dn};
-}
-
 std::uint64_t U64(const rapidjson::Value& object, const char* key) {
   if (!object.IsObject()) return ~std::uint64_t{0};
   const auto it = object.FindMember(key);
   if (it == object.MemberEnd() || !it->value.IsUint64()) return ~std::uint64_t{0};
   return it->value.GetUint64();
-}
-
-// The member `key` of the {"error": {...}} line that --json prints.
-std::string ErrorDetailOf(const RunResult& r, const char* key) {
-  for (const auto& line : Lines(r.out)) {
-    auto doc = ParseJson(line);
-    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], key);
-  }
-  return "";
-}
-
-std::string ErrorCodeOf(const RunResult& r) { return ErrorDetailOf(r, "code"); }
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 std::string RandomBytes(std::size_t n, std::uint32_t seed) {
@@ -158,18 +128,6 @@ std::vector<std::string> DirNames(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// Writes `bytes` under a web server's root: written aside and renamed, with
-// an mtime of its own so that nginx's ETag changes with every publication.
-void Serve(const fs::path& file, const std::string& bytes) {
-  static int serial = 0;
-  fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + ".tmp";
-  WriteFile(tmp, bytes);
-  const auto base = fs::file_time_type::clock::now() - hours(24 * 365);
-  fs::last_write_time(tmp, base + seconds(++serial));
-  fs::rename(tmp, file);
 }
 
 // The processes whose parent is `parent` (from /proc/*/stat).

@@ -48,43 +48,6 @@ using std::chrono::seconds;
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-struct Names {
-  std::string dn;
-  std::string ca;
-};
-
-Names NamesOf(const PkiIdentity& id) {
-  auto identity = LoadSigningIdentity(id.cert, id.key, std::nullopt);
-  if (!identity.ok()) {
-    ADD_FAILURE() << identity.error().ToString();
-    return {};
-  }
-  return {identity->subject_dn, identity->issuer_dn};
-}
-
-std::string ErrorCodeOf(const std::string& out) {
-  for (const auto& line : Lines(out)) {
-    auto doc = ParseJson(line);
-    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], "code");
-  }
-  return "";
-}
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-void Serve(const fs::path& file, const std::string& bytes) {
-  static std::atomic<int> serial{0};
-  fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + ".tmp" + std::to_string(++serial);
-  WriteFile(tmp, bytes);
-  const auto base = fs::file_time_type::clock::now() - std::chrono::hours(24 * 365);
-  fs::last_write_time(tmp, base + seconds(serial.load()));
-  fs::rename(tmp, file);
-}
-
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

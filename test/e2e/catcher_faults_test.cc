@@ -57,30 +57,6 @@ using std::chrono::seconds;
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-struct Names {
-  std::string dn;
-  std::string ca;
-};
-
-Names NamesOf(const PkiIdentity& id) {
-  auto identity = LoadSigningIdentity(id.cert, id.key, std::nullopt);
-  if (!identity.ok()) {
-    ADD_FAILURE() << identity.error().ToString();
-    return {};
-  }
-  return {identity->subject_dn, identity->issuer_dn};
-}
-
-// The machine code of the {"error": {...}} line that --json prints, "" when
-// there is none.
-std::string ErrorCodeOf(const RunResult& r) {
-  for (const auto& line : Lines(r.out)) {
-    auto doc = ParseJson(line);
-    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], "code");
-  }
-  return "";
-}
-
 // `update --json`'s first line: subscription -> result.
 std::map<std::string, std::string> UpdateResults(const RunResult& r) {
   std::map<std::string, std::string> out;
@@ -92,29 +68,11 @@ std::map<std::string, std::string> UpdateResults(const RunResult& r) {
   return out;
 }
 
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
   EXPECT_NE(at, std::string::npos) << "no '" << from << "' to replace";
   if (at != std::string::npos) text.replace(at, from.size(), to);
   return text;
-}
-
-// Writes `bytes` to `file` under a web server's root: written aside and
-// renamed, with an mtime of its own, so that nginx's ETag and Last-Modified
-// change with every publication even within one second and at one size.
-void Serve(const fs::path& file, const std::string& bytes) {
-  static std::atomic<int> serial{0};
-  fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + ".tmp";
-  WriteFile(tmp, bytes);
-  const auto base = fs::file_time_type::clock::now() - std::chrono::hours(24 * 365);
-  fs::last_write_time(tmp, base + seconds(++serial));
-  fs::rename(tmp, file);
 }
 
 // `size` bytes that no other call with another seed repeats.

@@ -43,34 +43,7 @@ TimePoint Now() { return std::chrono::time_point_cast<seconds>(std::chrono::syst
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-struct Names {
-  std::string dn;
-  std::string ca;
-};
-
-Names NamesOf(const PkiIdentity& id) {
-  auto identity = LoadSigningIdentity(id.cert, id.key, std::nullopt);
-  if (!identity.ok()) {
-    ADD_FAILURE() << identity.error().ToString();
-    return {};
-  }
-  return {identity->subject_dn, identity->issuer_dn};
-}
-
 // --- catcher's output --------------------------------------------------------
-
-// The member `key` of the {"error": {...}} line that --json prints on
-// stdout, "" when there is no such line.
-std::string ErrorDetailOf(const RunResult& r, const char* key) {
-  for (const auto& line : Lines(r.out)) {
-    auto doc = ParseJson(line);
-    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], key);
-  }
-  return "";
-}
-
-// The machine code of the error.
-std::string ErrorCodeOf(const RunResult& r) { return ErrorDetailOf(r, "code"); }
 
 // `update --json`'s first line: subscription -> result.
 std::map<std::string, std::string> UpdateResults(const RunResult& r) {
@@ -81,25 +54,6 @@ std::map<std::string, std::string> UpdateResults(const RunResult& r) {
   if (!doc || !doc->IsArray()) return out;
   for (const auto& item : doc->GetArray()) out[Str(item, "subscription")] = Str(item, "result");
   return out;
-}
-
-std::string Describe(const RunResult& r) {
-  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
-         "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-// Writes `bytes` to `file` under a web server's root: written aside and
-// renamed, with an mtime of its own, so that nginx's ETag and Last-Modified
-// change with every publication even within one second and at one size (or
-// a conditional GET would get a 304 for a new list).
-void Serve(const fs::path& file, const std::string& bytes) {
-  static int serial = 0;
-  fs::create_directories(file.parent_path());
-  const fs::path tmp = file.string() + ".tmp";
-  WriteFile(tmp, bytes);
-  const auto base = fs::file_time_type::clock::now() - hours(24 * 365);
-  fs::last_write_time(tmp, base + seconds(++serial));
-  fs::rename(tmp, file);
 }
 
 // --- the fixture -------------------------------------------------------------

@@ -38,4 +38,18 @@ std::string Quote(std::string_view text) {
   return out + "\"";
 }
 
+std::string ErrorDetailOf(const std::string& out, const char* key) {
+  for (const auto& line : Lines(out)) {
+    auto doc = ParseJson(line);
+    if (doc && doc->IsObject() && doc->HasMember("error")) return Str((*doc)["error"], key);
+  }
+  return "";
+}
+
+std::string ErrorDetailOf(const RunResult& r, const char* key) { return ErrorDetailOf(r.out, key); }
+
+std::string ErrorCodeOf(const std::string& out) { return ErrorDetailOf(out, "code"); }
+
+std::string ErrorCodeOf(const RunResult& r) { return ErrorCodeOf(r.out); }
+
 }  // namespace vmc::test

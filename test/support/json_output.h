@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "test/support/subprocess.h"
+
 namespace vmc::test {
 
 // The non-empty lines of `text`.
@@ -23,6 +25,13 @@ std::string Str(const rapidjson::Value& object, const char* key);
 
 // `text` as a JSON string literal (quotes and backslashes escaped).
 std::string Quote(std::string_view text);
+
+// The member `key` of the {"error": {...}} line that --json prints in `out`,
+// "" when there is none; ErrorCodeOf: its machine code.
+std::string ErrorDetailOf(const std::string& out, const char* key);
+std::string ErrorDetailOf(const RunResult& r, const char* key);
+std::string ErrorCodeOf(const std::string& out);
+std::string ErrorCodeOf(const RunResult& r);
 
 }  // namespace vmc::test
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -205,6 +206,18 @@ std::vector<AccessLogEntry> NginxServer::WaitForLog(std::string_view uri, size_t
 
 std::string NginxServer::ErrorLog() const {
   return ReadIfExists(dir_ / "error.log") + ReadIfExists(dir_ / "nginx.out");
+}
+
+void Serve(const std::filesystem::path& file, const std::string& bytes) {
+  // Threads may publish at once: each its own temporary name and mtime.
+  static std::atomic<int> serial{0};
+  const int n = ++serial;
+  std::filesystem::create_directories(file.parent_path());
+  const std::filesystem::path tmp = file.string() + ".tmp" + std::to_string(n);
+  WriteFile(tmp, bytes);
+  const auto base = std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 365);
+  std::filesystem::last_write_time(tmp, base + std::chrono::seconds(n));
+  std::filesystem::rename(tmp, file);
 }
 
 }  // namespace vmc::test

@@ -99,6 +99,12 @@ class NginxServer {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// Writes `bytes` to `file` under a server's root: written aside and renamed,
+// with an mtime of its own, so that nginx's ETag and Last-Modified change
+// with every publication even within one second and at one size (or a
+// conditional GET would get a 304 for a new list). Thread-safe.
+void Serve(const std::filesystem::path& file, const std::string& bytes);
+
 }  // namespace vmc::test
 
 #endif  // VMC_TEST_SUPPORT_NGINX_H_

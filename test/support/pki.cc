@@ -1,8 +1,11 @@
 #include "test/support/pki.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/smime.h"
 #include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
 
@@ -25,6 +28,15 @@ const TestPki& TestPki::Get() {
     return TestPki(out);
   }();
   return pki;
+}
+
+Names NamesOf(const PkiIdentity& id) {
+  auto identity = LoadSigningIdentity(id.cert, id.key, std::nullopt);
+  if (!identity.ok()) {
+    ADD_FAILURE() << identity.error().ToString();
+    return {};
+  }
+  return {identity->subject_dn, identity->issuer_dn};
 }
 
 }  // namespace vmc::test

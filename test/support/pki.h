@@ -27,6 +27,14 @@ struct PkiIdentity {
   std::filesystem::path key;
 };
 
+// An identity's subject and issuer in the one-line form lists and policies
+// use (hv:dn, hv:ca).
+struct Names {
+  std::string dn;
+  std::string ca;
+};
+Names NamesOf(const PkiIdentity& id);
+
 class TestPki {
  public:
   // Generates the PKI on first use; aborts the test binary (printing the

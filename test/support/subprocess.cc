@@ -68,6 +68,11 @@ pid_t Spawn(const std::vector<std::string>& argv, const RunOptions& options,
 
 }  // namespace
 
+std::string Describe(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") +
+         "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
 RunResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
   RunResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];

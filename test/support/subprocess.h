@@ -34,6 +34,9 @@ struct RunResult {
 // Runs argv[0] (looked up in PATH when it has no slash) and waits for it.
 RunResult Run(const std::vector<std::string>& argv, const RunOptions& options = {});
 
+// Exit status, stdout and stderr, for the message of a failed expectation.
+std::string Describe(const RunResult& r);
+
 // A child left running in the background (a server). Killed with SIGTERM,
 // then SIGKILL, when destroyed. Its output goes to the given log file.
 class BackgroundProcess {
