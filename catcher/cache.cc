@@ -271,6 +271,11 @@ Status PurgeExpired(const CacheLayout& layout, const Settings& settings, TimePoi
 
 }  // namespace
 
+void CacheReport::Interrupt(const Error& error) {
+  LogInfo(error.message() + "; the next run resumes it where it stopped");
+  ++interrupted;
+}
+
 void CacheReport::Fail(Error error) {
   LogError(error.message());
   failures.push_back(error.message());
@@ -290,6 +295,16 @@ Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, C
   return result;
 }
 
+namespace {
+
+// Once the process is asked to stop, every transfer still running is aborted
+// and none starts: their network errors are the stop's, not the server's.
+bool StoppedBy(const CacheOptions& options, const Error& error) {
+  return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
+}
+
+}  // namespace
+
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
@@ -305,6 +320,8 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
       ++report.downloaded;
+    } else if (StoppedBy(options, results[i].error())) {
+      report.Interrupt(results[i].error());
     } else {
       report.Fail(results[i].error());
     }

@@ -33,11 +33,15 @@ struct CacheReport {
   int made_available = 0;
   int expired = 0;
   int purged = 0;
+  // Downloads cut short or not begun because the process is stopping: not
+  // failures (the partial files stay and the next run resumes them).
+  int interrupted = 0;
   // One line per failure (download, event, file); the first error is kept.
   std::vector<std::string> failures;
   std::optional<Error> first_error;
 
   void Fail(Error error);
+  void Interrupt(const Error& error);
 };
 
 struct CacheOptions {

@@ -102,7 +102,10 @@ Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
           std::to_string(report.downloaded) + " downloaded, " +
           std::to_string(report.made_available) + " made available, " +
           std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
-          " failures");
+          " failures" +
+          (report.interrupted > 0
+               ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
+               : std::string()));
   if (!updates.ok()) return updates;
   if (!cache.ok()) return cache;
   if (report.first_error) return *report.first_error;

@@ -337,14 +337,6 @@ TEST_F(CatcherConcurrencyTest, UnsubscribeDuringUpdateLeavesNoState) {
 // A subscription made, and one removed, with `catcher subscribe` and
 // `unsubscribe` while the daemon runs: the daemon's next cycles cache the new
 // one's images and let the removed one's go, without a restart or SIGHUP.
-//
-// NOTE (bug report, catcher/daemon.cc, not fixed here): RunDaemon() lists the
-// subscriptions once, at start (and again only on SIGHUP), so a subscription
-// made with `catcher subscribe` while the daemon runs is never updated or
-// cached by it; Cycle() should call RefreshSubscriptions(ctx)
-// (catcher/context.h) at the start of every cycle. (That a removed one's
-// state is not brought back by the daemon's stale list is fixed in
-// catcher/update.cc and catcher/state.cc.)
 TEST_F(CatcherConcurrencyTest, SubscriptionsChangedWhileDaemonRuns) {
   Publish("old", Spec(NewTestUuid(), 1, {ServeImage("img-old")}));
   Publish("new", Spec(NewTestUuid(), 1, {ServeImage("img-new")}));
