@@ -1,5 +1,6 @@
 // catcher cache [--download] [--expire] [--check]
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "catcher/cache.h"
@@ -21,22 +22,27 @@ namespace {
 // One cache run at a time per state directory (the daemon's or a command's).
 // A command waits for the lock as long as it takes. With `cancel` (the
 // daemon) the lock is polled instead, so that SIGTERM stops the daemon while
-// another run, a `catcher cache` by hand, holds the cache for hours.
-Result<FileLock> LockCache(const CacheLayout& layout, const std::atomic<bool>* cancel) {
+// another run, a `catcher cache` by hand, holds the cache for hours; nullopt
+// then says the process stopped before its turn came.
+Result<std::optional<FileLock>> LockCache(const CacheLayout& layout,
+                                          const std::atomic<bool>* cancel) {
   constexpr char kPurpose[] = "a cache run";
-  if (cancel == nullptr) return FileLock::Acquire(layout.lock, true, kPurpose);
+  if (cancel == nullptr) {
+    VMC_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(layout.lock, true, kPurpose));
+    return std::optional<FileLock>(std::move(lock));
+  }
   bool told = false;
   for (;;) {
     auto lock = FileLock::Acquire(layout.lock, false, kPurpose);
-    if (lock.ok() || lock.error().code() != ErrorCode::kLocked) return lock;
+    if (lock.ok()) return std::optional<FileLock>(std::move(lock).value());
+    if (lock.error().code() != ErrorCode::kLocked) return std::move(lock).error();
     if (!told) {
       LogInfo(lock.error().message() + "; waiting for it to finish");
       told = true;
     }
     if (cancel->load()) {
-      return Error(ErrorCode::kLocked,
-                   "the cache was not run: the process is stopping while " + lock.error().message())
-          .With("path", layout.lock.string());
+      LogInfo("the cache was not run: the process is stopping while " + lock.error().message());
+      return std::optional<FileLock>();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -48,7 +54,8 @@ Status RunCache(Context& ctx, bool download, bool expire, bool check,
                 const std::atomic<bool>* cancel, CacheReport& report) {
   VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
   const CacheLayout layout(ctx.settings.state_dir);
-  VMC_ASSIGN_OR_RETURN(const FileLock lock, LockCache(layout, cancel));
+  VMC_ASSIGN_OR_RETURN(const std::optional<FileLock> lock, LockCache(layout, cancel));
+  if (!lock) return Ok();
   CacheOptions options;
   options.now = SystemClock().Now();
   options.downloads = DownloadsAtOnce(ctx.settings);
