@@ -63,6 +63,8 @@ Status RunCache(Context& ctx, bool download, bool expire, bool check,
   return WithProcessEvents(layout, events, report, [&]() -> Status {
     if (check) VMC_RETURN_IF_ERROR(CheckCache(ctx, events, report));
     if (download) VMC_RETURN_IF_ERROR(DownloadWanted(ctx, events, options, report));
+    // Stopping: expiry (and the handlers it runs) waits for the next run.
+    if (cancel != nullptr && cancel->load()) return Ok();
     if (expire) VMC_RETURN_IF_ERROR(ExpireUnwanted(ctx, events, options, report));
     return Ok();
   });

@@ -1180,6 +1180,30 @@ TEST_F(CatcherCacheTest, DaemonStopsPromptlyOnSigterm) {
   EXPECT_EQ(static_cast<std::uint64_t>(resumed->bytes_sent), p.data.size() - held);
 }
 
+// SIGTERM during a download of a cycle that would also expire an image: the
+// daemon stops without expiring it (no handler runs after the stop); the
+// next run finishes both.
+TEST_F(CatcherCacheTest, DaemonStoppedDuringDownloadLeavesExpiryToTheNextRun) {
+  const Published old = MakeImage("old", 200 * 1024);
+  PublishList("1", {old});
+  RunOnceOk();
+  ExpectCached(old);
+  const Published slow = MakeImage("slow", 3 * kMiB, true);
+  PublishList("2", {slow});
+  const fs::path log = dir_ / "daemon.log";
+  auto daemon = CatcherInBackground({"-v", "run", "--interval", "1s"}, log);
+  ASSERT_TRUE(WaitFor([&] { return FileSize(PartialFile(slow.sha)) > 64 * 1024; }, seconds(20)))
+      << ReadFile(log);
+  EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);
+  ExpectCached(old);
+  EXPECT_TRUE(EventsFor(ReadEvents(events_), "ExpirePrefix", old.id).empty()) << ReadFile(log);
+
+  RunOnceOk();
+  ExpectCached(slow);
+  EXPECT_FALSE(fs::exists(ViewFile(old.id)));
+  EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePrefix", old.id).size(), 1u);
+}
+
 // SIGTERM while the daemon waits for the cache, held by a `catcher cache`
 // run by hand: it stops at once all the same, and says so without an error.
 TEST_F(CatcherCacheTest, DaemonStopsPromptlyWhileTheCacheIsHeld) {
