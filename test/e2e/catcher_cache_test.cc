@@ -42,6 +42,7 @@
 
 #include "common/clock.h"
 #include "common/smime.h"
+#include "test/support/catcher_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
@@ -110,16 +111,6 @@ std::uint64_t FileSize(const fs::path& path) {
 ino_t Inode(const fs::path& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
-// Polls `done` every 20 ms until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& done, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return done();
 }
 
 std::vector<std::string> DirNames(const fs::path& dir) {
@@ -332,29 +323,19 @@ struct Published {
   fs::path file;
 };
 
-class CatcherCacheTest : public ::testing::Test {
+class CatcherCacheTest : public CatcherE2eTest<CatcherCacheTest> {
  protected:
   static void SetUpTestSuite() {
     NginxOptions options;
-    options.tls_cert = Pki().server_fullchain();
-    options.tls_key = Pki().server().key;
     // Slow for a whole-file GET, full speed for a ranged one (a resume).
     options.http_config = "  map $http_range $vmc_slow_rate { \"\" 256k; default 0; }\n";
     options.server_config = "    location /slow/ { limit_rate $vmc_slow_rate; }\n";
-    server_ = NginxServer::Start(std::move(options)).release();
-    e1_ = NamesOf(Pki().endorser1());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+    StartServer(std::move(options));
   }
 
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    state_ = dir_ / "state";
-    policy_ = dir_ / "policy.json";
-    config_ = dir_ / "catcher.conf";
+    CatcherE2eTest::SetUp();
+    if (HasFatalFailure()) return;
     events_ = dir_ / "events.log";
     handler_ = dir_ / "handler.sh";
     list_id_ = NewTestUuid();
@@ -388,41 +369,10 @@ class CatcherCacheTest : public ::testing::Test {
                            "\nevent-timeout = " + event_timeout + "\ndownloads = 2\n" + extra);
   }
 
-  // The policy: endorser e1 (endorser1 of the PKI) and one subscription
-  // "sub" to this test's list, all images. `rest`: more top-level members.
+  // The policy: endorsers e1 and e2 and one subscription "sub" to this
+  // test's list, trusting e1, all images. `rest`: more top-level members.
   void WritePolicy(const std::string& rest = "") {
-    WriteFile(
-        policy_,
-        "// written by catcher_cache_test\n{\n  \"endorsers\": {\n    \"e1\": {\"dn\": " +
-            Quote(e1_.dn) + ", \"ca\": " + Quote(e1_.ca) +
-            "}\n  },\n  \"subscriptions\": [{\"name\": \"sub\", \"url\": " + Quote(ListUrl()) +
-            ", \"endorser\": \"e1\", \"images\": \"all\"}]" + rest + "\n}\n");
-  }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {VMC_CATCHER_BIN,         "--config",      config_.string(),
-                                     "--state-dir",           state_.string(), "--ca-dir",
-                                     Pki().ca_dir().string(), "--policy",      policy_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
-  static RunOptions Options() {
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return options;
-  }
-
-  RunResult Catcher(const std::vector<std::string>& args) {
-    return test::Run(Argv(args), Options());
-  }
-
-  // catcher left running (a daemon, or a run the test kills).
-  std::unique_ptr<BackgroundProcess> CatcherInBackground(const std::vector<std::string>& args,
-                                                         const fs::path& log) {
-    return std::make_unique<BackgroundProcess>(Argv(args), log, Options());
+    CatcherE2eTest::WritePolicy(Sub("sub", ListUrl(), "e1", ", \"images\": \"all\""), rest);
   }
 
   std::string ListUrl() const { return server_->Url("/" + name_ + "/list"); }
@@ -522,20 +472,6 @@ class CatcherCacheTest : public ::testing::Test {
     EXPECT_EQ(Inode(ContentFile(p.sha)), Inode(ViewFile(p.id)));
   }
 
-  // `images --json`: identifier -> state.
-  std::map<std::string, std::string> ImageStates() {
-    const RunResult r = Catcher({"--json", "images"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    std::map<std::string, std::string> out;
-    auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
-    if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "images --json: " << r.out;
-      return out;
-    }
-    for (const auto& item : doc->GetArray()) out[Str(item, "identifier")] = Str(item, "state");
-    return out;
-  }
-
   // The access log entries of `p`'s URL, once there are at least `count`
   // (nginx logs a request just after its response), or after `timeout`.
   std::vector<AccessLogEntry> Requests(const Published& p, size_t count,
@@ -556,22 +492,11 @@ class CatcherCacheTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
   }
 
-  static NginxServer* server_;
-  static Names e1_;
-
-  TempDir dir_;
-  std::string name_;
   std::string list_id_;
   TimePoint expires_ = Now() + hours(24 * 30);
-  fs::path state_;
-  fs::path policy_;
-  fs::path config_;
   fs::path events_;
   fs::path handler_;
 };
-
-NginxServer* CatcherCacheTest::server_ = nullptr;
-Names CatcherCacheTest::e1_;
 
 // --- the main job --------------------------------------------------------------------
 
@@ -935,7 +860,7 @@ TEST_F(CatcherCacheTest, KilledDuringDownloadResumes) {
   const Published small = MakeImage("small", 200 * 1024);
   PublishList("1", {p, small});
 
-  auto run = CatcherInBackground({"run", "--once"}, dir_ / "killed.log");
+  auto run = Start({"run", "--once"}, dir_ / "killed.log");
   ASSERT_TRUE(WaitFor([&] { return FileSize(PartialFile(p.sha)) > 64 * 1024; }, seconds(20)))
       << ReadFile(dir_ / "killed.log");
   kill(run->pid(), SIGKILL);
@@ -986,7 +911,7 @@ TEST_F(CatcherCacheTest, KilledAtRandomMomentsRecovers) {
     const int delay = delay_ms(random);
     SCOPED_TRACE("round " + std::to_string(round) + ", killed after " + std::to_string(delay) +
                  " ms");
-    auto run = CatcherInBackground({"run", "--once"}, dir_ / "random.log");
+    auto run = Start({"run", "--once"}, dir_ / "random.log");
     std::this_thread::sleep_for(milliseconds(delay));
     kill(run->pid(), SIGKILL);
     run->Stop();
@@ -1150,7 +1075,7 @@ TEST_F(CatcherCacheTest, DaemonStopsPromptlyOnSigterm) {
   const Published p = MakeImage("slow", 3 * kMiB, true);
   PublishList("1", {p});
   const fs::path log = dir_ / "daemon.log";
-  auto daemon = CatcherInBackground({"-v", "run", "--interval", "1s"}, log);
+  auto daemon = Start({"-v", "run", "--interval", "1s"}, log);
   ASSERT_TRUE(WaitFor([&] { return FileSize(PartialFile(p.sha)) > 64 * 1024; }, seconds(20)))
       << ReadFile(log);
   const auto start = Clock::now();
@@ -1191,7 +1116,7 @@ TEST_F(CatcherCacheTest, DaemonStoppedDuringDownloadLeavesExpiryToTheNextRun) {
   const Published slow = MakeImage("slow", 3 * kMiB, true);
   PublishList("2", {slow});
   const fs::path log = dir_ / "daemon.log";
-  auto daemon = CatcherInBackground({"-v", "run", "--interval", "1s"}, log);
+  auto daemon = Start({"-v", "run", "--interval", "1s"}, log);
   ASSERT_TRUE(WaitFor([&] { return FileSize(PartialFile(slow.sha)) > 64 * 1024; }, seconds(20)))
       << ReadFile(log);
   EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);
@@ -1210,11 +1135,11 @@ TEST_F(CatcherCacheTest, DaemonStopsPromptlyWhileTheCacheIsHeld) {
   const Published p = MakeImage("held", 3 * kMiB, true);
   PublishList("1", {p});
   ASSERT_EQ(Catcher({"update"}).exit_code, 0);
-  auto by_hand = CatcherInBackground({"cache"}, dir_ / "by-hand.log");
+  auto by_hand = Start({"cache"}, dir_ / "by-hand.log");
   ASSERT_TRUE(WaitFor([&] { return FileSize(PartialFile(p.sha)) > 64 * 1024; }, seconds(20)))
       << ReadFile(dir_ / "by-hand.log");
   const fs::path log = dir_ / "daemon.log";
-  auto daemon = CatcherInBackground({"-v", "run", "--interval", "1s"}, log);
+  auto daemon = Start({"-v", "run", "--interval", "1s"}, log);
   EXPECT_TRUE(
       WaitFor([&] { return ReadFile(log).find("waiting") != std::string::npos; }, seconds(5)))
       << ReadFile(log);
@@ -1242,7 +1167,7 @@ TEST_F(CatcherCacheTest, DaemonReloadsLocksAndServesTheCli) {
                                          MakeImage("d-two", 300 * 1024)};
   PublishList("1", images);
   const fs::path log = dir_ / "daemon.log";
-  auto daemon = CatcherInBackground({"-v", "run", "--interval", "1s"}, log);
+  auto daemon = Start({"-v", "run", "--interval", "1s"}, log);
   auto cycles = [&] {
     const std::string text = ReadFile(log);
     size_t n = 0;

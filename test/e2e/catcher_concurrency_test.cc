@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/smime.h"
+#include "test/support/catcher_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
@@ -47,15 +48,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const TestPki& Pki() { return TestPki::Get(); }
-
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-}
 
 // Violations of the cache's invariants: every file of cache/.sha512/ is named
 // by its own SHA-512, every entry of cache/ is a hard link to one of them.
@@ -111,55 +103,13 @@ std::string Join(const std::vector<std::string>& lines) {
   return out;
 }
 
-class CatcherConcurrencyTest : public ::testing::Test {
+class CatcherConcurrencyTest : public CatcherE2eTest<CatcherConcurrencyTest> {
  protected:
   static void SetUpTestSuite() {
     NginxOptions options;
-    options.tls_cert = Pki().server_fullchain();
-    options.tls_key = Pki().server().key;
     // Lists that take about a second and a half to arrive.
     options.server_config = "    location /slow/ { limit_rate 2k; }\n";
-    server_ = NginxServer::Start(std::move(options)).release();
-    e1_ = NamesOf(Pki().endorser1());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    state_ = dir_ / "state";
-    policy_ = dir_ / "policy.json";
-    config_ = dir_ / "catcher.conf";
-    WriteFile(policy_, "{}\n");
-    WriteFile(config_, "");
-  }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {VMC_CATCHER_BIN,         "--config",      config_.string(),
-                                     "--state-dir",           state_.string(), "--ca-dir",
-                                     Pki().ca_dir().string(), "--policy",      policy_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
-  static RunOptions CatcherOptions() {
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return options;
-  }
-
-  RunResult Catcher(const std::vector<std::string>& args) const {
-    return test::Run(Argv(args), CatcherOptions());
-  }
-
-  std::unique_ptr<BackgroundProcess> Start(const std::vector<std::string>& args,
-                                           const fs::path& log) const {
-    return std::make_unique<BackgroundProcess>(Argv(args), log, CatcherOptions());
+    StartServer(std::move(options));
   }
 
   // <test>/<path> under the root, or under /slow/ (2 KiB/s).
@@ -196,16 +146,6 @@ class CatcherConcurrencyTest : public ::testing::Test {
     return s;
   }
 
-  void WritePolicy(const std::string& subscriptions) {
-    WriteFile(policy_, "{\n  \"endorsers\": {\"e1\": {\"dn\": " + Quote(e1_.dn) +
-                           ", \"ca\": " + Quote(e1_.ca) + "}},\n  \"subscriptions\": [" +
-                           subscriptions + "]\n}\n");
-  }
-
-  static std::string Sub(const std::string& name, const std::string& url) {
-    return "{\"name\": " + Quote(name) + ", \"url\": " + Quote(url) + ", \"endorser\": \"e1\"}";
-  }
-
   std::vector<std::string> Subscribe(const std::string& url, const std::string& name) const {
     return {"--json", "subscribe",     url,   "--name", name, "--endorser-dn",
             e1_.dn,   "--endorser-ca", e1_.ca};
@@ -219,17 +159,6 @@ class CatcherConcurrencyTest : public ::testing::Test {
     auto doc = ParseJson(r.out);
     if (!doc || !doc->IsArray()) return out;
     for (const auto& item : doc->GetArray()) out[Str(item, "name")] = Str(item, "version");
-    return out;
-  }
-
-  // `images --json`: identifier -> state.
-  std::map<std::string, std::string> ImageStates() const {
-    std::map<std::string, std::string> out;
-    const RunResult r = Catcher({"--json", "images"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    auto doc = ParseJson(r.out);
-    if (!doc || !doc->IsArray()) return out;
-    for (const auto& item : doc->GetArray()) out[Str(item, "identifier")] = Str(item, "state");
     return out;
   }
 
@@ -272,19 +201,7 @@ class CatcherConcurrencyTest : public ::testing::Test {
       }
     }
   }
-
-  static NginxServer* server_;
-  static Names e1_;
-
-  TempDir dir_;
-  std::string name_;
-  fs::path state_;
-  fs::path policy_;
-  fs::path config_;
 };
-
-NginxServer* CatcherConcurrencyTest::server_ = nullptr;
-Names CatcherConcurrencyTest::e1_;
 
 // Two updates of one subscription at once, both fetching the same new list:
 // one stores it, and the other, which verified it against the list held

@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/smime.h"
+#include "test/support/catcher_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
@@ -56,17 +57,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const TestPki& Pki() { return TestPki::Get(); }
-
-// `update --json`'s first line: subscription -> result.
-std::map<std::string, std::string> UpdateResults(const RunResult& r) {
-  std::map<std::string, std::string> out;
-  const auto lines = Lines(r.out);
-  if (lines.empty()) return out;
-  auto doc = ParseJson(lines.front());
-  if (!doc || !doc->IsArray()) return out;
-  for (const auto& item : doc->GetArray()) out[Str(item, "subscription")] = Str(item, "result");
-  return out;
-}
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -213,94 +203,19 @@ int CountProcesses(const std::vector<std::string>& argv) {
   return count;
 }
 
-// Waits until `done` holds or `timeout` passes; returns its last value.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-}
-
 // --- the fixture -------------------------------------------------------------
 
-class CatcherFaultsTest : public ::testing::Test {
+class CatcherFaultsTest : public CatcherE2eTest<CatcherFaultsTest> {
  protected:
   static void SetUpTestSuite() {
     NginxOptions options;
-    options.tls_cert = Pki().server_fullchain();
-    options.tls_key = Pki().server().key;
     // Locations that send slowly, so that downloads are in flight when a test
     // interferes: 256 KiB/s and 1 MiB/s per connection.
     options.server_config =
         "    location /slow/ { limit_rate 256k; }\n"
         "    location /mid/ { limit_rate 1m; }\n";
-    server_ = NginxServer::Start(std::move(options)).release();
-    e1_ = NamesOf(Pki().endorser1());
-    e2_ = NamesOf(Pki().endorser2());
+    StartServer(std::move(options));
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    state_ = dir_ / "state";
-    policy_ = dir_ / "policy.json";
-    config_ = dir_ / "catcher.conf";
-    ca_dir_ = Pki().ca_dir();
-    WriteFile(policy_, "{}\n");
-    WriteFile(config_, "");
-    fs::create_directories(server_->root() / name_);
-  }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {VMC_CATCHER_BIN,  "--config",      config_.string(),
-                                     "--state-dir",    state_.string(), "--ca-dir",
-                                     ca_dir_.string(), "--policy",      policy_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
-  static RunOptions CatcherOptions() {
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return options;
-  }
-
-  // Runs catcher with this test's config, state, CA and policy.
-  RunResult Catcher(const std::vector<std::string>& args) const {
-    return test::Run(Argv(args), CatcherOptions());
-  }
-
-  // Starts catcher in the background, its output going to `log`.
-  std::unique_ptr<BackgroundProcess> Start(const std::vector<std::string>& args,
-                                           const fs::path& log) const {
-    return std::make_unique<BackgroundProcess>(Argv(args), log, CatcherOptions());
-  }
-
-  // Serves `bytes` at <test>/<path>.
-  std::string PublishBytes(const std::string& path, const std::string& bytes) {
-    Serve(server_->root() / name_ / path, bytes);
-    return bytes;
-  }
-
-  std::string Publish(const std::string& path, const ListSpec& spec,
-                      const PkiIdentity& signer = Pki().endorser1()) {
-    auto signed_list = BuildSignedList(spec, signer);
-    if (!signed_list.ok()) {
-      ADD_FAILURE() << "cannot build list: " << signed_list.error().ToString();
-      return "";
-    }
-    return PublishBytes(path, *signed_list);
-  }
-
-  std::string Url(const std::string& path) const { return server_->Url("/" + name_ + "/" + path); }
 
   // Serves an image of `size` pseudo-random bytes as <location>/<test>/<id>
   // (location "" is the unlimited root, "slow" and "mid" the rate-limited
@@ -321,20 +236,6 @@ class CatcherFaultsTest : public ::testing::Test {
     return spec;
   }
 
-  void WritePolicy(const std::string& subscriptions, const std::string& rest = "") {
-    WriteFile(policy_,
-              "// written by catcher_faults_test\n{\n  \"endorsers\": {\n    \"e1\": {\"dn\": " +
-                  Quote(e1_.dn) + ", \"ca\": " + Quote(e1_.ca) +
-                  "},\n    \"e2\": {\"dn\": " + Quote(e2_.dn) + ", \"ca\": " + Quote(e2_.ca) +
-                  "}\n  },\n  \"subscriptions\": [" + subscriptions + "]" + rest + "\n}\n");
-  }
-
-  static std::string Sub(const std::string& name, const std::string& url,
-                         const std::string& endorser = "e1") {
-    return "{\"name\": " + Quote(name) + ", \"url\": " + Quote(url) +
-           ", \"endorser\": " + Quote(endorser) + "}";
-  }
-
   static ListSpec Spec(const std::string& id, const std::string& version,
                        std::vector<ImageSpec> images) {
     ListSpec s;
@@ -344,52 +245,6 @@ class CatcherFaultsTest : public ::testing::Test {
     return s;
   }
 
-  // The LMDB environment as mdb_dump prints it: database name -> its dump.
-  std::map<std::string, std::string> Dump() const {
-    const RunResult r = test::Run({"mdb_dump", "-a", "-p", (state_ / "db").string()});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::map<std::string, std::string> out;
-    std::string name;
-    std::string block;
-    for (const auto& line : Lines(r.out)) {
-      if (line.rfind("database=", 0) == 0) name = line.substr(9);
-      block += line + "\n";
-      if (line == "DATA=END") {
-        out[name] = std::move(block);
-        block.clear();
-        name.clear();
-      }
-    }
-    EXPECT_EQ(out.count("attempts"), 1u) << r.out;
-    return out;
-  }
-
-  std::map<std::string, std::string> DumpWithoutAttempts() const {
-    auto dump = Dump();
-    dump.erase("attempts");
-    return dump;
-  }
-
-  // `subscriptions --json` as name -> its string members.
-  std::map<std::string, std::map<std::string, std::string>> Subscriptions() const {
-    const RunResult r = Catcher({"--json", "subscriptions"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    std::map<std::string, std::map<std::string, std::string>> out;
-    auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
-    if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "subscriptions --json: " << r.out;
-      return out;
-    }
-    for (const auto& item : doc->GetArray()) {
-      auto& fields = out[Str(item, "name")];
-      for (const auto& m : item.GetObject()) {
-        if (m.value.IsString()) fields[m.name.GetString()] = m.value.GetString();
-      }
-    }
-    return out;
-  }
-
-  // `images --json` as printed.
   // `images --json`, with the verification instant of refusal reasons
   // blanked: two calls a second apart must compare equal.
   std::string ImagesText() const {
@@ -397,19 +252,6 @@ class CatcherFaultsTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
     static const std::regex kInstant("verification time [0-9T:Z-]+");
     return std::regex_replace(r.out, kInstant, "verification time <now>");
-  }
-
-  // `images --json`: identifier -> state.
-  std::map<std::string, std::string> ImageStates() const {
-    std::map<std::string, std::string> out;
-    const std::string text = ImagesText();
-    auto doc = ParseJson(Lines(text).empty() ? "" : Lines(text).front());
-    if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "images --json: " << text;
-      return out;
-    }
-    for (const auto& item : doc->GetArray()) out[Str(item, "identifier")] = Str(item, "state");
-    return out;
   }
 
   // Every file and directory of the state directory but the database and the
@@ -436,11 +278,6 @@ class CatcherFaultsTest : public ::testing::Test {
                  std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
     }
     return out;
-  }
-
-  void UpdateOk() {
-    const RunResult r = Catcher({"--json", "update"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
   }
 
   void CacheOk() {
@@ -510,26 +347,12 @@ class CatcherFaultsTest : public ::testing::Test {
     }
   }
 
-  static NginxServer* server_;
-  static Names e1_;
-  static Names e2_;
-
-  TempDir dir_;
-  std::string name_;
-  fs::path state_;
-  fs::path policy_;
-  fs::path config_;
-  fs::path ca_dir_;
   std::string id_;
   ImageSpec img_a_;
   ImageSpec img_b_;
   ImageSpec img_new_;
   std::map<std::string, std::string> image_paths_;  // identifier -> request path
 };
-
-NginxServer* CatcherFaultsTest::server_ = nullptr;
-Names CatcherFaultsTest::e1_;
-Names CatcherFaultsTest::e2_;
 
 // --- threats of DESIGN.md section 5, steps 2 and 3 ----------------------------
 

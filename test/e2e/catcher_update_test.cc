@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
+#include "test/support/catcher_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
@@ -43,159 +44,20 @@ TimePoint Now() { return std::chrono::time_point_cast<seconds>(std::chrono::syst
 
 const TestPki& Pki() { return TestPki::Get(); }
 
-// --- catcher's output --------------------------------------------------------
-
-// `update --json`'s first line: subscription -> result.
-std::map<std::string, std::string> UpdateResults(const RunResult& r) {
-  std::map<std::string, std::string> out;
-  const auto lines = Lines(r.out);
-  if (lines.empty()) return out;
-  auto doc = ParseJson(lines.front());
-  if (!doc || !doc->IsArray()) return out;
-  for (const auto& item : doc->GetArray()) out[Str(item, "subscription")] = Str(item, "result");
-  return out;
-}
-
 // --- the fixture -------------------------------------------------------------
 
-class CatcherUpdateTest : public ::testing::Test {
+class CatcherUpdateTest : public CatcherE2eTest<CatcherUpdateTest> {
  protected:
   static void SetUpTestSuite() {
     NginxOptions options;
-    options.tls_cert = Pki().server_fullchain();
-    options.tls_key = Pki().server().key;
     // One byte a second: a server that stalls.
     options.server_config = "    location /slow/ { limit_rate 1; }\n";
-    server_ = NginxServer::Start(std::move(options)).release();
-    e1_ = NamesOf(Pki().endorser1());
-    e2_ = NamesOf(Pki().endorser2());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    state_ = dir_ / "state";
-    policy_ = dir_ / "policy.json";
-    config_ = dir_ / "catcher.conf";
-    ca_dir_ = Pki().ca_dir();
-    WriteFile(policy_, "{}\n");
-    WriteFile(config_, "");
-    fs::create_directories(server_->root() / name_);
-  }
-
-  // Runs catcher with this test's config, state, CA and policy.
-  RunResult Catcher(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {VMC_CATCHER_BIN,  "--config",      config_.string(),
-                                     "--state-dir",    state_.string(), "--ca-dir",
-                                     ca_dir_.string(), "--policy",      policy_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return test::Run(argv, options);
-  }
-
-  // Serves `bytes` at <test>/<path> (see Serve()).
-  std::string PublishBytes(const std::string& path, const std::string& bytes) {
-    Serve(server_->root() / name_ / path, bytes);
-    return bytes;
-  }
-
-  // Signs `spec` with `signer` and serves it; returns the signed bytes.
-  std::string Publish(const std::string& path, const ListSpec& spec,
-                      const PkiIdentity& signer = Pki().endorser1()) {
-    auto signed_list = BuildSignedList(spec, signer);
-    if (!signed_list.ok()) {
-      ADD_FAILURE() << "cannot build list: " << signed_list.error().ToString();
-      return "";
-    }
-    return PublishBytes(path, *signed_list);
-  }
-
-  std::string Url(const std::string& path) const { return server_->Url("/" + name_ + "/" + path); }
-
-  // A policy with endorsers e1 and e2 (endorser1, endorser2 of the PKI).
-  // `subscriptions` and `rest` are JSON text for the array's items and for
-  // more top-level members (", \"deny\": [...]").
-  void WritePolicy(const std::string& subscriptions, const std::string& rest = "") {
-    WriteFile(policy_,
-              "// written by catcher_update_test\n{\n  \"endorsers\": {\n    \"e1\": {\"dn\": " +
-                  Quote(e1_.dn) + ", \"ca\": " + Quote(e1_.ca) +
-                  "},\n    \"e2\": {\"dn\": " + Quote(e2_.dn) + ", \"ca\": " + Quote(e2_.ca) +
-                  "}\n  },\n  \"subscriptions\": [" + subscriptions + "]" + rest + "\n}\n");
-  }
-
-  // One subscription item for WritePolicy().
-  static std::string Sub(const std::string& name, const std::string& url,
-                         const std::string& endorser = "e1", const std::string& extra = "") {
-    return "{\"name\": " + Quote(name) + ", \"url\": " + Quote(url) +
-           ", \"endorser\": " + Quote(endorser) + extra + "}";
+    StartServer(std::move(options));
   }
 
   // The policy with one subscription "sub" to <test>/list trusting e1.
   void WriteStandardPolicy(const std::string& extra = "", const std::string& rest = "") {
     WritePolicy(Sub("sub", Url("list"), "e1", extra), rest);
-  }
-
-  // The LMDB environment as mdb_dump prints it: database name -> its dump
-  // (header and data).
-  std::map<std::string, std::string> Dump() {
-    const RunResult r = test::Run({"mdb_dump", "-a", "-p", (state_ / "db").string()});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::map<std::string, std::string> out;
-    std::string name;
-    std::string block;
-    for (const auto& line : Lines(r.out)) {
-      if (line.rfind("database=", 0) == 0) name = line.substr(9);
-      block += line + "\n";
-      if (line == "DATA=END") {
-        out[name] = std::move(block);
-        block.clear();
-        name.clear();
-      }
-    }
-    EXPECT_TRUE(block.empty()) << "unexpected mdb_dump output: " << r.out;
-    EXPECT_EQ(out.count("attempts"), 1u) << r.out;
-    return out;
-  }
-
-  // Dump() without "attempts", which records every refusal by design.
-  std::map<std::string, std::string> DumpWithoutAttempts() {
-    auto dump = Dump();
-    dump.erase("attempts");
-    return dump;
-  }
-
-  // `subscriptions --json` as name -> {result, message, ...} (the whole item).
-  std::map<std::string, std::map<std::string, std::string>> Subscriptions() {
-    const RunResult r = Catcher({"--json", "subscriptions"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    std::map<std::string, std::map<std::string, std::string>> out;
-    auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
-    if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "subscriptions --json: " << r.out;
-      return out;
-    }
-    for (const auto& item : doc->GetArray()) {
-      auto& fields = out[Str(item, "name")];
-      for (const auto& m : item.GetObject()) {
-        if (m.value.IsString()) fields[m.name.GetString()] = m.value.GetString();
-      }
-    }
-    return out;
-  }
-
-  // Runs `update --json ARGS`, expecting success.
-  void UpdateOk(const std::vector<std::string>& names = {}) {
-    std::vector<std::string> args = {"--json", "update"};
-    args.insert(args.end(), names.begin(), names.end());
-    const RunResult r = Catcher(args);
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
   }
 
   // Runs `update --json [sub]` and expects the refusal `code` with `exit_status`
@@ -253,22 +115,7 @@ class CatcherUpdateTest : public ::testing::Test {
     s.images = std::move(images);
     return s;
   }
-
-  static NginxServer* server_;
-  static Names e1_;
-  static Names e2_;
-
-  TempDir dir_;
-  std::string name_;
-  fs::path state_;
-  fs::path policy_;
-  fs::path config_;
-  fs::path ca_dir_;
 };
-
-NginxServer* CatcherUpdateTest::server_ = nullptr;
-Names CatcherUpdateTest::e1_;
-Names CatcherUpdateTest::e2_;
 
 // --- threats of DESIGN.md section 5, steps 4 to 9 ----------------------------
 
