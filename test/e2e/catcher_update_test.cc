@@ -83,22 +83,8 @@ class CatcherUpdateTest : public CatcherE2eTest<CatcherUpdateTest> {
   }
 
   // `images --json`: identifier -> {state, reason, ...} (string members).
-  std::map<std::string, std::map<std::string, std::string>> Images() {
-    const RunResult r = Catcher({"--json", "images"});
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    std::map<std::string, std::map<std::string, std::string>> out;
-    auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
-    if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "images --json: " << r.out;
-      return out;
-    }
-    for (const auto& item : doc->GetArray()) {
-      auto& fields = out[Str(item, "identifier")];
-      for (const auto& m : item.GetObject()) {
-        if (m.value.IsString()) fields[m.name.GetString()] = m.value.GetString();
-      }
-    }
-    return out;
+  std::map<std::string, std::map<std::string, std::string>> Images() const {
+    return ItemsOf("images", "identifier");
   }
 
   static ImageSpec Img(const std::string& id) {

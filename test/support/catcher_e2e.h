@@ -189,23 +189,30 @@ class CatcherE2eTest : public ::testing::Test {
     return dump;
   }
 
-  // `subscriptions --json` as name -> its string members.
-  std::map<std::string, std::map<std::string, std::string>> Subscriptions() const {
-    const RunResult r = Catcher({"--json", "subscriptions"});
+  // The items of `COMMAND --json` (an array on its first line) by their
+  // member `key`: each item's string members.
+  std::map<std::string, std::map<std::string, std::string>> ItemsOf(const std::string& command,
+                                                                    const char* key) const {
+    const RunResult r = Catcher({"--json", command});
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
     std::map<std::string, std::map<std::string, std::string>> out;
     auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
     if (!doc || !doc->IsArray()) {
-      ADD_FAILURE() << "subscriptions --json: " << r.out;
+      ADD_FAILURE() << command << " --json: " << r.out;
       return out;
     }
     for (const auto& item : doc->GetArray()) {
-      auto& fields = out[Str(item, "name")];
+      auto& fields = out[Str(item, key)];
       for (const auto& m : item.GetObject()) {
         if (m.value.IsString()) fields[m.name.GetString()] = m.value.GetString();
       }
     }
     return out;
+  }
+
+  // `subscriptions --json` as name -> its string members.
+  std::map<std::string, std::map<std::string, std::string>> Subscriptions() const {
+    return ItemsOf("subscriptions", "name");
   }
 
   // `images --json`: identifier -> state.
