@@ -269,6 +269,12 @@ Status PurgeExpired(const CacheLayout& layout, const Settings& settings, TimePoi
   return Ok();
 }
 
+// Once the process is asked to stop, every transfer still running is aborted
+// and none starts: their network errors are the stop's, not the server's.
+bool StoppedBy(const CacheOptions& options, const Error& error) {
+  return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
+}
+
 }  // namespace
 
 void CacheReport::Interrupt(const Error& error) {
@@ -294,16 +300,6 @@ Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, C
   }
   return result;
 }
-
-namespace {
-
-// Once the process is asked to stop, every transfer still running is aborted
-// and none starts: their network errors are the stop's, not the server's.
-bool StoppedBy(const CacheOptions& options, const Error& error) {
-  return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
-}
-
-}  // namespace
 
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
