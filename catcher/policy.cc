@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/trust.h"
+#include "common/utf8.h"
 
 namespace vmc::catcher {
 namespace {
@@ -226,18 +227,6 @@ std::size_t TokenStart(std::string_view text, std::size_t end, TokenKind kind) {
   return 0;
 }
 
-// Whether `text` is well-formed UTF-8.
-bool IsUtf8(std::string_view text) {
-  struct Sink {
-    void Put(char) {}
-  } sink;
-  rapidjson::MemoryStream stream(text.data(), text.size());
-  while (stream.Tell() < text.size()) {
-    if (!rapidjson::UTF8<>::Validate(stream, sink)) return false;
-  }
-  return true;
-}
-
 struct SyntaxFailure {
   std::size_t offset = 0;
   std::string pointer;
@@ -309,7 +298,7 @@ class BuildingHandler {
   // 1.1.0 decodes an unpaired low-surrogate escape ("\udc00") into bytes that
   // are not UTF-8, which no JSON writer could put out again.
   bool Text(std::string_view text) {
-    if (IsUtf8(text)) return true;
+    if (IsValidUtf8(text)) return true;
     return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
                 "the string is not Unicode text (it has an unpaired \\u surrogate escape)");
   }

@@ -23,6 +23,7 @@
 #include "common/identifier.h"
 #include "common/log.h"
 #include "common/schema.h"
+#include "common/utf8.h"
 #include "schemas/embedded_schemas.h"
 
 namespace vmc {
@@ -186,38 +187,6 @@ std::string Excerpt(const rapidjson::Value& value) {
   if (value.IsString()) return Quote(View(value));
   return Serialize<rapidjson::Writer<rapidjson::StringBuffer>>(value);
 }
-
-// The offset of the first byte that does not begin a valid UTF-8 sequence,
-// or npos. ASCII, nearly all of any list, is passed eight bytes at a time;
-// every other sequence is judged by RapidJSON's validator (which refuses
-// overlong forms, surrogates and code points beyond U+10FFFF).
-std::size_t FirstInvalidUtf8(std::string_view text) {
-  struct Sink {
-    void Put(char) {}
-  } sink;
-  constexpr std::uint64_t kHighBits = 0x8080808080808080u;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::uint64_t word = 0;
-    if (text.size() - i >= sizeof word) {
-      std::memcpy(&word, text.data() + i, sizeof word);
-      if ((word & kHighBits) == 0) {
-        i += sizeof word;
-        continue;
-      }
-    }
-    if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    rapidjson::MemoryStream stream(text.data() + i, text.size() - i);
-    if (!rapidjson::UTF8<>::Validate(stream, sink)) return i;
-    i += stream.Tell();
-  }
-  return std::string_view::npos;
-}
-
-bool IsValidUtf8(std::string_view text) { return FirstInvalidUtf8(text) == std::string_view::npos; }
 
 std::optional<std::uint64_t> ParseCountText(std::string_view text) {
   if (text.empty() ||
