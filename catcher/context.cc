@@ -1,5 +1,6 @@
 #include "catcher/context.h"
 
+#include "catcher/cache_layout.h"
 #include "catcher/events.h"
 #include "catcher/update.h"
 #include "common/log.h"
@@ -38,6 +39,9 @@ Status RefreshSubscriptions(Context& ctx) {
 Result<Context> OpenContext(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Settings settings, ResolveSettings(inv));
   VMC_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(settings.policy_path, settings.policy_required));
+  // Before LMDB opens db/data.mdb by name: no link and no directory others
+  // can write on the way.
+  VMC_RETURN_IF_ERROR(CheckStateDirectory(settings.state_dir));
   VMC_ASSIGN_OR_RETURN(State state, State::Open(settings.state_dir));
   std::vector<std::string> warnings;
   VMC_ASSIGN_OR_RETURN(auto subscriptions, AllSubscriptions(policy, state, &warnings));
