@@ -23,9 +23,11 @@ UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now) {
 }
 
 Result<EventRunner> MakeEventRunner(const Settings& settings) {
-  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout);
+  // <state>/events/: the handlers' metadata files (events.h).
+  const std::filesystem::path metadata_dir = settings.state_dir / "events";
+  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout, metadata_dir);
   VMC_ASSIGN_OR_RETURN(auto argv, SplitCommandLine(settings.event_command));
-  return EventRunner(std::move(argv), settings.event_timeout);
+  return EventRunner(std::move(argv), settings.event_timeout, metadata_dir);
 }
 
 Status RefreshSubscriptions(Context& ctx) {
