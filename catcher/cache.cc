@@ -1,5 +1,6 @@
 #include "catcher/cache.h"
 
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include "common/digest.h"
 #include "common/identifier.h"
 #include "common/log.h"
+#include "common/safe_dir.h"
+#include "common/unique_fd.h"
 
 namespace vmc::catcher {
 namespace {
@@ -64,35 +67,54 @@ Event WithType(const std::map<std::string, std::string>& variables, const std::s
 
 // The temporary name Link() gives a view before renaming it into place. No
 // identifier starts with '.', so it never names a view.
-fs::path LinkTemp(const fs::path& view) {
-  return view.parent_path() / ("." + view.filename().string() + ".link");
-}
+std::string LinkTemp(const std::string& id) { return "." + id + ".link"; }
 
 bool IsLinkTemp(const std::string& name) {
   return name.size() > 6 && name[0] == '.' && name.ends_with(".link");
 }
 
-// Hard-links `content` as `view`, replacing any old view atomically.
-Status Link(const fs::path& content, const fs::path& view) {
+// Whether cache/<id> is a hard link of cache/.sha512/<sha> (never a
+// symbolic link to it: a view is followed by the middleware).
+bool IsViewOf(const CacheDirFds& dirs, const std::string& id, const std::string& sha) {
+  struct stat view {
+  }, content{};
+  return dirs.cache.Stat(id, &view).ok() && S_ISREG(view.st_mode) &&
+         dirs.content.Stat(sha, &content).ok() && S_ISREG(content.st_mode) &&
+         view.st_dev == content.st_dev && view.st_ino == content.st_ino;
+}
+
+// Hard-links the content file `sha` as the view `id`, replacing any old view
+// (or anything planted there) atomically. The content file is opened without
+// following a link and linked from its descriptor.
+Status Link(const CacheDirFds& dirs, const std::string& sha, const std::string& id) {
   // rename() of a hard link onto another link of the same file does nothing
   // and succeeds (POSIX), which would leave the temporary link behind.
-  if (SameFile(content, view)) return Ok();
-  const fs::path tmp = LinkTemp(view);
-  unlink(tmp.c_str());
-  if (link(content.c_str(), tmp.c_str()) != 0) return SystemError("link", tmp, errno);
-  if (rename(tmp.c_str(), view.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return SystemError("rename onto", view, err);
+  if (IsViewOf(dirs, id, sha)) return Ok();
+  VMC_ASSIGN_OR_RETURN(const UniqueFd content, dirs.content.OpenFile(sha, O_RDONLY));
+  const std::string tmp = LinkTemp(id);
+  VMC_RETURN_IF_ERROR(dirs.cache.Unlink(tmp));
+  VMC_RETURN_IF_ERROR(dirs.content.LinkOpenFile(content.get(), sha, dirs.cache, tmp));
+  if (Status s = dirs.cache.Rename(tmp, dirs.cache, id); !s.ok()) {
+    (void)dirs.cache.Unlink(tmp);
+    return s;
   }
   return Ok();
+}
+
+// Removes an entry planted where catcher keeps its own files (a link, a
+// FIFO, ...): removing it never follows it. Returns the error to report.
+Error RemovePlanted(const SafeDir& dir, const std::string& name) {
+  Error error = UnsafePathError(dir.PathOf(name), "not a regular file");
+  if (Status s = dir.Unlink(name); !s.ok()) return std::move(s).error();
+  return std::move(error).Prefix("removed: ");
 }
 
 Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
   std::uint64_t total = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout.content, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
+    // A link planted there is not content (and is removed when met).
+    if (e.symlink_status(ec).type() == fs::file_type::regular) total += e.file_size(ec);
   }
   return total;
 }
@@ -100,8 +122,13 @@ Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
 class Availability {
  public:
   Availability(Context& ctx, const EventRunner& events, const CacheLayout& layout,
-               const CacheOptions& options, CacheReport& report)
-      : ctx_(ctx), events_(events), layout_(layout), options_(options), report_(report) {}
+               const CacheDirFds& dirs, const CacheOptions& options, CacheReport& report)
+      : ctx_(ctx),
+        events_(events),
+        layout_(layout),
+        dirs_(dirs),
+        options_(options),
+        report_(report) {}
 
   Status Load() {
     VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.Cached());
@@ -114,9 +141,9 @@ class Availability {
     const std::string id = e.image.identifier();
     const std::string sha = e.image.sha512();
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
-    const fs::path content = layout_.ContentFile(sha);
-    const fs::path view = layout_.ViewFile(id);
-    if (!fs::exists(content)) return Ok();  // not downloaded (its failure is reported)
+    VMC_ASSIGN_OR_RETURN(const EntryType content, dirs_.content.Stat(sha));
+    if (content == EntryType::kMissing) return Ok();  // not downloaded (its failure is reported)
+    if (content != EntryType::kRegular) return RemovePlanted(dirs_.content, sha);
     const auto claimed = claimed_.find(id);
     if (claimed != claimed_.end() && claimed->second != sha) {
       LogWarning("image " + id + " is named by two lists with different content; keeping the " +
@@ -125,13 +152,13 @@ class Availability {
     }
     claimed_[id] = sha;
     auto it = cached_.find(id);
-    if (it != cached_.end() && it->second.sha512 == sha && SameFile(view, content)) {
+    if (it != cached_.end() && it->second.sha512 == sha && IsViewOf(dirs_, id, sha)) {
       if (it->second.postfix_due) RunPostfix(id, it->second);
       return Ok();
     }
     if (it != cached_.end() && it->second.sha512 != sha) {
       // The identifier now names other content (a new image version).
-      VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, layout_, id, it->second, report_));
+      VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, dirs_, id, it->second, report_));
       cached_.erase(it);
     }
     const CacheDirectories dirs = EventDirectories(layout_);
@@ -145,31 +172,31 @@ class Availability {
     // Recorded before the view appears: a crash from here on re-announces.
     VMC_RETURN_IF_ERROR(ctx_.state.PutCached(id, record));
     if (Status s = events_.Run(prefix); !s.ok()) report_.Fail(std::move(s).error());
-    VMC_RETURN_IF_ERROR(Link(content, view));
+    VMC_RETURN_IF_ERROR(Link(dirs_, sha, id));
     ++report_.made_available;
     RunPostfix(id, record);
     cached_[id] = record;
     return Ok();
   }
 
-  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheLayout& layout,
+  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheDirFds& dirs,
                           const std::string& id, const CachedImage& record, CacheReport& report) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     if (Status s = events.Run(WithType(record.variables, "ExpirePrefix")); !s.ok()) {
       report.Fail(std::move(s).error());
     }
-    const fs::path view = layout.ViewFile(id);
-    const fs::path dest = layout.expired / id;
-    if (fs::exists(view)) {
+    VMC_ASSIGN_OR_RETURN(const EntryType view, dirs.cache.Stat(id));
+    if (view == EntryType::kRegular) {
       // An older expired/<id> goes first: when it is a hard link of the same
       // file (the content stayed, wanted under another identifier), rename()
       // would do nothing, succeed, and leave the view in the cache.
-      if (unlink(dest.c_str()) != 0 && errno != ENOENT) {
-        return SystemError("remove the older", dest, errno);
-      }
-      if (rename(view.c_str(), dest.c_str()) != 0) {
-        return SystemError("move to expired/", view, errno);
-      }
+      VMC_RETURN_IF_ERROR(dirs.expired.Unlink(id));
+      VMC_RETURN_IF_ERROR(dirs.cache.Rename(id, dirs.expired, id));
+    } else if (view == EntryType::kOther) {
+      // Not catcher's view: a link planted under its name goes, unfollowed.
+      report.Fail(RemovePlanted(dirs.cache, id));
+    } else if (view == EntryType::kDirectory) {
+      report.Fail(UnsafePathError(dirs.cache.PathOf(id), "a directory, not a view; left alone"));
     }
     if (Status s = events.Run(WithType(record.variables, "ExpirePostfix")); !s.ok()) {
       report.Fail(std::move(s).error());
@@ -196,6 +223,7 @@ class Availability {
   Context& ctx_;
   const EventRunner& events_;
   const CacheLayout& layout_;
+  const CacheDirFds& dirs_;
   const CacheOptions& options_;
   CacheReport& report_;
   std::map<std::string, CachedImage> cached_;
@@ -261,16 +289,23 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
   return jobs;
 }
 
-Status PurgeExpired(const CacheLayout& layout, const Settings& settings, TimePoint now,
+// Removes what expired/ has held for the grace period: entries, never what
+// a link there names. catcher puts only files there; a directory is left.
+Status PurgeExpired(const SafeDir& expired, const Settings& settings, TimePoint now,
                     CacheReport& report) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.expired, ec)) {
+  VMC_ASSIGN_OR_RETURN(const auto names, expired.List());
+  for (const auto& name : names) {
     struct stat st {};
-    if (lstat(e.path().c_str(), &st) != 0) continue;
+    auto type = expired.Stat(name, &st);
+    if (!type.ok() || *type == EntryType::kMissing) continue;
     const TimePoint changed{std::chrono::seconds{st.st_ctim.tv_sec}};
     if (now - changed < settings.expired_grace) continue;
-    fs::remove_all(e.path(), ec);
-    if (!ec) ++report.purged;
+    if (*type == EntryType::kDirectory) {
+      LogWarning(expired.PathOf(name).string() + " is a directory, which catcher never puts " +
+                 "in expired/; left alone");
+      continue;
+    }
+    if (expired.Unlink(name).ok()) ++report.purged;
   }
   return Ok();
 }
@@ -310,7 +345,8 @@ Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, C
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
-  VMC_RETURN_IF_ERROR(layout.Create());
+  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
+  VMC_ASSIGN_OR_RETURN(const CacheDirs fetch_dirs, CacheDirsFor(dirs));
   VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
   LogConflicts(inventory);
   const std::vector<Entry> wanted = WantedEntries(inventory);
@@ -319,7 +355,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   fetch.http = HttpOptionsFor(ctx.settings);
   fetch.concurrency = options.downloads;
   fetch.cancel = options.cancel;
-  const auto results = FetchAll(CacheDirsFor(layout), jobs, fetch);
+  const auto results = FetchAll(fetch_dirs, jobs, fetch);
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
       ++report.downloaded;
@@ -329,7 +365,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
       report.Fail(results[i].error());
     }
   }
-  Availability availability(ctx, events, layout, options, report);
+  Availability availability(ctx, events, layout, dirs, options, report);
   VMC_RETURN_IF_ERROR(availability.Load());
   for (const auto& e : wanted) {
     if (options.cancel != nullptr && options.cancel->load()) break;
@@ -341,7 +377,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
 Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
-  VMC_RETURN_IF_ERROR(layout.Create());
+  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
   VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
   std::map<std::string, std::string> wanted;  // identifier -> sha512
   std::set<std::string> wanted_content;
@@ -353,41 +389,52 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
   for (const auto& [id, record] : cached) {
     const auto w = wanted.find(id);
     if (w != wanted.end() && w->second == record.sha512) continue;
-    if (Status s = Availability::ExpireOne(ctx, events, layout, id, record, report); !s.ok()) {
+    if (Status s = Availability::ExpireOne(ctx, events, dirs, id, record, report); !s.ok()) {
       report.Fail(std::move(s).error());
     }
   }
   // Temporary links of views that a crash left behind (see Link()).
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
-    if (IsLinkTemp(e.path().filename().string())) fs::remove(e.path(), ec);
+  // (Unlink removes entries, never what a link there names.)
+  VMC_ASSIGN_OR_RETURN(const auto views, dirs.cache.List());
+  for (const auto& name : views) {
+    if (IsLinkTemp(name)) (void)dirs.cache.Unlink(name);
   }
   // Content no image wants any more: its views in expired/ keep the bytes
   // until they are purged; partial downloads of it are dropped.
-  for (const auto& e : fs::directory_iterator(layout.content, ec)) {
-    const std::string name = e.path().filename().string();
-    if (wanted_content.count(name) == 0) fs::remove(e.path(), ec);
+  VMC_ASSIGN_OR_RETURN(const auto contents, dirs.content.List());
+  for (const auto& name : contents) {
+    if (wanted_content.count(name) == 0) (void)dirs.content.Unlink(name);
   }
-  for (const auto& e : fs::directory_iterator(layout.partial, ec)) {
-    const std::string name = e.path().filename().string();
+  VMC_ASSIGN_OR_RETURN(const auto partials, dirs.partial.List());
+  for (const auto& name : partials) {
     const std::string sha = name.substr(0, name.find('.'));
-    if (wanted_content.count(sha) == 0) fs::remove(e.path(), ec);
+    if (wanted_content.count(sha) == 0) (void)dirs.partial.Unlink(name);
   }
-  return PurgeExpired(layout, ctx.settings, options.now, report);
+  return PurgeExpired(dirs.expired, ctx.settings, options.now, report);
 }
 
 Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
-  VMC_RETURN_IF_ERROR(layout.Create());
+  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.content, ec)) {
-    const std::string name = e.path().filename().string();
+  VMC_ASSIGN_OR_RETURN(const auto names, dirs.content.List());
+  for (const std::string& name : names) {
+    const fs::path path = dirs.content.PathOf(name);
+    VMC_ASSIGN_OR_RETURN(const EntryType type, dirs.content.Stat(name));
     std::string why;
-    if (!IsSha512Name(name)) {
+    if (type == EntryType::kMissing) continue;
+    if (type == EntryType::kDirectory) {
+      report.Fail(UnsafePathError(path, "a directory, not a file of the content store"));
+      continue;
+    }
+    const bool planted = type != EntryType::kRegular;
+    if (planted) {
+      why = "is not a regular file";
+    } else if (!IsSha512Name(name)) {
       why = "is not named by a SHA-512";
     } else {
-      auto digest = HashFile(e.path());
+      // Checked a regular file just above; only catcher can write here.
+      auto digest = HashFile(path);
       if (!digest.ok()) {
         report.Fail(std::move(digest).error());
         continue;
@@ -401,18 +448,24 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
     // and downloaded anew by the next cache run.
     for (const auto& [id, record] : cached) {
       if (record.sha512 != name) continue;
-      if (Status s = Availability::ExpireOne(ctx, events, layout, id, record, report); !s.ok()) {
+      if (Status s = Availability::ExpireOne(ctx, events, dirs, id, record, report); !s.ok()) {
         report.Fail(std::move(s).error());
       }
     }
-    const fs::path dest = layout.expired / ("corrupt-" + std::to_string(getpid()) + "-" + name);
-    if (rename(e.path().c_str(), dest.c_str()) != 0) {
-      report.Fail(SystemError("move out of the cache", e.path(), errno));
+    if (planted) {
+      // A link is removed, never followed nor kept.
+      report.Fail(RemovePlanted(dirs.content, name));
       continue;
     }
-    report.Fail(Error(ErrorCode::kChecksumMismatch, "cached file " + e.path().string() + " " + why +
-                                                        "; moved to " + dest.string())
-                    .With("path", dest.string()));
+    const std::string dest = "corrupt-" + std::to_string(getpid()) + "-" + name;
+    if (Status s = dirs.content.Rename(name, dirs.expired, dest); !s.ok()) {
+      report.Fail(std::move(s).error());
+      continue;
+    }
+    report.Fail(Error(ErrorCode::kChecksumMismatch, "cached file " + path.string() + " " + why +
+                                                        "; moved to " +
+                                                        dirs.expired.PathOf(dest).string())
+                    .With("path", dirs.expired.PathOf(dest).string()));
   }
   return Ok();
 }

@@ -1,5 +1,6 @@
 #include "catcher/context.h"
 
+#include "catcher/cache_layout.h"
 #include "catcher/events.h"
 #include "catcher/update.h"
 #include "common/log.h"
@@ -22,9 +23,11 @@ UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now) {
 }
 
 Result<EventRunner> MakeEventRunner(const Settings& settings) {
-  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout);
+  // <state>/events/: the handlers' metadata files (events.h).
+  const std::filesystem::path metadata_dir = settings.state_dir / "events";
+  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout, metadata_dir);
   VMC_ASSIGN_OR_RETURN(auto argv, SplitCommandLine(settings.event_command));
-  return EventRunner(std::move(argv), settings.event_timeout);
+  return EventRunner(std::move(argv), settings.event_timeout, metadata_dir);
 }
 
 Status RefreshSubscriptions(Context& ctx) {
@@ -38,6 +41,9 @@ Status RefreshSubscriptions(Context& ctx) {
 Result<Context> OpenContext(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Settings settings, ResolveSettings(inv));
   VMC_ASSIGN_OR_RETURN(Policy policy, LoadPolicy(settings.policy_path, settings.policy_required));
+  // Before LMDB opens db/data.mdb by name: no link and no directory others
+  // can write on the way.
+  VMC_RETURN_IF_ERROR(CheckStateDirectory(settings.state_dir));
   VMC_ASSIGN_OR_RETURN(State state, State::Open(settings.state_dir));
   std::vector<std::string> warnings;
   VMC_ASSIGN_OR_RETURN(auto subscriptions, AllSubscriptions(policy, state, &warnings));

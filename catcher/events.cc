@@ -1,16 +1,25 @@
 #include "catcher/events.h"
 
+#include <fcntl.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
+#include <utility>
 
+#include "common/atomic_file.h"  // SystemError
 #include "common/log.h"
+#include "common/safe_dir.h"
+#include "common/unique_fd.h"
 
 extern char** environ;
 
@@ -32,15 +41,107 @@ void PutDirs(Event& e, const CacheDirectories& dirs) {
   Put(e, "VMCATCHER_CACHE_DIR_EXPIRE", dirs.expire.string());
 }
 
-std::vector<std::string> Environment(const Event& event) {
+// The environment: ours (some of it), the event's variables capped, the
+// names of those cut, and the metadata file.
+std::vector<std::string> Environment(const Event& event, const std::string& metadata_file) {
   std::vector<std::string> env;
   for (const char* keep : {"PATH", "HOME", "LANG", "LC_ALL", "TZ"}) {
     const char* value = std::getenv(keep);
     if (value != nullptr) env.push_back(std::string(keep) + "=" + value);
   }
   if (std::getenv("PATH") == nullptr) env.emplace_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-  for (const auto& [name, value] : event.variables) env.push_back(name + "=" + value);
+  std::string truncated;
+  for (const auto& [name, value] : event.variables) {
+    std::string capped = CapValue(value);
+    if (capped.size() != value.size()) truncated += (truncated.empty() ? "" : " ") + name;
+    env.push_back(name + "=" + capped);
+  }
+  if (!truncated.empty()) env.push_back("CATCHER_EVENT_TRUNCATED=" + truncated);
+  if (!metadata_file.empty()) env.push_back("CATCHER_EVENT_METADATA_FILE=" + metadata_file);
   return env;
+}
+
+// Every variable of `event`, whole, as one JSON object.
+std::string MetadataJson(const Event& event) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  for (const auto& [name, value] : event.variables) {
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The metadata file of one handler run, removed when it goes out of scope.
+class MetadataFile {
+ public:
+  // Writes `json` to a new file (0600) in `dir` (created 0700, never
+  // through a link, refused when others may read or write it).
+  static Result<MetadataFile> Write(const std::filesystem::path& dir, const std::string& json) {
+    static std::atomic<unsigned long> counter{0};
+    VMC_ASSIGN_OR_RETURN(SafeDir parent, SafeDir::Open(dir.parent_path()));
+    VMC_ASSIGN_OR_RETURN(SafeDir own, parent.Sub(dir.filename().string(), 0700));
+    VMC_RETURN_IF_ERROR(RequireOwnOnly(own));
+    const std::string name =
+        "event-" + std::to_string(getpid()) + "-" + std::to_string(counter.fetch_add(1)) + ".json";
+    VMC_ASSIGN_OR_RETURN(const UniqueFd fd,
+                         own.OpenFile(name, O_WRONLY | O_CREAT | O_EXCL, 0600, true));
+    MetadataFile file(std::move(own), name);
+    std::string_view rest = json;
+    while (!rest.empty()) {
+      const ssize_t n = write(fd.get(), rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SystemError("write", file.path(), errno);
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return file;
+  }
+
+  MetadataFile(MetadataFile&& other) noexcept
+      : dir_(std::exchange(other.dir_, std::nullopt)), name_(std::move(other.name_)) {}
+  MetadataFile& operator=(MetadataFile&&) = delete;
+  ~MetadataFile() {
+    if (dir_) (void)dir_->Unlink(name_);
+  }
+
+  std::filesystem::path path() const { return dir_->PathOf(name_); }
+
+ private:
+  MetadataFile(SafeDir dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {}
+
+  // The metadata may quote what the admin's policy keeps to itself: no one
+  // but catcher's user may list or read the directory.
+  static Status RequireOwnOnly(const SafeDir& dir) {
+    VMC_RETURN_IF_ERROR(dir.RequirePrivate());
+    struct stat st {};
+    if (fstat(dir.fd(), &st) != 0) return SystemError("stat", dir.path(), errno);
+    if ((st.st_mode & 077) == 0) return Ok();
+    return UnsafePathError(dir.path(), "open to others (its mode is not 0700)");
+  }
+
+  std::optional<SafeDir> dir_;
+  std::string name_;
+};
+
+// The handler's descriptors: stdin from /dev/null, stdout and stderr as
+// ours, nothing else (every other descriptor closed before exec, whether
+// or not it was opened close-on-exec).
+Status SetUpDescriptors(posix_spawn_file_actions_t* actions) {
+  int rc = posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(actions, STDERR_FILENO + 1);
+#else
+  // No closefrom action: every descriptor above stderr is marked
+  // close-on-exec before the spawn.
+  for (int fd = STDERR_FILENO + 1, top = static_cast<int>(sysconf(_SC_OPEN_MAX)); fd < top; ++fd) {
+    const int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+#endif
+  if (rc != 0) return Error(ErrorCode::kIo, std::string("cannot set up ") + std::strerror(rc));
+  return Ok();
 }
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
@@ -51,6 +152,16 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 }
 
 }  // namespace
+
+std::string CapValue(std::string_view value, std::size_t max) {
+  if (value.size() <= max) return std::string(value);
+  std::size_t keep = max - kTruncatedMarker.size();
+  // Back to the first byte of a character (continuation bytes are 10xxxxxx).
+  while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xc0) == 0x80) --keep;
+  std::string out(value.substr(0, keep));
+  out += kTruncatedMarker;
+  return out;
+}
 
 Result<std::vector<std::string>> SplitCommandLine(std::string_view command) {
   std::vector<std::string> words;
@@ -128,15 +239,29 @@ Event ProcessEvent(std::string_view type, const CacheDirectories& dirs) {
   return e;
 }
 
-EventRunner::EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout)
-    : argv_(std::move(argv)), timeout_(timeout) {}
+EventRunner::EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout,
+                         std::filesystem::path metadata_dir)
+    : argv_(std::move(argv)), timeout_(timeout), metadata_dir_(std::move(metadata_dir)) {}
 
 Status EventRunner::Run(const Event& event) const {
   if (argv_.empty()) return Ok();
   std::vector<std::string> args = argv_;
-  std::vector<std::string> env = Environment(event);
+  const std::string what = "event handler " + args[0] + " for " + event.type;
+  auto metadata = MetadataFile::Write(metadata_dir_, MetadataJson(event));
+  if (!metadata.ok()) {
+    Error error = std::move(metadata).error().Prefix("cannot run " + what + ": metadata file: ");
+    LogError(error.message());
+    return error;
+  }
+  std::vector<std::string> env = Environment(event, metadata->path().string());
   auto argp = Pointers(args);
   auto envp = Pointers(env);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (Status s = SetUpDescriptors(&actions); !s.ok()) {
+    posix_spawn_file_actions_destroy(&actions);
+    return std::move(s).error().Prefix("cannot run " + what + ": ");
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own process group, so that a timeout kills the handler's children too.
@@ -157,9 +282,9 @@ Status EventRunner::Run(const Event& event) const {
   sigaddset(&defaults, SIGHUP);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0].c_str(), nullptr, &attr, argp.data(), envp.data());
+  const int rc = posix_spawnp(&pid, args[0].c_str(), &actions, &attr, argp.data(), envp.data());
   posix_spawnattr_destroy(&attr);
-  const std::string what = "event handler " + args[0] + " for " + event.type;
+  posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     LogError("cannot run " + what + ": " + std::strerror(rc));
     return Error(ErrorCode::kIo, "cannot run " + what + ": " + std::strerror(rc));

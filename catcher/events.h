@@ -7,7 +7,16 @@
 // The command comes from the admin (--event-command or the config file). It
 // is split into argv ONCE, here, by simple shell-like quoting rules and
 // exec'd directly: no shell ever sees list data, which reaches the handler
-// only as environment values, verbatim.
+// only as environment values, verbatim up to kMaxVariableBytes each (a list
+// may carry a 200 KiB title; execve refuses an environment that large with
+// E2BIG). A longer value is cut at a UTF-8 character boundary and ends with
+// kTruncatedMarker; CATCHER_EVENT_TRUNCATED then lists the names of the cut
+// variables. Every value, whole, is also in a JSON file (one object: variable
+// name -> value), written 0600 into a private directory of catcher's and
+// named by CATCHER_EVENT_METADATA_FILE; it is removed when the handler ends.
+//
+// The handler inherits no descriptor of catcher's but stdin (/dev/null),
+// stdout and stderr: every other one is closed in the child before exec.
 //
 // Thread-safety: an EventRunner may be used from several threads.
 #ifndef VMC_CATCHER_EVENTS_H_
@@ -52,23 +61,38 @@ Event ImageEvent(std::string_view type, const ImageList& list, const Image& imag
 // An event without an image (ProcessPrefix, ProcessPostfix).
 Event ProcessEvent(std::string_view type, const CacheDirectories& dirs);
 
+// The most bytes of a variable's value a handler is given in its environment.
+inline constexpr std::size_t kMaxVariableBytes = 4096;
+// What ends a value cut to kMaxVariableBytes (counted in them).
+inline constexpr std::string_view kTruncatedMarker = "\u2026[truncated]";
+
+// `value` cut to at most `max` bytes, at a UTF-8 character boundary, ending
+// with kTruncatedMarker; `value` itself when it fits.
+// REQUIRES: max >= kTruncatedMarker.size().
+std::string CapValue(std::string_view value, std::size_t max = kMaxVariableBytes);
+
 class EventRunner {
  public:
   // An empty `argv` runs nothing (no event command configured).
-  EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout);
+  // `metadata_dir` is where the metadata files go: created 0700 when missing,
+  // refused (kUnsafePath) when it is a link or others can read or write it.
+  EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout,
+              std::filesystem::path metadata_dir);
 
   bool enabled() const { return !argv_.empty(); }
 
   // Runs the command for `event` and waits for it, at most the timeout (then
   // its process group is killed). The environment is PATH, HOME, LANG, TZ
-  // from ours plus the event's variables. Returns Ok() when it exited 0,
-  // kIo otherwise (its exit status or signal, or the timeout, in the
-  // message); every outcome is logged.
+  // from ours plus the event's variables (capped) and CATCHER_EVENT_*
+  // (above). Returns Ok() when it exited 0, kIo otherwise (its exit status or
+  // signal, or the timeout, in the message; or why the metadata file could
+  // not be written); every outcome is logged.
   Status Run(const Event& event) const;
 
  private:
   std::vector<std::string> argv_;
   std::chrono::seconds timeout_;
+  std::filesystem::path metadata_dir_;
 };
 
 }  // namespace vmc::catcher

@@ -1,9 +1,16 @@
 #include "catcher/events.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <sys/socket.h>
 
 #include <filesystem>
+#include <map>
+#include <sstream>
 
+#include "catcher/state.h"
+#include "common/unique_fd.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc::catcher {
@@ -80,7 +87,7 @@ TEST_F(EventRunTest, HookReceivesHostileTitleVerbatim) {
   const CacheDirectories dirs{dir_ / "cache", dir_ / "partial", dir_ / "expired"};
   const Event event = ImageEvent("AvailablePostfix", list, images[0], images[0].identifier(), dirs);
   const EventRunner runner({"/bin/sh", handler_.string(), (dir_ / "out").string()},
-                           std::chrono::seconds(10));
+                           std::chrono::seconds(10), dir_ / "events");
   ASSERT_TRUE(runner.Run(event).ok());
   EXPECT_EQ(test::ReadFile(dir_ / "out/type"), "AvailablePostfix");
   EXPECT_EQ(test::ReadFile(dir_ / "out/title"), title);
@@ -113,25 +120,115 @@ TEST_F(EventRunTest, EventCarriesVmcatcherVariables) {
 }
 
 TEST_F(EventRunTest, FailingHandlerIsReported) {
-  const EventRunner runner({"/bin/sh", "-c", "exit 3"}, std::chrono::seconds(10));
+  const EventRunner runner({"/bin/sh", "-c", "exit 3"}, std::chrono::seconds(10), dir_ / "events");
   const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find("exited 3"), std::string::npos);
-  const EventRunner missing({"/nonexistent/handler"}, std::chrono::seconds(10));
+  const EventRunner missing({"/nonexistent/handler"}, std::chrono::seconds(10), dir_ / "events");
   EXPECT_FALSE(missing.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"})).ok());
 }
 
 TEST_F(EventRunTest, HangingHandlerIsKilledAtTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
-  const EventRunner runner({"/bin/sh", "-c", "sleep 60 & sleep 60"}, std::chrono::seconds(1));
+  const EventRunner runner({"/bin/sh", "-c", "sleep 60 & sleep 60"}, std::chrono::seconds(1),
+                           dir_ / "events");
   const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find("timed out"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+// A handler is given stdin from /dev/null, stdout and stderr, and no other
+// descriptor of catcher's: not the read-write LMDB files, not a socket, not a
+// file opened without O_CLOEXEC. The handler becomes ls (exec), which lists
+// its own descriptors into a file on its stdout: what it holds beyond 0, 1
+// and 2 is what it inherited, but for the one it reads /proc/self/fd with,
+// which is told apart by its target (/proc/<pid>/fd).
+TEST_F(EventRunTest, HandlerInheritsOnlyStdio) {
+  auto state = State::Open(dir_ / "state");
+  ASSERT_TRUE(state.ok()) << state.error().ToString();
+  const UniqueFd leaky_file(open((dir_ / "leak").c_str(), O_RDWR | O_CREAT, 0600));
+  ASSERT_GE(leaky_file.get(), 0);
+  const UniqueFd leaky_socket(socket(AF_UNIX, SOCK_STREAM, 0));
+  ASSERT_GE(leaky_socket.get(), 0);
+  const fs::path listing = dir_ / "out" / "fds";
+  const EventRunner runner({"/bin/sh", "-c", "exec ls -l /proc/self/fd > \"$0\"", listing.string()},
+                           std::chrono::seconds(10), dir_ / "events");
+  const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  std::map<std::string, std::string> fds;  // descriptor -> what it is
+  std::istringstream lines(test::ReadFile(listing));
+  for (std::string line; std::getline(lines, line);) {
+    const auto arrow = line.find(" -> ");
+    if (arrow == std::string::npos) continue;
+    const auto space = line.rfind(' ', arrow - 1);
+    const std::string target = line.substr(arrow + 4);
+    const bool listing_itself = target.starts_with("/proc/") && target.ends_with("/fd");
+    if (!listing_itself) fds[line.substr(space + 1, arrow - space - 1)] = target;
+  }
+  std::vector<std::string> names;
+  for (const auto& [fd, target] : fds) names.push_back(fd + " -> " + target);
+  EXPECT_EQ(fds.size(), 3u) << "the handler inherited: " << testing::PrintToString(names);
+  EXPECT_EQ(fds["1"], listing.string());
+  EXPECT_EQ(fds.count("2"), 1u);
+  EXPECT_EQ(fds["0"], "/dev/null");
+}
+
+// A 200 KiB title (execve refuses any variable over 128 KiB with E2BIG): the
+// handler runs, its variable is cut at a character boundary and marked, the
+// cut is named, and the whole title is in the metadata file (0600, removed
+// after the handler ends).
+TEST_F(EventRunTest, OversizedVariableIsCappedAndWholeInMetadataFile) {
+  std::string title = "x";
+  for (int i = 0; i < 100000; ++i) title += "\xc3\xa9";  // e-acute, two bytes each
+  const ImageList list = MakeList(title, "short");
+  const auto images = list.images();
+  const Event event = ImageEvent("AvailablePostfix", list, images[0], "img", {"/c", "/d", "/e"});
+  const fs::path out = dir_ / "out";
+  const EventRunner runner({"/bin/sh", "-c",
+                            "printf '%s' \"$VMCATCHER_EVENT_DC_TITLE\" > \"$0/title\"; "
+                            "printf '%s' \"$VMCATCHER_EVENT_DC_DESCRIPTION\" > \"$0/description\"; "
+                            "printf '%s' \"$CATCHER_EVENT_TRUNCATED\" > \"$0/truncated\"; "
+                            "printf '%s' \"$CATCHER_EVENT_METADATA_FILE\" > \"$0/metadata-path\"; "
+                            "stat -c %a \"$CATCHER_EVENT_METADATA_FILE\" > \"$0/metadata-mode\"; "
+                            "cat \"$CATCHER_EVENT_METADATA_FILE\" > \"$0/metadata\"",
+                            out.string()},
+                           std::chrono::seconds(10), dir_ / "events");
+  const Status s = runner.Run(event);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  const std::string capped = test::ReadFile(out / "title");
+  EXPECT_LE(capped.size(), kMaxVariableBytes);
+  // 4096 - 14 bytes of the marker = 4082 would end inside a character.
+  EXPECT_EQ(capped, title.substr(0, 4081) + "\xe2\x80\xa6[truncated]");
+  EXPECT_EQ(test::ReadFile(out / "description"), "short");
+  EXPECT_EQ(test::ReadFile(out / "truncated"), "VMCATCHER_EVENT_DC_TITLE");
+  EXPECT_EQ(test::ReadFile(out / "metadata-mode"), "600\n");
+  rapidjson::Document doc;
+  doc.Parse(test::ReadFile(out / "metadata").c_str());
+  ASSERT_TRUE(doc.IsObject()) << test::ReadFile(out / "metadata").substr(0, 200);
+  ASSERT_TRUE(doc.HasMember("VMCATCHER_EVENT_DC_TITLE"));
+  EXPECT_EQ(std::string(doc["VMCATCHER_EVENT_DC_TITLE"].GetString(),
+                        doc["VMCATCHER_EVENT_DC_TITLE"].GetStringLength()),
+            title);
+  EXPECT_EQ(std::string(doc["VMCATCHER_EVENT_TYPE"].GetString()), "AvailablePostfix");
+  const fs::path metadata = test::ReadFile(out / "metadata-path");
+  EXPECT_EQ(metadata.parent_path(), dir_ / "events");
+  EXPECT_FALSE(fs::exists(metadata)) << "the metadata file outlived the handler";
+  EXPECT_EQ(fs::status(dir_ / "events").permissions(), fs::perms::owner_all);
+}
+
+TEST(CapValueTest, CutsAtACharacterBoundaryAndMarks) {
+  EXPECT_EQ(CapValue("short", 20), "short");
+  EXPECT_EQ(CapValue(std::string(20, 'a'), 20), std::string(20, 'a'));
+  EXPECT_EQ(CapValue(std::string(21, 'a'), 20),
+            std::string(6, 'a') + std::string(kTruncatedMarker));
+  // A euro sign (three bytes) that would be cut is left out whole.
+  EXPECT_EQ(CapValue("aaaa\xe2\x82\xac" + std::string(30, 'b'), 20),
+            "aaaa" + std::string(kTruncatedMarker));
+}
+
 TEST_F(EventRunTest, NoCommandRunsNothing) {
-  const EventRunner runner({}, std::chrono::seconds(1));
+  const EventRunner runner({}, std::chrono::seconds(1), dir_ / "events");
   EXPECT_FALSE(runner.enabled());
   EXPECT_TRUE(runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"})).ok());
 }

@@ -42,9 +42,9 @@ Status Rehash(int fd, std::uint64_t bytes, OverlappedSha512& sha, const fs::path
   return Ok();
 }
 
-Status CheckFreeSpace(const fs::path& dir, std::uint64_t needed, const FetchJob& job) {
+Status CheckFreeSpace(int fd, const fs::path& dir, std::uint64_t needed, const FetchJob& job) {
   struct statvfs fs {};
-  if (statvfs(dir.c_str(), &fs) != 0) return SystemError("statvfs", dir, errno);
+  if (fstatvfs(fd, &fs) != 0) return SystemError("statvfs", dir, errno);
   const std::uint64_t available = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
   if (available >= needed) return Ok();
   return Error(ErrorCode::kDiskFull, "image " + job.label + " needs " + std::to_string(needed) +
@@ -94,18 +94,21 @@ class PartialSink : public DownloadSink {
   DirectFileWriter file_;
 };
 
-Status SyncDirectory(const fs::path& dir) {
-  const UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || fsync(fd.get()) != 0) return SystemError("sync", dir, errno);
-  return Ok();
+// Whether `name` in `dir` is still the file open as `fd`.
+bool StillNames(const SafeDir& dir, const std::string& name, int fd) {
+  struct stat open_st {
+  }, named{};
+  return fstat(fd, &open_st) == 0 && dir.Stat(name, &named).ok() &&
+         open_st.st_dev == named.st_dev && open_st.st_ino == named.st_ino;
 }
 
 // Proves the partial file and moves it into the content store.
-Status Commit(int fd, const fs::path& partial, const fs::path& content, OverlappedSha512& sha,
+Status Commit(int fd, const CacheDirs& dirs, const std::string& partial_name, OverlappedSha512& sha,
               const FetchJob& job, const std::string& expected) {
+  const fs::path partial = dirs.partial.PathOf(partial_name);
   VMC_ASSIGN_OR_RETURN(const std::string actual, sha.FinishHex());
   if (actual != expected) {
-    unlink(partial.c_str());
+    (void)dirs.partial.Unlink(partial_name);
     return Error(ErrorCode::kChecksumMismatch,
                  "image " + job.label + " from " + RedactUrl(job.url) + " has SHA-512 " + actual +
                      ", not the " + expected + " its signed list declares; discarded")
@@ -114,10 +117,36 @@ Status Commit(int fd, const fs::path& partial, const fs::path& content, Overlapp
   }
   if (fchmod(fd, 0644) != 0) return SystemError("chmod", partial, errno);
   if (fsync(fd) != 0) return SystemError("sync", partial, errno);
-  if (rename(partial.c_str(), content.c_str()) != 0) {
-    return SystemError("rename into the cache", partial, errno);
+  // Only the proven file moves: never an entry swapped in under its name.
+  if (!StillNames(dirs.partial, partial_name, fd)) {
+    return UnsafePathError(partial, "no longer the file that was downloaded and proven");
   }
-  return SyncDirectory(content.parent_path());
+  VMC_RETURN_IF_ERROR(dirs.partial.Rename(partial_name, dirs.content, expected));
+  return dirs.content.Sync();
+}
+
+// Opens (creating it) the partial file of a download, refusing anything but
+// catcher's own regular file there. A planted entry is removed, not followed.
+Result<UniqueFd> OpenPartial(const SafeDir& dir, const std::string& name) {
+  auto fd = dir.OpenFile(name, O_RDWR | O_CREAT, 0600, /*sole_link=*/true);
+  if (fd.ok() || fd.error().code() != ErrorCode::kUnsafePath) return fd;
+  if (Status removed = dir.Unlink(name); !removed.ok()) {
+    LogWarning("cannot remove " + dir.PathOf(name).string() + ": " + removed.error().message());
+  }
+  return std::move(fd).error().Prefix("partial download refused and removed: ");
+}
+
+// Whether the content file is there: a regular file. Anything else under its
+// name (a planted link) is removed and refused.
+Result<bool> HaveContent(const SafeDir& dir, const std::string& sha512) {
+  VMC_ASSIGN_OR_RETURN(const EntryType type, dir.Stat(sha512));
+  if (type == EntryType::kRegular) return true;
+  if (type == EntryType::kMissing) return false;
+  const fs::path path = dir.PathOf(sha512);
+  if (type == EntryType::kOther) VMC_RETURN_IF_ERROR(dir.Unlink(sha512));
+  return UnsafePathError(path, type == EntryType::kDirectory
+                                   ? "a directory, not a file of the content store"
+                                   : "not a regular file (removed)");
 }
 
 bool DiscardsPartial(ErrorCode code) {
@@ -126,16 +155,20 @@ bool DiscardsPartial(ErrorCode code) {
 
 }  // namespace
 
-CacheDirs CacheDirsFor(const CacheLayout& layout) { return {layout.content, layout.partial}; }
+Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs) {
+  VMC_ASSIGN_OR_RETURN(SafeDir content, dirs.content.Dup());
+  VMC_ASSIGN_OR_RETURN(SafeDir partial, dirs.partial.Dup());
+  return CacheDirs{std::move(content), std::move(partial)};
+}
 
 Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress) {
   VMC_ASSIGN_OR_RETURN(const std::string sha512, NormalizeSha512Hex(job.sha512));
-  const fs::path content = dirs.content / sha512;
-  if (fs::exists(content)) return Ok();
-  const fs::path partial = dirs.partial / (sha512 + ".part");
-  const UniqueFd fd(open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return SystemError("open", partial, errno);
+  VMC_ASSIGN_OR_RETURN(const bool have, HaveContent(dirs.content, sha512));
+  if (have) return Ok();
+  const std::string partial_name = sha512 + ".part";
+  const fs::path partial = dirs.partial.PathOf(partial_name);
+  VMC_ASSIGN_OR_RETURN(const UniqueFd fd, OpenPartial(dirs.partial, partial_name));
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return SystemError("stat", partial, errno);
   std::uint64_t held = static_cast<std::uint64_t>(st.st_size);
@@ -150,7 +183,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
   }
   if (progress != nullptr) progress->fetch_add(held, std::memory_order_relaxed);
   if (held < job.size) {
-    VMC_RETURN_IF_ERROR(CheckFreeSpace(dirs.partial, job.size - held, job));
+    VMC_RETURN_IF_ERROR(CheckFreeSpace(fd.get(), dirs.partial.path(), job.size - held, job));
     if (held > 0) LogInfo("resuming image " + job.label + " at byte " + std::to_string(held));
     PartialSink sink(fd.get(), partial, held, sha, progress);
     DownloadRequest request;
@@ -163,7 +196,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
     if (!downloaded.ok()) {
       Error error = std::move(downloaded).error();
       if (DiscardsPartial(error.code())) {
-        unlink(partial.c_str());
+        (void)dirs.partial.Unlink(partial_name);
       } else if (const Status kept = sink.Flush(); !kept.ok()) {
         LogWarning("image " + job.label +
                    ": keeping the bytes received for a resume: " + kept.error().message());
@@ -172,7 +205,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
     }
     VMC_RETURN_IF_ERROR(sink.Flush());
   }
-  return Commit(fd.get(), partial, content, sha, job, sha512);
+  return Commit(fd.get(), dirs, partial_name, sha, job, sha512);
 }
 
 std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,

@@ -44,15 +44,20 @@ struct FetchOptions {
   bool progress = true;
 };
 
+// The content store and partial/, open: every file of a download is reached
+// from these descriptors, never through a link (common/safe_dir.h).
 struct CacheDirs {
-  std::filesystem::path content;
-  std::filesystem::path partial;
+  SafeDir content;
+  SafeDir partial;
 };
 
-CacheDirs CacheDirsFor(const CacheLayout& layout);
+Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs);
 
 // Fetches one image with `client`. Ok when the content file exists
 // afterwards (already there, or downloaded and proven).
+// A link or other non-regular entry where the content file or the partial
+// file belongs, or a partial file with other hard links, is kUnsafePath: it
+// is removed (unlinkat removes the entry, not its target), never followed.
 // Errors: kInvalidValue (not a SHA-512), kDiskFull (not enough free space for
 // the rest of the image, or ENOSPC while writing; the partial is kept),
 // kSizeMismatch / kChecksumMismatch (partial deleted), kIo, and the

@@ -38,10 +38,12 @@ std::string Sha(const std::string& data) {
 class ImageFetchTest : public testing::Test {
  protected:
   void SetUp() override {
-    dirs_.content = dir_ / "cache" / ".sha512";
-    dirs_.partial = dir_ / "partial";
-    fs::create_directories(dirs_.content);
-    fs::create_directories(dirs_.partial);
+    fs::create_directories(dir_ / "cache" / ".sha512");
+    fs::create_directories(dir_ / "partial");
+    auto content = SafeDir::Open(dir_ / "cache" / ".sha512");
+    auto partial = SafeDir::Open(dir_ / "partial");
+    ASSERT_TRUE(content.ok() && partial.ok());
+    dirs_.emplace(CacheDirs{std::move(content).value(), std::move(partial).value()});
     fs::create_directories(dir_ / "server");
     data_ = RandomBytes(3 * 1024 * 1024 + 123, 7);
     sha_ = Sha(data_);
@@ -65,24 +67,24 @@ class ImageFetchTest : public testing::Test {
     return job;
   }
 
-  Status Fetch(const FetchJob& job) { return FetchImage(*client_, dirs_, job, nullptr); }
+  Status Fetch(const FetchJob& job) { return FetchImage(*client_, *dirs_, job, nullptr); }
 
-  fs::path Content(const std::string& sha) const { return dirs_.content / sha; }
-  fs::path Partial(const std::string& sha) const { return dirs_.partial / (sha + ".part"); }
+  fs::path Content(const std::string& sha) const { return dirs_->content.path() / sha; }
+  fs::path Partial(const std::string& sha) const { return dirs_->partial.path() / (sha + ".part"); }
 
   // Every file of the content store is named by its own SHA-512.
   void ExpectContentStoreProven() {
-    for (const auto& e : fs::directory_iterator(dirs_.content)) {
+    for (const auto& e : fs::directory_iterator(dirs_->content.path())) {
       EXPECT_EQ(Sha(ReadFile(e.path())), e.path().filename().string()) << e.path();
     }
   }
 
   size_t ContentFiles() const {
-    return static_cast<size_t>(std::distance(fs::directory_iterator(dirs_.content), {}));
+    return static_cast<size_t>(std::distance(fs::directory_iterator(dirs_->content.path()), {}));
   }
 
   test::TempDir dir_;
-  CacheDirs dirs_;
+  std::optional<CacheDirs> dirs_;
   std::optional<HttpClient> client_;
   std::string data_;
   std::string sha_;
@@ -114,7 +116,7 @@ TEST_F(ImageFetchTest, AlreadyCachedIsNotFetchedAgain) {
 TEST_F(ImageFetchTest, ResumesAGoodPartialFromWhereItStopped) {
   WriteFile(Partial(sha_), data_.substr(0, data_.size() / 3));
   std::atomic<std::uint64_t> progress{0};
-  const Status s = FetchImage(*client_, dirs_, Job(Serve("a.img", data_), sha_, data_.size()),
+  const Status s = FetchImage(*client_, *dirs_, Job(Serve("a.img", data_), sha_, data_.size()),
                               nullptr, &progress);
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_EQ(ReadFile(Content(sha_)), data_);
@@ -210,7 +212,7 @@ TEST_F(ImageFetchTest, InterruptedTransferKeepsEveryByteReceived) {
     while (progress.load() < 9 * 1024 * 1024 + 1000) std::this_thread::yield();
     cancel = true;
   });
-  const Status s = FetchImage(*client_, dirs_, Job(url, sha, big.size()), &cancel, &progress);
+  const Status s = FetchImage(*client_, *dirs_, Job(url, sha, big.size()), &cancel, &progress);
   cutter.join();
   ASSERT_FALSE(s.ok()) << "the transfer ended before it could be cut";
   EXPECT_EQ(s.error().code(), ErrorCode::kNetwork) << s.error().ToString();
@@ -230,8 +232,8 @@ TEST_F(ImageFetchTest, NotASha512IsRefusedBeforeAnyFileIsMade) {
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_EQ(s.error().code(), ErrorCode::kInvalidValue) << bad;
   }
-  EXPECT_TRUE(fs::is_empty(dirs_.partial));
-  EXPECT_TRUE(fs::is_empty(dirs_.content));
+  EXPECT_TRUE(fs::is_empty(dirs_->partial.path()));
+  EXPECT_TRUE(fs::is_empty(dirs_->content.path()));
 }
 
 // No filesystem has an exabyte free: the free-space check refuses before
@@ -257,7 +259,7 @@ TEST_F(ImageFetchTest, FetchAllReturnsOneResultPerJobInOrder) {
   FetchOptions options;
   options.concurrency = 3;
   options.progress = false;
-  const auto results = FetchAll(dirs_, jobs, options);
+  const auto results = FetchAll(*dirs_, jobs, options);
   ASSERT_EQ(results.size(), jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (i == 2) {
@@ -269,7 +271,7 @@ TEST_F(ImageFetchTest, FetchAllReturnsOneResultPerJobInOrder) {
   }
   EXPECT_EQ(ContentFiles(), 4u);
   ExpectContentStoreProven();
-  EXPECT_TRUE(fs::is_empty(dirs_.partial));
+  EXPECT_TRUE(fs::is_empty(dirs_->partial.path()));
 }
 
 TEST_F(ImageFetchTest, FetchAllCancelledFetchesNothing) {
@@ -277,7 +279,7 @@ TEST_F(ImageFetchTest, FetchAllCancelledFetchesNothing) {
   FetchOptions options;
   options.cancel = &cancel;
   options.progress = false;
-  const auto results = FetchAll(dirs_, {Job(Serve("a.img", data_), sha_, data_.size())}, options);
+  const auto results = FetchAll(*dirs_, {Job(Serve("a.img", data_), sha_, data_.size())}, options);
   ASSERT_EQ(results.size(), 1u);
   ASSERT_FALSE(results[0].ok());
   EXPECT_EQ(results[0].error().code(), ErrorCode::kNetwork);

@@ -32,7 +32,8 @@ Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList
 bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
   struct stat sa {
   }, sb{};
-  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+  // lstat: a symbolic link is never the same file (a view is a hard link).
+  return lstat(a.c_str(), &sa) == 0 && lstat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
          sa.st_ino == sb.st_ino;
 }
 

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
 
 #include "common/atomic_file.h"
+#include "common/safe_dir.h"
 
 namespace vmc::catcher {
 namespace {
@@ -26,8 +28,16 @@ Result<FileLock> FileLock::Acquire(const std::filesystem::path& path, bool wait,
                                    std::string_view purpose) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Never through a link planted as the lock file: the holder's pid is
+  // written into it.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ELOOP) return UnsafePathError(path, "a symbolic link");
   if (fd < 0) return SystemError("open the lock file", path, errno);
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return UnsafePathError(path, "not a regular file");
+  }
   while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;
     const int err = errno;

@@ -57,6 +57,7 @@ constexpr CodeInfo kCodes[] = {
     {ErrorCode::kIo, "io-error", 7},
     {ErrorCode::kDiskFull, "disk-full", 7},
     {ErrorCode::kLocked, "locked", 7},
+    {ErrorCode::kUnsafePath, "unsafe-path", 7},
 };
 
 const CodeInfo& InfoFor(ErrorCode code) {

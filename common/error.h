@@ -69,6 +69,7 @@ enum class ErrorCode {
   kIo,
   kDiskFull,
   kLocked,
+  kUnsafePath,
 };
 
 // Stable kebab-case name, e.g. "list-expired".

@@ -10,7 +10,7 @@ namespace {
 
 TEST(ErrorTest, EveryCodeHasAUniqueNameAndAnExitStatusFromTheContract) {
   std::set<std::string_view> names;
-  for (int i = 0; i <= static_cast<int>(ErrorCode::kLocked); ++i) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kUnsafePath); ++i) {
     const auto code = static_cast<ErrorCode>(i);
     const auto name = ErrorCodeName(code);
     EXPECT_TRUE(names.insert(name).second) << "duplicate name " << name;

@@ -57,6 +57,25 @@ std::size_t Utf8SequenceLength(std::string_view text) {
   return length;
 }
 
+// The code point of the well-formed sequence `text` starts with.
+// REQUIRES: length == Utf8SequenceLength(text) > 1.
+char32_t DecodeUtf8(std::string_view text, std::size_t length) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  char32_t cp = byte(0) & (0x7f >> length);
+  for (std::size_t i = 1; i < length; ++i) cp = (cp << 6) | (byte(i) & 0x3f);
+  return cp;
+}
+
+// Characters a terminal or a text viewer acts on instead of showing: C1
+// controls (U+009B is CSI, the one-byte form of ESC '['), and the
+// bidirectional marks, embeddings, overrides and isolates that reorder what
+// is shown ("Trojan Source"), plus the line and paragraph separators that
+// break a line in some viewers.
+bool IsInvisibleControl(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 }  // namespace
 
 void SetLogProgram(std::string_view program) {
@@ -85,6 +104,10 @@ std::string EscapeForLog(std::string_view text) {
       if (length == 0) {
         escape_byte(out, u);
         ++i;
+      } else if (const char32_t cp = DecodeUtf8(text.substr(i), length); IsInvisibleControl(cp)) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
+        i += length;
       } else {
         out.append(text.substr(i, length));
         i += length;

@@ -27,10 +27,14 @@ inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 
-// Escapes control characters (\n, \t, \xNN) so that the text stays on one line,
-// and every byte that is not part of well-formed UTF-8 (\xNN), so that the
-// result is UTF-8 whatever the input: messages quote untrusted text, often
-// cut to a length that may fall inside a character, and end up in JSON.
+// Escapes control characters (\n, \t, \xNN) so that the text stays on one
+// line; the characters a terminal or viewer acts on instead of showing them
+// (C1 controls U+0080-U+009F; bidirectional controls U+061C, U+200E-U+200F,
+// U+202A-U+202E, U+2066-U+2069; separators U+2028-U+2029) as \uXXXX, so that
+// list text cannot send terminal commands or reorder what is shown; and every
+// byte that is not part of well-formed UTF-8 (\xNN), so that the result is
+// UTF-8 whatever the input: messages quote untrusted text, often cut to a
+// length that may fall inside a character, and end up in JSON.
 std::string EscapeForLog(std::string_view text);
 
 }  // namespace vmc

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace vmc {
 namespace {
 
@@ -20,6 +22,29 @@ TEST(LogTest, EscapesBytesThatAreNotUtf8) {
   EXPECT_EQ(EscapeForLog("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
   EXPECT_EQ(EscapeForLog("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
   EXPECT_EQ(EscapeForLog("\xf0\x9f\x98\x80 \xe2\x82\xac"), "\xf0\x9f\x98\x80 \xe2\x82\xac");
+}
+
+// A terminal acts on C1 controls (U+009B is CSI: "\xc2\x9b" "31m" turns the
+// text red) and the bidirectional controls reorder what a person reads.
+TEST(LogTest, EscapesC1ControlsAndBidirectionalOverrides) {
+  EXPECT_EQ(EscapeForLog("a\xc2\x9b"
+                         "31mb"),
+            "a\\u009b31mb");
+  EXPECT_EQ(EscapeForLog("\xc2\x80\xc2\x85\xc2\x9f"), "\\u0080\\u0085\\u009f");
+  EXPECT_EQ(EscapeForLog("\xc2\xa0\xc2\x7f"), "\xc2\xa0\\xc2\\x7f");  // NBSP stays
+  for (const char32_t cp : {0x202aU, 0x202bU, 0x202cU, 0x202dU, 0x202eU, 0x2066U, 0x2067U, 0x2068U,
+                            0x2069U, 0x200eU, 0x200fU, 0x2028U, 0x2029U}) {
+    const std::string utf8 = {static_cast<char>(0xe0 | (cp >> 12)),
+                              static_cast<char>(0x80 | ((cp >> 6) & 0x3f)),
+                              static_cast<char>(0x80 | (cp & 0x3f))};
+    char expected[8];
+    std::snprintf(expected, sizeof(expected), "\\u%04x", static_cast<unsigned>(cp));
+    EXPECT_EQ(EscapeForLog("x" + utf8 + "y"), "x" + std::string(expected) + "y") << expected;
+  }
+  EXPECT_EQ(EscapeForLog("\xd8\x9c"), "\\u061c");
+  // Neighbours that a terminal shows as they are.
+  EXPECT_EQ(EscapeForLog("\xe2\x80\xa9\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa"),
+            "\\u2029\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa");
 }
 
 TEST(LogTest, LevelFiltersMessages) {

@@ -1,5 +1,6 @@
 #include "common/store.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <shared_mutex>
 #include <system_error>
@@ -92,12 +94,46 @@ Status CreatePrivateDirectory(const std::filesystem::path& dir) {
         .With("path", partial.string());
   }
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Error(ErrorCode::kStorage,
-                 "cannot open the LMDB database at " + dir.string() + ": not a directory")
+  // lstat: LMDB opens the files in it by name, so the directory itself
+  // must not be a link (a planted one would point LMDB's writes elsewhere).
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error(ErrorCode::kStorage, "cannot open the LMDB database at " + dir.string() +
+                                          ": not a directory (links are not followed)")
         .With("path", dir.string());
   }
+  for (const char* name : {"data.mdb", "lock.mdb"}) {
+    const std::filesystem::path file = dir / name;
+    if (::lstat(file.c_str(), &st) != 0 || S_ISREG(st.st_mode)) continue;
+    return Error(ErrorCode::kStorage, "cannot open the LMDB database at " + dir.string() + ": " +
+                                          file.string() + " is not a regular file (links are " +
+                                          "not followed)")
+        .With("path", file.string());
+  }
   return Ok();
+}
+
+// LMDB opens data.mdb (and on some versions lock.mdb) without O_CLOEXEC, so
+// every program catcher starts (event handlers) would inherit a read-write
+// descriptor of the database. Marks every descriptor of a file in `dir`
+// close-on-exec: mdb_env_get_fd's, and the others found in /proc/self/fd.
+void CloseOnExec(MDB_env* env, const std::filesystem::path& dir) {
+  const auto mark = [](int fd) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  };
+  mdb_filehandle_t fd = -1;
+  if (mdb_env_get_fd(env, &fd) == 0 && fd >= 0) mark(fd);
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(dir, ec);
+  if (ec) return;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::filesystem::path target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target.parent_path() != real) continue;
+    const std::string name = e.path().filename().string();
+    char* end = nullptr;
+    const long n = std::strtol(name.c_str(), &end, 10);
+    if (end != nullptr && *end == '\0') mark(static_cast<int>(n));
+  }
 }
 
 std::size_t RoundUpToPage(std::size_t size) {
@@ -269,6 +305,7 @@ Status Environment::Configure(const StoreOptions& options, std::size_t initial_m
   // on disk when Update() returns.
   rc = mdb_env_open(raw, path_.c_str(), MDB_NOTLS, 0600);
   if (rc != 0) return LmdbError(rc, "cannot open");
+  CloseOnExec(raw, path_);
   MDB_envinfo info{};
   mdb_env_info(raw, &info);
   map_size_.store(info.me_mapsize, std::memory_order_relaxed);

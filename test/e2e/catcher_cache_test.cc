@@ -1050,8 +1050,9 @@ TEST_F(CatcherCacheTest, HookReceivesHostileTitleVerbatim) {
   // The list data did not add variables of its own either.
   for (const auto& [name, value] : prefix[0]) {
     EXPECT_TRUE(name.rfind("VMCATCHER_", 0) == 0 || name.rfind("HANDLER_", 0) == 0 ||
-                name == "PATH" || name == "HOME" || name == "LANG" || name == "LC_ALL" ||
-                name == "TZ" || name == "PWD" || name == "OLDPWD" || name == "SHLVL" || name == "_")
+                name == "CATCHER_EVENT_METADATA_FILE" || name == "PATH" || name == "HOME" ||
+                name == "LANG" || name == "LC_ALL" || name == "TZ" || name == "PWD" ||
+                name == "OLDPWD" || name == "SHLVL" || name == "_")
         << name;
   }
   for (int i = 1; i <= 13; ++i) {
