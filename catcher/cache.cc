@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "catcher/download_budget.h"
 #include "catcher/image_fetch.h"
 #include "catcher/inventory.h"
 #include "common/atomic_file.h"
@@ -242,6 +243,8 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
     job.sha512 = sha;
     job.size = e.image.size();
     job.label = e.image.identifier();
+    job.budget =
+        DownloadBudget(job.size, ctx.settings.download_min_rate, ctx.settings.download_min_time);
     if (sub != nullptr && !sub->credentials_file.empty()) {
       auto credentials = LoadCredentials(sub->credentials_file);
       if (!credentials.ok()) {
@@ -273,6 +276,19 @@ Status PurgeExpired(const CacheLayout& layout, const Settings& settings, TimePoi
 // and none starts: their network errors are the stop's, not the server's.
 bool StoppedBy(const CacheOptions& options, const Error& error) {
   return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
+}
+
+// Makes available every wanted image whose content is in the store.
+Status OfferEntries(Context& ctx, const EventRunner& events, const CacheLayout& layout,
+                    const std::vector<Entry>& wanted, const CacheOptions& options,
+                    CacheReport& report) {
+  Availability availability(ctx, events, layout, options, report);
+  VMC_RETURN_IF_ERROR(availability.Load());
+  for (const auto& e : wanted) {
+    if (options.cancel != nullptr && options.cancel->load()) break;
+    if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
+  }
+  return Ok();
 }
 
 }  // namespace
@@ -322,12 +338,17 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
       report.Fail(results[i].error());
     }
   }
-  Availability availability(ctx, events, layout, options, report);
-  VMC_RETURN_IF_ERROR(availability.Load());
-  for (const auto& e : wanted) {
-    if (options.cancel != nullptr && options.cancel->load()) break;
-    if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
-  }
+  return OfferEntries(ctx, events, layout, wanted, options, report);
+}
+
+Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions& options,
+                    CacheReport& report, std::vector<FetchJob>& jobs) {
+  const CacheLayout layout(ctx.settings.state_dir);
+  VMC_RETURN_IF_ERROR(layout.Create());
+  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
+  const std::vector<Entry> wanted = WantedEntries(inventory);
+  VMC_RETURN_IF_ERROR(OfferEntries(ctx, events, layout, wanted, options, report));
+  jobs = PlanDownloads(ctx, layout, wanted, report);
   return Ok();
 }
 
