@@ -333,6 +333,8 @@ Status RunDaemon(const Invocation& inv) {
         LogError("reload failed, keeping the running config and policy: " +
                  reloaded.error().message());
       }
+      // A reload is followed by a cycle at once, as it always was.
+      next_cycle = std::chrono::steady_clock::now();
     }
   }
   cache.Stop();
