@@ -1182,7 +1182,14 @@ TEST_F(CatcherCacheTest, DaemonReloadsLocksAndServesTheCli) {
     }
     return n;
   };
-  ASSERT_TRUE(WaitFor([&] { return cycles() >= 1; }, seconds(20))) << ReadFile(log);
+  // Downloads run beside the cycles: wait for them, not for a cycle.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cycles() >= 1 && fs::exists(ViewFile(images[0].id)) &&
+               fs::exists(ViewFile(images[1].id));
+      },
+      seconds(20)))
+      << ReadFile(log);
   for (const auto& p : images) ExpectCached(p);
 
   // The CLI works beside the daemon.
