@@ -10,6 +10,7 @@
 #include <set>
 
 #include "catcher/claims.h"
+#include "catcher/download_budget.h"
 #include "catcher/image_fetch.h"
 #include "catcher/inventory.h"
 #include "common/atomic_file.h"
@@ -276,6 +277,8 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
     job.sha512 = sha;
     job.size = e.image.size();
     job.label = e.image.identifier();
+    job.budget =
+        DownloadBudget(job.size, ctx.settings.download_min_rate, ctx.settings.download_min_time);
     if (sub != nullptr && !sub->credentials_file.empty()) {
       auto credentials = LoadCredentials(sub->credentials_file);
       if (!credentials.ok()) {
@@ -314,6 +317,19 @@ Status PurgeExpired(const SafeDir& expired, const Settings& settings, TimePoint 
 // and none starts: their network errors are the stop's, not the server's.
 bool StoppedBy(const CacheOptions& options, const Error& error) {
   return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
+}
+
+// Makes available every wanted image whose content is in the store.
+Status OfferEntries(Context& ctx, const EventRunner& events, const CacheLayout& layout,
+                    const CacheDirFds& dirs, const std::vector<Entry>& wanted,
+                    const CacheOptions& options, CacheReport& report) {
+  Availability availability(ctx, events, layout, dirs, options, report);
+  VMC_RETURN_IF_ERROR(availability.Load());
+  for (const auto& e : wanted) {
+    if (options.cancel != nullptr && options.cancel->load()) break;
+    if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
+  }
+  return Ok();
 }
 
 }  // namespace
@@ -365,12 +381,18 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
       report.Fail(results[i].error());
     }
   }
-  Availability availability(ctx, events, layout, dirs, options, report);
-  VMC_RETURN_IF_ERROR(availability.Load());
-  for (const auto& e : wanted) {
-    if (options.cancel != nullptr && options.cancel->load()) break;
-    if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
-  }
+  return OfferEntries(ctx, events, layout, dirs, wanted, options, report);
+}
+
+Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions& options,
+                    CacheReport& report, std::vector<FetchJob>& jobs) {
+  const CacheLayout layout(ctx.settings.state_dir);
+  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
+  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
+  LogConflicts(inventory);
+  const std::vector<Entry> wanted = WantedEntries(inventory);
+  VMC_RETURN_IF_ERROR(OfferEntries(ctx, events, layout, dirs, wanted, options, report));
+  jobs = PlanDownloads(ctx, layout, wanted, report);
   return Ok();
 }
 

@@ -24,6 +24,7 @@
 #include "catcher/cache_layout.h"
 #include "catcher/context.h"
 #include "catcher/events.h"
+#include "catcher/image_fetch.h"
 #include "common/clock.h"
 
 namespace vmc::catcher {
@@ -57,9 +58,19 @@ struct CacheOptions {
 Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, CacheReport& report,
                          const std::function<Status()>& steps);
 
-// Downloads what is wanted and makes it available (events fired).
+// Downloads what is wanted, waiting for every transfer (each within its time
+// budget), and makes it available (events fired).
 Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
                       CacheReport& report);
+
+// The daemon's half of DownloadWanted, without network I/O: makes available
+// the wanted images whose content is already proven (events fired), and sets
+// `jobs` to the downloads still needed (one per SHA-512, within the cache
+// quota, each with its time budget), for the caller to run beside its cycles
+// (download_worker.h). Images that cannot be planned (quota, a local file
+// named by a remote list, credentials) are failures in `report`.
+Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions& options,
+                    CacheReport& report, std::vector<FetchJob>& jobs);
 
 // Moves out what is no longer wanted (events fired) and purges expired/
 // entries older than the grace period.

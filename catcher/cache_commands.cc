@@ -17,8 +17,6 @@ unsigned DownloadsAtOnce(const Settings& settings) {
   return cores > 0 ? cores : 2;
 }
 
-namespace {
-
 // One cache run at a time per state directory (the daemon's or a command's).
 // A command waits for the lock as long as it takes. With `cancel` (the
 // daemon) the lock is polled instead, so that SIGTERM stops the daemon while
@@ -47,8 +45,6 @@ Result<std::optional<FileLock>> LockCache(const CacheLayout& layout,
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
-
-}  // namespace
 
 Status RunCache(Context& ctx, bool download, bool expire, bool check,
                 const std::atomic<bool>* cancel, CacheReport& report) {

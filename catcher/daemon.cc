@@ -5,12 +5,15 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "catcher/commands.h"
 #include "catcher/context.h"
+#include "catcher/download_worker.h"
 #include "catcher/lock.h"
 #include "catcher/policy.h"
 #include "catcher/settings.h"
@@ -46,11 +49,27 @@ class SignalWatcher {
 
   const std::atomic<bool>& stop() const { return stop_; }
   bool TakeReload() { return reload_.exchange(false); }
+  bool TakeDownloaded() { return downloaded_.exchange(false); }
 
-  // Waits until `deadline` or a signal.
+  // Called on the watcher's thread when a stop signal arrives (nullptr:
+  // nothing), so that downloads stop while the daemon's own thread is busy.
+  void OnStop(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    on_stop_ = std::move(hook);
+  }
+
+  // Wakes WaitUntil: a background download finished.
+  void NotifyDownloaded() {
+    downloaded_ = true;
+    std::lock_guard<std::mutex> lock(mutex_);
+    cv_.notify_all();
+  }
+
+  // Waits until `deadline`, a signal or a finished download.
   void WaitUntil(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait_until(lock, deadline, [this] { return stop_.load() || reload_.load(); });
+    cv_.wait_until(lock, deadline,
+                   [this] { return stop_.load() || reload_.load() || downloaded_.load(); });
   }
 
  private:
@@ -67,6 +86,7 @@ class SignalWatcher {
                 ": stopping (transfers abort, partial downloads are kept)");
       }
       std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_.load() && on_stop_) on_stop_();
       cv_.notify_all();
     }
   }
@@ -76,12 +96,14 @@ class SignalWatcher {
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_{false};
+  std::atomic<bool> downloaded_{false};
   std::mutex mutex_;
+  std::function<void()> on_stop_;  // guarded by mutex_
   std::condition_variable cv_;
 };
 
-// One cycle: update every subscription, then the cache. Returns the worst
-// failure (for --once); the daemon only logs it.
+// `run --once`: update every subscription, then the cache, waiting for its
+// downloads (each within its time budget). Returns the worst failure.
 Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
   // Subscriptions made or removed with `catcher subscribe` / `unsubscribe`
   // since the last cycle count from this one on.
@@ -110,6 +132,127 @@ Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
   if (!cache.ok()) return cache;
   if (report.first_error) return *report.first_error;
   return Ok();
+}
+
+// The long-running daemon's cache: its passes (make available, plan,
+// expire) run on the daemon's thread under the cache lock, its downloads on
+// a DownloadWorker, which keeps the lock shared while they run. The lock is
+// one flock per process: the pass and the downloads share it through
+// `held_`, and another process's cache run waits for both.
+class DaemonCache {
+ public:
+  explicit DaemonCache(SignalWatcher& signals)
+      : signals_(signals), worker_([&signals] { signals.NotifyDownloaded(); }) {
+    signals_.OnStop([this] { worker_.CancelAll(); });
+  }
+  ~DaemonCache() {
+    signals_.OnStop(nullptr);
+    worker_.Stop();
+  }
+  DaemonCache(const DaemonCache&) = delete;
+  DaemonCache& operator=(const DaemonCache&) = delete;
+
+  // One pass: makes available what is proven, hands what is missing to the
+  // worker (cancelling downloads no longer wanted) and expires what is no
+  // longer wanted. Never waits for a transfer.
+  Status Pass(Context& ctx, const std::atomic<bool>& stop, CacheReport& report) {
+    VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
+    const CacheLayout layout(ctx.settings.state_dir);
+    VMC_ASSIGN_OR_RETURN(const std::shared_ptr<const FileLock> hold, Hold(layout, stop));
+    if (!hold) return Ok();
+    CacheOptions options;
+    options.now = SystemClock().Now();
+    options.downloads = DownloadsAtOnce(ctx.settings);
+    options.cancel = &stop;
+    return WithProcessEvents(layout, events, report, [&]() -> Status {
+      std::vector<FetchJob> jobs;
+      VMC_RETURN_IF_ERROR(OfferAndPlan(ctx, events, options, report, jobs));
+      if (stop.load()) return Ok();
+      VMC_ASSIGN_OR_RETURN(const CacheDirFds fds, OpenCacheDirs(layout));
+      VMC_ASSIGN_OR_RETURN(CacheDirs dirs, CacheDirsFor(fds));
+      worker_.Submit({std::make_shared<const CacheDirs>(std::move(dirs)),
+                      HttpOptionsFor(ctx.settings), options.downloads, std::move(jobs), hold});
+      return ExpireUnwanted(ctx, events, options, report);
+    });
+  }
+
+  // Adds what the downloads did since the last call to `report`.
+  void Collect(CacheReport& report) {
+    CacheReport done = worker_.TakeReport();
+    report.downloaded += done.downloaded;
+    report.interrupted += done.interrupted;
+    for (auto& f : done.failures) report.failures.push_back(std::move(f));
+    if (!report.first_error && done.first_error) report.first_error = std::move(done.first_error);
+  }
+
+  std::size_t Downloading() const { return worker_.Running(); }
+
+  // Stops every download (their partial files stay) and waits for them.
+  void Stop() { worker_.Stop(); }
+
+ private:
+  Result<std::shared_ptr<const FileLock>> Hold(const CacheLayout& layout,
+                                               const std::atomic<bool>& stop) {
+    if (auto held = held_.lock()) return held;
+    VMC_ASSIGN_OR_RETURN(std::optional<FileLock> lock, LockCache(layout, &stop));
+    if (!lock) return std::shared_ptr<const FileLock>();
+    auto held = std::make_shared<const FileLock>(std::move(*lock));
+    held_ = held;
+    return held;
+  }
+
+  SignalWatcher& signals_;
+  std::weak_ptr<const FileLock> held_;
+  DownloadWorker worker_;
+};
+
+std::string Summary(const CacheReport& report) {
+  return std::to_string(report.downloaded) + " downloaded, " +
+         std::to_string(report.made_available) + " made available, " +
+         std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
+         " failures" +
+         (report.interrupted > 0
+              ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
+              : std::string());
+}
+
+// One cycle of the long-running daemon: update every subscription, then a
+// cache pass; the downloads it starts go on after it returns. Failures are
+// logged.
+void DaemonCycle(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache) {
+  if (Status s = RefreshSubscriptions(ctx); !s.ok()) {
+    LogWarning("cannot list the subscriptions again, keeping the previous list: " +
+               s.error().message());
+  }
+  auto client = HttpClient::Create(HttpOptionsFor(ctx.settings));
+  auto events = MakeEventRunner(ctx.settings);
+  if (!client.ok() || !events.ok()) {
+    LogError("cycle: " + (client.ok() ? events.error() : client.error()).message());
+    return;
+  }
+  const auto results = UpdateAll(*client, ctx.state, ctx.subscriptions,
+                                 UpdateParametersFor(ctx, SystemClock().Now()), *events,
+                                 EventDirectories(CacheLayout(ctx.settings.state_dir)));
+  if (Status updates = WorstFailure(results); !updates.ok()) {
+    LogError("cycle: " + updates.error().message());
+  }
+  if (stop.load()) return;
+  CacheReport report;
+  if (Status s = cache.Pass(ctx, stop, report); !s.ok()) LogError("cycle: " + s.error().message());
+  cache.Collect(report);
+  LogInfo("cycle done: " + std::to_string(results.size()) + " subscriptions, " + Summary(report) +
+          ", " + std::to_string(cache.Downloading()) + " downloading");
+}
+
+// Between cycles, after a background download finished: makes it available.
+void DownloadPass(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache) {
+  CacheReport report;
+  if (Status s = cache.Pass(ctx, stop, report); !s.ok()) {
+    LogError("cache pass: " + s.error().message());
+  }
+  cache.Collect(report);
+  LogInfo("downloads done: " + Summary(report) + ", " + std::to_string(cache.Downloading()) +
+          " downloading");
 }
 
 // Re-reads the config file and the policy into `ctx`, all or nothing. The
@@ -166,18 +309,24 @@ Status RunDaemon(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(const FileLock lock,
                        FileLock::Acquire(ctx.settings.state_dir / "daemon.lock", false,
                                          "catcher run for " + ctx.settings.state_dir.string()));
-  const bool once = inv.Has("once");
-  std::mt19937_64 random(std::random_device{}());
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
   LogInfo("catcher run: state " + ctx.settings.state_dir.string() + ", " +
           std::to_string(ctx.subscriptions.size()) + " subscriptions");
+  // One cycle that waits for its downloads (each within its budget).
+  if (inv.Has("once")) return Cycle(ctx, signals.stop());
+  std::mt19937_64 random(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  DaemonCache cache(signals);
+  auto next_cycle = std::chrono::steady_clock::now();
   for (;;) {
-    Status cycle = Cycle(ctx, signals.stop());
-    if (once) return cycle;
-    if (!cycle.ok()) LogError("cycle: " + cycle.error().message());
+    if (std::chrono::steady_clock::now() >= next_cycle) {
+      DaemonCycle(ctx, signals.stop(), cache);
+      next_cycle =
+          std::chrono::steady_clock::now() + JitteredInterval(IntervalOf(ctx, inv), unit(random));
+    } else if (signals.TakeDownloaded()) {
+      DownloadPass(ctx, signals.stop(), cache);
+    }
     if (signals.stop().load()) break;
-    const auto wait = JitteredInterval(IntervalOf(ctx, inv), unit(random));
-    signals.WaitUntil(std::chrono::steady_clock::now() + wait);
+    signals.WaitUntil(next_cycle);
     if (signals.stop().load()) break;
     if (signals.TakeReload()) {
       if (Status reloaded = Reload(inv, ctx); reloaded.ok()) {
@@ -186,7 +335,15 @@ Status RunDaemon(const Invocation& inv) {
         LogError("reload failed, keeping the running config and policy: " +
                  reloaded.error().message());
       }
+      // A reload is followed by a cycle at once, as it always was.
+      next_cycle = std::chrono::steady_clock::now();
     }
+  }
+  cache.Stop();
+  CacheReport last;
+  cache.Collect(last);
+  if (last.downloaded > 0 || last.interrupted > 0 || !last.failures.empty()) {
+    LogInfo("downloads at the stop: " + Summary(last));
   }
   LogInfo("catcher run: stopped");
   return Ok();

@@ -1,7 +1,12 @@
 // `catcher run`: the daemon. Every --interval (with +-10% jitter, so that
 // sites do not hit a list server in step) it updates every subscription and
-// runs the cache (download, then expire), until SIGTERM or SIGINT: transfers
-// then stop at once, leaving resumable partial files, and it exits 0.
+// runs a cache pass (make available what is proven, expire what is no longer
+// wanted), until SIGTERM or SIGINT: transfers then stop at once, leaving
+// resumable partial files, and it exits 0. Image downloads never hold up a
+// cycle: they run beside the cycles on a DownloadWorker (download_worker.h),
+// each within its time budget; a cycle that refuses or expires a list
+// cancels the downloads it made unwanted, and a finished download is made
+// available by a pass right after it, without waiting for the next cycle.
 // SIGHUP reloads the config file and the policy; a broken one is logged and
 // the running one kept. The state directory and its open database stay (a
 // new state directory needs a restart). Subscriptions made or removed with

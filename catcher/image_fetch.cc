@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -85,6 +86,9 @@ class PartialSink : public DownloadSink {
   // transfer broke off (the next run resumes after the last byte kept).
   Status Flush() { return file_.Flush(); }
 
+  // Bytes of the image in the file (resumed and received).
+  std::uint64_t held() const { return held_; }
+
  private:
   int fd_;
   const fs::path& path_;
@@ -149,6 +153,27 @@ Result<bool> HaveContent(const SafeDir& dir, const std::string& sha512) {
                                    : "not a regular file (removed)");
 }
 
+// A transfer timeout at the budget, not the low-speed limit or the connect
+// timeout: libcurl's total timeout counts from before the connection, so the
+// budget has passed by the time it fires.
+bool BudgetRanOut(const Error& error, const FetchJob& job, std::chrono::nanoseconds took) {
+  return error.code() == ErrorCode::kTransferTimeout && job.budget.count() > 0 &&
+         took >= job.budget;
+}
+
+Error BudgetError(const FetchJob& job, std::uint64_t held) {
+  const auto ms = job.budget.count();
+  return Error(ErrorCode::kTransferTimeout,
+               "download from " + RedactUrl(job.url) + " stopped at byte " + std::to_string(held) +
+                   " of " + std::to_string(job.size) + ": its time budget of " +
+                   std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) +
+                   " s (hv:size over download-min-rate, at least download-min-time) ran out; "
+                   "the partial file is kept and a later run resumes it")
+      .With("url", RedactUrl(job.url))
+      .With("budget_ms", std::to_string(ms))
+      .With("bytes_held", std::to_string(held));
+}
+
 bool DiscardsPartial(ErrorCode code) {
   return code == ErrorCode::kSizeMismatch || code == ErrorCode::kChecksumMismatch;
 }
@@ -192,9 +217,14 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
     request.resume_offset = held;
     request.expected_size = job.size;
     request.cancel = cancel;
+    request.timeout = job.budget;
+    const auto started = std::chrono::steady_clock::now();
     auto downloaded = client.Download(request, sink);
     if (!downloaded.ok()) {
       Error error = std::move(downloaded).error();
+      if (BudgetRanOut(error, job, std::chrono::steady_clock::now() - started)) {
+        error = BudgetError(job, sink.held());
+      }
       if (DiscardsPartial(error.code())) {
         (void)dirs.partial.Unlink(partial_name);
       } else if (const Status kept = sink.Flush(); !kept.ok()) {

@@ -17,6 +17,7 @@
 #define VMC_CATCHER_IMAGE_FETCH_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -34,6 +35,9 @@ struct FetchJob {
   std::string sha512;  // from the verified list, any case
   std::uint64_t size = 0;
   std::string label;  // the image identifier, for messages and the progress bar
+  // The transfer's time budget (download_budget.h); zero: none. When it runs
+  // out the transfer stops, the partial file stays and a later run resumes it.
+  std::chrono::milliseconds budget{0};
 };
 
 struct FetchOptions {
@@ -61,7 +65,8 @@ Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs);
 // Errors: kInvalidValue (not a SHA-512), kDiskFull (not enough free space for
 // the rest of the image, or ENOSPC while writing; the partial is kept),
 // kSizeMismatch / kChecksumMismatch (partial deleted), kIo, and the
-// transfer errors of HttpClient::Download (partial kept for resume).
+// transfer errors of HttpClient::Download (partial kept for resume), among
+// them kTransferTimeout saying so when job.budget ran out.
 Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress = nullptr);
 

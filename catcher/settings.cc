@@ -53,21 +53,23 @@ po::options_description GlobalOptions() {
 
 po::options_description ConfigKeys() {
   po::options_description keys;
-  keys.add_options()                                 //
-      ("state-dir", po::value<std::string>())        //
-      ("policy", po::value<std::string>())           //
-      ("ca-dir", po::value<std::string>())           //
-      ("event-command", po::value<std::string>())    //
-      ("event-timeout", po::value<std::string>())    //
-      ("proxy", po::value<std::string>())            //
-      ("connect-timeout", po::value<std::string>())  //
-      ("fetch-timeout", po::value<std::string>())    //
-      ("low-speed-time", po::value<std::string>())   //
-      ("low-speed-limit", po::value<long>())         //
-      ("created-skew", po::value<std::string>())     //
-      ("history", po::value<std::size_t>())          //
-      ("downloads", po::value<unsigned>())           //
-      ("expired-grace", po::value<std::string>())    //
+  keys.add_options()                                     //
+      ("state-dir", po::value<std::string>())            //
+      ("policy", po::value<std::string>())               //
+      ("ca-dir", po::value<std::string>())               //
+      ("event-command", po::value<std::string>())        //
+      ("event-timeout", po::value<std::string>())        //
+      ("proxy", po::value<std::string>())                //
+      ("connect-timeout", po::value<std::string>())      //
+      ("fetch-timeout", po::value<std::string>())        //
+      ("low-speed-time", po::value<std::string>())       //
+      ("low-speed-limit", po::value<long>())             //
+      ("created-skew", po::value<std::string>())         //
+      ("history", po::value<std::size_t>())              //
+      ("downloads", po::value<unsigned>())               //
+      ("download-min-rate", po::value<std::uint64_t>())  //
+      ("download-min-time", po::value<std::string>())    //
+      ("expired-grace", po::value<std::string>())        //
       ("interval", po::value<std::string>());
   return keys;
 }
@@ -98,6 +100,14 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
   s.low_speed_limit = inv.Find<long>("low-speed-limit").value_or(s.low_speed_limit);
   s.history_limit = inv.Find<std::size_t>("history").value_or(s.history_limit);
   s.downloads = inv.Find<unsigned>("downloads").value_or(0);
+  VMC_RETURN_IF_ERROR(Duration(inv, "download-min-time", &s.download_min_time));
+  s.download_min_rate = inv.Find<std::uint64_t>("download-min-rate").value_or(s.download_min_rate);
+  if (s.download_min_rate == 0) {
+    return Error(ErrorCode::kConfigInvalid,
+                 "download-min-rate: 0 bytes/s would give every download an endless time budget; "
+                 "give a rate of at least 1")
+        .With("key", "download-min-rate");
+  }
   if (auto proxy = inv.Find<std::string>("proxy")) {
     // libcurl takes its proxy from the environment; an explicit environment
     // (the admin's shell, systemd's Environment=) wins over the config file.

@@ -41,6 +41,10 @@ struct Settings {
   std::size_t history_limit = 20;
   // The cache and the daemon.
   unsigned downloads = 0;  // at once; 0: the number of cores
+  // Each download's time budget: hv:size over download_min_rate bytes/s, at
+  // least download_min_time (catcher/download_budget.h).
+  std::uint64_t download_min_rate = 64 * 1024;
+  std::chrono::seconds download_min_time{std::chrono::minutes(5)};
   std::chrono::seconds expired_grace{std::chrono::hours(24 * 7)};
   std::chrono::seconds interval{std::chrono::hours(1)};
 };

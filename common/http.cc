@@ -780,8 +780,10 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
   }
   CURL* easy = easy_.get();
   char error_buffer[CURL_ERROR_SIZE];
+  const std::chrono::milliseconds total_timeout =
+      request.timeout.count() > 0 ? request.timeout : options_.transfer_timeout;
   VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, request.url, request.credentials,
-                              options_.transfer_timeout, error_buffer, context));
+                              total_timeout, error_buffer, context));
 
   DownloadResult result;
   uint64_t allowed = 0;  // bytes this response may still carry, when expected
@@ -834,8 +836,7 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
     return context.Fail(ErrorCode::kNetwork, "cancelled: the process is stopping");
   }
   if (rc != CURLE_OK) {
-    return CurlFailure(rc, error_buffer,
-                       {context, options_, SchemeOf(request.url), options_.transfer_timeout});
+    return CurlFailure(rc, error_buffer, {context, options_, SchemeOf(request.url), total_timeout});
   }
   if (!body.begun) VMC_RETURN_IF_ERROR(body.Start());  // an empty body
   result.status = ResponseCode(easy);

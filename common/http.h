@@ -166,6 +166,10 @@ struct DownloadRequest {
   // within about a second, even from a server that sends nothing; Download
   // then fails with kNetwork, having delivered nothing more to the sink.
   const std::atomic<bool>* cancel = nullptr;
+  // Whole-transfer limit for this download (an image's time budget); zero:
+  // HttpOptions::transfer_timeout. Past it Download fails with
+  // kTransferTimeout, the bytes delivered so far staying with the sink.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct DownloadResult {
