@@ -55,6 +55,7 @@ Result<FileDigest> MeasureUrl(HttpClient& client, const std::string& url,
   DownloadRequest request;
   request.url = url;
   request.credentials = credentials;
+  request.protocols = kLocalProtocols;  // the publisher's own URL
   VMC_RETURN_IF_ERROR(client.Download(request, sink));
   return sink.Finish();
 }

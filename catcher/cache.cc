@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/safe_dir.h"
 #include "common/unique_fd.h"
+#include "common/url.h"
 
 namespace vmc::catcher {
 namespace {
@@ -231,20 +232,66 @@ class Availability {
   std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
 };
 
-// A file:// image only from a file:// list: a remote list must not make the
-// catcher copy a local file into the world-readable cache (its endorser
-// would only need the file's SHA-512, e.g. of a file it wants to confirm).
-Status CheckImageScheme(const Image& image, const ResolvedSubscription* sub) {
-  const std::string uri = image.uri();
-  auto is_file = [](std::string_view url) {
-    return url.size() >= 7 && strncasecmp(url.data(), "file://", 7) == 0;
-  };
-  if (!is_file(uri) || (sub != nullptr && is_file(sub->url))) return Ok();
-  return Error(ErrorCode::kInvalidValue,
-               "image " + image.identifier() + " names the local file " + uri +
-                   ", which only a list read from a local file may do; not downloaded")
+// The schemes an image of `sub`'s list may use. file only for a list read
+// from a local file: a remote list must not make the catcher copy a local
+// file into the world-readable cache (its endorser would only need the file's
+// SHA-512, e.g. of a file it wants to confirm). libcurl enforces the set for
+// the transfer; PlanDownloads judges the parsed URL first, before any I/O.
+std::string ImageProtocols(const ResolvedSubscription* sub) {
+  return sub != nullptr && ListProtocols(sub->url) == "file" ? kLocalProtocols : kRemoteProtocols;
+}
+
+// The image's origin when its URL may be fetched with `protocols`; else why
+// not, without a byte read (so nothing tells whether a local file exists).
+Result<UrlOrigin> CheckImageUrl(const Image& image, const std::string& protocols) {
+  auto origin = ParseOrigin(image.uri());
+  if (!origin.ok()) {
+    return Error(ErrorCode::kInvalidValue, "image " + image.identifier() + ": its URL " +
+                                               std::move(origin).error().message() +
+                                               "; not downloaded")
+        .With("image", image.identifier());
+  }
+  if (SchemeAllowed(origin->scheme, protocols)) return origin;
+  const std::string why =
+      origin->scheme == "file"
+          ? "names a local file, which only a list read from a local file may do"
+          : "uses the scheme \"" + origin->scheme + "\"";
+  return Error(ErrorCode::kInvalidValue, "image " + image.identifier() + " " + why +
+                                             " (allowed here: " + protocols + "); not downloaded")
       .With("image", image.identifier())
-      .With("url", uri);
+      .With("url", RedactUrl(image.uri()));
+}
+
+// Credentials files read once per cache run.
+class CredentialsCache {
+ public:
+  Result<Credentials> Load(const fs::path& file) {
+    auto it = loaded_.find(file);
+    if (it == loaded_.end()) it = loaded_.emplace(file, LoadCredentials(file)).first;
+    return it->second;
+  }
+
+ private:
+  std::map<fs::path, Result<Credentials>> loaded_;
+};
+
+// What an image download may carry: the subscription's credentials when the
+// image is on its list's own origin (which CheckListCredentials keeps https),
+// else the admin's image-credentials for the image's exact origin, else none.
+// A subscription's credentials never go to another host, port or scheme.
+Result<Credentials> CredentialsForImage(const UrlOrigin& image, const ResolvedSubscription* sub,
+                                        const Settings& settings, CredentialsCache& cache) {
+  if (sub != nullptr && !sub->credentials_file.empty()) {
+    const auto list = ParseOrigin(sub->url);
+    if (list.ok() && list->scheme == "https" && *list == image) {
+      return cache.Load(sub->credentials_file);
+    }
+  }
+  if (image.scheme == "https") {
+    const auto it = settings.image_credentials.find(image.ToString());
+    if (it != settings.image_credentials.end()) return cache.Load(it->second);
+  }
+  return Credentials{};
 }
 
 // The downloads still needed, one per SHA-512, within the cache quota.
@@ -252,6 +299,7 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
                                     const std::vector<Entry>& wanted, CacheReport& report) {
   std::vector<FetchJob> jobs;
   std::set<std::string> planned;
+  CredentialsCache credentials;
   std::uint64_t used = ContentBytes(layout).value();
   const auto quota = ctx.policy.limits.cache_quota_bytes;
   for (const auto& e : wanted) {
@@ -267,26 +315,26 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
       continue;
     }
     const ResolvedSubscription* sub = FindSubscription(ctx, e.item->subscription);
-    if (Status s = CheckImageScheme(e.image, sub); !s.ok()) {
-      report.Fail(std::move(s).error());
+    FetchJob job;
+    job.protocols = ImageProtocols(sub);
+    auto origin = CheckImageUrl(e.image, job.protocols);
+    if (!origin.ok()) {
+      report.Fail(std::move(origin).error());
+      continue;
+    }
+    auto chosen = CredentialsForImage(*origin, sub, ctx.settings, credentials);
+    if (!chosen.ok()) {
+      report.Fail(std::move(chosen).error().Prefix("image " + e.image.identifier() + ": "));
       continue;
     }
     used += e.image.size();
-    FetchJob job;
     job.url = e.image.uri();
     job.sha512 = sha;
     job.size = e.image.size();
     job.label = e.image.identifier();
     job.budget =
         DownloadBudget(job.size, ctx.settings.download_min_rate, ctx.settings.download_min_time);
-    if (sub != nullptr && !sub->credentials_file.empty()) {
-      auto credentials = LoadCredentials(sub->credentials_file);
-      if (!credentials.ok()) {
-        report.Fail(std::move(credentials).error());
-        continue;
-      }
-      job.credentials = std::move(credentials).value();
-    }
+    job.credentials = std::move(chosen).value();
     jobs.push_back(std::move(job));
   }
   return jobs;

@@ -189,6 +189,14 @@ Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs) {
 Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress) {
   VMC_ASSIGN_OR_RETURN(const std::string sha512, NormalizeSha512Hex(job.sha512));
+  // A scheme the job may not use is refused before any file is touched.
+  VMC_ASSIGN_OR_RETURN(const UrlOrigin origin, ParseOrigin(job.url));
+  if (!SchemeAllowed(origin.scheme, job.protocols)) {
+    return Error(ErrorCode::kInvalidValue,
+                 "image " + job.label + ": the scheme \"" + origin.scheme +
+                     "\" is not allowed here (allowed: " + job.protocols + "); not downloaded")
+        .With("image", job.label);
+  }
   VMC_ASSIGN_OR_RETURN(const bool have, HaveContent(dirs.content, sha512));
   if (have) return Ok();
   const std::string partial_name = sha512 + ".part";
@@ -214,6 +222,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
     DownloadRequest request;
     request.url = job.url;
     request.credentials = job.credentials;
+    request.protocols = job.protocols;
     request.resume_offset = held;
     request.expected_size = job.size;
     request.cancel = cancel;

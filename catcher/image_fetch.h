@@ -31,7 +31,12 @@ namespace vmc::catcher {
 
 struct FetchJob {
   std::string url;
+  // Which origin gets which credentials is decided by the job's maker
+  // (cache.cc): they go with this transfer only.
   Credentials credentials;
+  // The schemes this download may use (see DownloadRequest::protocols):
+  // "file" only for an image of a list read from a local file.
+  std::string protocols = kRemoteProtocols;
   std::string sha512;  // from the verified list, any case
   std::uint64_t size = 0;
   std::string label;  // the image identifier, for messages and the progress bar

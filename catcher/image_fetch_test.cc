@@ -64,6 +64,7 @@ class ImageFetchTest : public testing::Test {
     job.sha512 = sha;
     job.size = size;
     job.label = "test-image";
+    job.protocols = kLocalProtocols;  // the "server" is a local directory
     return job;
   }
 

@@ -14,10 +14,12 @@
 
 #include "common/atomic_file.h"
 #include "common/digest.h"
+#include "common/http.h"
 #include "common/identifier.h"
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/trust.h"
+#include "common/url.h"
 #include "common/utf8.h"
 
 namespace vmc::catcher {
@@ -546,6 +548,15 @@ Result<Subscription> ReadSubscription(const Value& value, const std::string& poi
     VMC_RETURN_IF_ERROR(CheckIdentifier(*sub.list_identifier, Child(pointer, "identifier")));
   }
   sub.credentials_file = OptionalString(value, "credentials_file");
+  if (sub.credentials_file) {
+    // Credentials go only to the list's origin and only over https.
+    const auto origin = ParseOrigin(sub.url);
+    if (!origin.ok() || origin->scheme != "https") {
+      return Problem(Child(pointer, "credentials_file"),
+                     "credentials are sent only over https, and " + Quote(RedactUrl(sub.url)) +
+                         " is not an https:// URL; use https or drop the credentials");
+    }
+  }
   VMC_ASSIGN_OR_RETURN(sub.selection, ReadSelection(value, pointer));
   return sub;
 }

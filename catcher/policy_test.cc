@@ -77,7 +77,7 @@ TEST(PolicyTest, ValidPolicyWithCommentsAndTrailingCommasLoads) {
   },
   "subscriptions": [
     {"name": "desy-base", "url": "https://example.org/desy.list", "endorser": "desy"},
-    {"name": "cern-listed", "url": "http://example.org/cern.list", "endorser": "cern",
+    {"name": "cern-listed", "url": "https://example.org/cern.list", "endorser": "cern",
      "identifier": "4e186b44-2c64-40ea-97d5-e9e5c0bce059",
      "credentials_file": "/etc/catcher/cern.token",
      "images": ["488dcdc4-9ab1-4fc8-a7ba-b7a5428ecb3d", "vm:base-1.0"],
@@ -396,6 +396,22 @@ TEST(PolicyTest, RelativeCredentialsFileIsRefused) {
 "subscriptions": [{"name": "a", "url": "https://example.org/a", "endorser": "desy",
   "credentials_file": "secrets/a.token"}]})",
            {3, 3, "/subscriptions/0/credentials_file"});
+}
+
+// Credentials go only over https: a subscription that would send them over
+// http (or give them to a local file) is refused where it is read.
+TEST(PolicyTest, CredentialsWithoutHttpsAreRefused) {
+  for (const char* url :
+       {"http://example.org/a", "http://example.org:443/a", "file:///srv/a.list"}) {
+    SCOPED_TRACE(url);
+    const Error error =
+        MustFail(R"({"endorsers": {"desy": {"dn": "/C=DE/CN=A", "ca": "/C=DE/CN=CA"}},
+"subscriptions": [{"name": "a", "url": ")" +
+                     std::string(url) + R"(", "endorser": "desy",
+  "credentials_file": "/etc/catcher/a.token"}]})",
+                 {3, 3, "/subscriptions/0/credentials_file"});
+    ExpectMessageHas(error, "only over https");
+  }
 }
 
 TEST(PolicyTest, ShortSha512IsRefused) {

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <sstream>
+#include <vector>
 
 #include "catcher/policy.h"
 #include "common/clock.h"
+#include "common/url.h"
 
 namespace vmc::catcher {
 namespace {
@@ -33,6 +36,29 @@ Status Duration(const Invocation& inv, const char* key, std::chrono::seconds* ou
         .With("key", key);
   }
   *out = *parsed;
+  return Ok();
+}
+
+// Each `image-credentials = ORIGIN FILE` line into *out, by normalised origin.
+Status ImageCredentials(const Invocation& inv, std::map<std::string, std::filesystem::path>* out) {
+  const auto lines = inv.Find<std::vector<std::string>>("image-credentials");
+  if (!lines) return Ok();
+  for (const std::string& line : *lines) {
+    std::istringstream words(line);
+    std::string origin_text, file, extra;
+    words >> origin_text >> file >> extra;
+    auto bad = [&](const std::string& why) {
+      return Error(ErrorCode::kConfigInvalid, "image-credentials \"" + line + "\": " + why)
+          .With("key", "image-credentials");
+    };
+    if (file.empty() || !extra.empty()) {
+      return bad("expected an origin and a credentials file: https://host[:port] FILE");
+    }
+    auto origin = ParseHttpsOrigin(origin_text);
+    if (!origin.ok()) return bad(origin.error().message());
+    const std::string key = origin->ToString();
+    if (!out->emplace(key, file).second) return bad("a second entry for " + key);
+  }
   return Ok();
 }
 
@@ -70,7 +96,8 @@ po::options_description ConfigKeys() {
       ("download-min-rate", po::value<std::uint64_t>())  //
       ("download-min-time", po::value<std::string>())    //
       ("expired-grace", po::value<std::string>())        //
-      ("interval", po::value<std::string>());
+      ("interval", po::value<std::string>())             //
+      ("image-credentials", po::value<std::vector<std::string>>());
   return keys;
 }
 
@@ -108,6 +135,7 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
                  "give a rate of at least 1")
         .With("key", "download-min-rate");
   }
+  VMC_RETURN_IF_ERROR(ImageCredentials(inv, &s.image_credentials));
   if (auto proxy = inv.Find<std::string>("proxy")) {
     // libcurl takes its proxy from the environment; an explicit environment
     // (the admin's shell, systemd's Environment=) wins over the config file.

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,11 @@ struct Settings {
   std::chrono::seconds fetch_timeout{300};
   std::chrono::seconds low_speed_time{60};
   long low_speed_limit = 1024;  // bytes/s over low_speed_time
+  // `image-credentials = https://host[:port] FILE` (repeatable): the
+  // credentials an image host gets, by its exact origin (UrlOrigin::ToString).
+  // Only https origins; a subscription's own credentials go only to its list's
+  // origin (see CredentialsForImage in cache.cc).
+  std::map<std::string, std::filesystem::path> image_credentials;
   // Verification.
   std::chrono::seconds created_skew{300};
   std::size_t history_limit = 20;

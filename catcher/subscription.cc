@@ -2,7 +2,28 @@
 
 #include <algorithm>
 
+#include "common/http.h"
+#include "common/url.h"
+
 namespace vmc::catcher {
+
+Status CheckListCredentials(std::string_view url, std::string_view credentials_file) {
+  if (credentials_file.empty()) return Ok();
+  const auto origin = ParseOrigin(url);
+  if (origin.ok() && origin->scheme == "https") return Ok();
+  const std::string shown = RedactUrl(url);
+  return Error(ErrorCode::kConfigInvalid,
+               "credentials file " + std::string(credentials_file) + " is refused for " + shown +
+                   ": credentials are sent only over https, and only to the list's own origin; "
+                   "use an https:// URL or drop the credentials")
+      .With("url", shown)
+      .With("file", std::string(credentials_file));
+}
+
+std::string ListProtocols(std::string_view url) {
+  const auto origin = ParseOrigin(url);
+  return origin.ok() && origin->scheme == "file" ? "file" : kRemoteProtocols;
+}
 
 std::string_view OriginName(Origin origin) {
   return origin == Origin::kPolicy ? "policy" : "subscribe";

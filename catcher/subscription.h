@@ -52,6 +52,15 @@ Result<EndorserNames> EndorserNamesOf(const SubscriptionRecord& record);
 Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy, const State& state,
                                                            std::vector<std::string>* warnings);
 
+// A subscription's credentials go only to its list URL's origin, and only
+// over https (DESIGN.md section 5 step 1). kConfigInvalid, saying why, when
+// `credentials_file` is set and `url` is not an https:// URL; Ok otherwise.
+Status CheckListCredentials(std::string_view url, std::string_view credentials_file);
+
+// The schemes the list of `url` may be fetched with: "file" for a list read
+// from a local file, else https and http (a redirect never reaches file).
+std::string ListProtocols(std::string_view url);
+
 // Picks the named ones from `all`; kNotFound naming an unknown name.
 Result<std::vector<ResolvedSubscription>> SelectSubscriptions(
     const std::vector<ResolvedSubscription>& all, const std::vector<std::string>& names);

@@ -81,6 +81,7 @@ Status Subscribe(const Invocation& inv) {
   sub.url = inv.Get<std::string>("url");
   sub.origin = Origin::kCommand;
   sub.credentials_file = inv.Find<std::string>("credentials-file").value_or("");
+  VMC_RETURN_IF_ERROR(CheckListCredentials(sub.url, sub.credentials_file));
   VMC_ASSIGN_OR_RETURN(sub.selection, SelectionFromOptions(inv));
   for (const auto& existing : ctx.subscriptions) {
     if (existing.url == sub.url) {

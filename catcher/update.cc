@@ -160,8 +160,10 @@ Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
                               const std::string& credentials_file,
                               const std::optional<AcceptedList>& current,
                               std::uint64_t max_list_bytes) {
+  VMC_RETURN_IF_ERROR(CheckListCredentials(url, credentials_file));
   FetchRequest request;
   request.url = url;
+  request.protocols = ListProtocols(url);
   request.max_bytes = max_list_bytes;
   if (!credentials_file.empty()) {
     VMC_ASSIGN_OR_RETURN(request.credentials, LoadCredentials(credentials_file));

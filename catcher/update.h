@@ -133,7 +133,9 @@ Status WorstFailure(const std::vector<SubscriptionUpdate>& results);
 // signature is checked again; trust is not: it was when it was accepted).
 Result<ImageList> ReadAcceptedList(const AcceptedList& accepted);
 
-// Fetches `url` (step 1) with the subscription's credentials and validators.
+// Fetches `url` (step 1) with the subscription's credentials and validators,
+// over the protocols ListProtocols allows. Refuses (CheckListCredentials)
+// credentials for a URL that is not https, before any I/O.
 Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
                               const std::string& credentials_file,
                               const std::optional<AcceptedList>& current,

@@ -11,7 +11,12 @@
 //   ssh-key = /home/alice/.ssh/id_ed25519     # SFTP
 //   ssh-public-key = ...   ssh-user = ...   ssh-passphrase = ...   (optional)
 //
-// A file that others can read is used but warned about.
+// The file must be a regular file that only its owner can read or write
+// (mode & 077 == 0, e.g. chmod 600): any other is refused, not warned about.
+//
+// No message ever carries a line, key or value of the file (any of them may
+// be a secret): only the file's name, a line number, and key names from the
+// list above.
 // Thread-safety: reentrant.
 #ifndef VMC_COMMON_CREDENTIALS_H_
 #define VMC_COMMON_CREDENTIALS_H_
@@ -24,8 +29,9 @@
 namespace vmc {
 
 // Reads the credentials file at `path`. Returns kConfigInvalid naming the file
-// (never its values) when it is unreadable, has unknown keys, mixes kinds or
-// lacks a value the kind needs.
+// (and the line, never its text) when it is unreadable, not a regular file,
+// open to group or others, has a line that is not KEY = VALUE, a section, an
+// unknown or repeated key, mixes kinds or lacks a value the kind needs.
 Result<Credentials> LoadCredentials(const std::filesystem::path& path);
 
 }  // namespace vmc

@@ -259,6 +259,8 @@ struct Attempt {
   const HttpOptions& options;
   std::string scheme;
   std::chrono::milliseconds total_timeout;
+  // The schemes this transfer was allowed.
+  std::string_view protocols;
   bool upload = false;
 };
 
@@ -292,7 +294,7 @@ Error CurlFailure(CURLcode rc, const char* error_buffer, const Attempt& attempt)
         ErrorCode::kTlsError, "TLS failed: " + detail + " (trusting " + TrustDescription(o) + ")");
   }
   if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-    const std::string& allowed = attempt.upload ? o.upload_protocols : o.fetch_protocols;
+    const std::string allowed(attempt.protocols);
     const std::string redirects = RedirectProtocols(attempt.scheme, allowed);
     return attempt.context
         .Fail(ErrorCode::kNetwork,
@@ -389,20 +391,50 @@ int OnTransferInfo(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
 }
 
-Status Prepare(CURL* easy, const HttpOptions& o, Direction direction, const std::string& url,
+// The URL a transfer is given, parsed once by libcurl's URL API: the handle
+// libcurl transfers from (CURLOPT_CURLU) and the scheme judged against the
+// request's protocols, so that no other reading of the text can differ.
+struct TargetUrl {
+  UrlHandle handle;
+  std::string scheme;  // lowercase
+};
+
+// Parses `url` and refuses, before any I/O, a scheme not in `protocols`
+// (file:/x, FILE://, file://localhost/ are all "file").
+Result<TargetUrl> Target(const std::string& url, std::string_view protocols,
+                         const Context& context) {
+  // No CURLU_GUESS_SCHEME: text without a scheme is not read as http.
+  TargetUrl target{ParseUrl(url, CURLU_NON_SUPPORT_SCHEME), {}};
+  if (!target.handle) return context.Fail(ErrorCode::kInvalidValue, "not a URL libcurl accepts");
+  target.scheme = Lower(UrlPart(target.handle.get(), CURLUPART_SCHEME));
+  if (!SchemeAllowed(target.scheme, protocols)) {
+    return context
+        .Fail(ErrorCode::kNetwork, "protocol not allowed: the URL's scheme is \"" + target.scheme +
+                                       "\" (allowed for this transfer: " + std::string(protocols) +
+                                       ")")
+        .With("allowed_protocols", std::string(protocols));
+  }
+  return target;
+}
+
+Status Prepare(CURL* easy, const HttpOptions& o, Direction direction, CURLU* url,
+               std::string_view scheme, const std::string& protocols,
                const Credentials& credentials, std::chrono::milliseconds total_timeout,
                char* error_buffer, const Context& context) {
   curl_easy_reset(easy);
   error_buffer[0] = '\0';
   const bool upload = direction == Direction::kUpload;
-  const std::string& protocols = upload ? o.upload_protocols : o.fetch_protocols;
-  const std::string redirects = upload ? "" : RedirectProtocols(SchemeOf(url), protocols);
+  const std::string redirects = upload ? "" : RedirectProtocols(scheme, protocols);
   OptionSetter set(easy);
   set.Pointer(CURLOPT_ERRORBUFFER, error_buffer)
-      .String(CURLOPT_URL, url.c_str())
+      .Pointer(CURLOPT_CURLU, url)
       .Long(CURLOPT_NOSIGNAL, 1L)
       .String(CURLOPT_PROTOCOLS_STR, protocols.c_str())
       .Long(CURLOPT_FOLLOWLOCATION, redirects.empty() ? 0L : 1L)
+      // The default, said here because it is what keeps credentials on their
+      // origin: on a redirect to another scheme, host or port libcurl sends
+      // neither basic auth nor a bearer token.
+      .Long(CURLOPT_UNRESTRICTED_AUTH, 0L)
       .Long(CURLOPT_MAXREDIRS, o.max_redirects)
       .Long(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()))
       .Long(CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout.count()))
@@ -698,12 +730,11 @@ Result<HttpClient> HttpClient::Create(HttpOptions options) {
   VMC_RETURN_IF_ERROR(check_path(options.ca_file, false, "CA file"));
   VMC_RETURN_IF_ERROR(check_path(options.ssh_known_hosts, false, "known_hosts file"));
 
-  for (const std::string* list : {&options.fetch_protocols, &options.upload_protocols}) {
-    if (list->empty() ||
-        curl_easy_setopt(easy.get(), CURLOPT_PROTOCOLS_STR, list->c_str()) != CURLE_OK) {
-      return Error(ErrorCode::kConfigInvalid,
-                   "protocol list \"" + *list + "\" is not accepted by libcurl");
-    }
+  const std::string& uploads = options.upload_protocols;
+  if (uploads.empty() ||
+      curl_easy_setopt(easy.get(), CURLOPT_PROTOCOLS_STR, uploads.c_str()) != CURLE_OK) {
+    return Error(ErrorCode::kConfigInvalid,
+                 "protocol list \"" + uploads + "\" is not accepted by libcurl");
   }
   return HttpClient(std::move(options), std::move(easy));
 }
@@ -714,7 +745,9 @@ Result<FetchResult> HttpClient::Fetch(const FetchRequest& request) {
   VMC_RETURN_IF_ERROR(CheckValidator(request.last_modified, context));
   CURL* easy = easy_.get();
   char error_buffer[CURL_ERROR_SIZE];
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, request.url, request.credentials,
+  VMC_ASSIGN_OR_RETURN(const TargetUrl target, Target(request.url, request.protocols, context));
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.handle.get(),
+                              target.scheme, request.protocols, request.credentials,
                               options_.fetch_timeout, error_buffer, context));
   StringList headers;
   const bool conditional = !request.etag.empty() || !request.last_modified.empty();
@@ -754,8 +787,9 @@ Result<FetchResult> HttpClient::Fetch(const FetchRequest& request) {
     return ListTooLarge(context, request.max_bytes, AnnouncedLength(easy));
   }
   if (rc != CURLE_OK) {
-    return CurlFailure(rc, error_buffer,
-                       {context, options_, SchemeOf(request.url), options_.fetch_timeout});
+    return CurlFailure(
+        rc, error_buffer,
+        {context, options_, target.scheme, options_.fetch_timeout, request.protocols});
   }
   result.status = ResponseCode(easy);
   result.not_modified = IsHttp(easy) && conditional && result.status == 304;
@@ -782,8 +816,10 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
   char error_buffer[CURL_ERROR_SIZE];
   const std::chrono::milliseconds total_timeout =
       request.timeout.count() > 0 ? request.timeout : options_.transfer_timeout;
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, request.url, request.credentials,
-                              total_timeout, error_buffer, context));
+  VMC_ASSIGN_OR_RETURN(const TargetUrl target, Target(request.url, request.protocols, context));
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.handle.get(),
+                              target.scheme, request.protocols, request.credentials, total_timeout,
+                              error_buffer, context));
 
   DownloadResult result;
   uint64_t allowed = 0;  // bytes this response may still carry, when expected
@@ -836,7 +872,8 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
     return context.Fail(ErrorCode::kNetwork, "cancelled: the process is stopping");
   }
   if (rc != CURLE_OK) {
-    return CurlFailure(rc, error_buffer, {context, options_, SchemeOf(request.url), total_timeout});
+    return CurlFailure(rc, error_buffer,
+                       {context, options_, target.scheme, total_timeout, request.protocols});
   }
   if (!body.begun) VMC_RETURN_IF_ERROR(body.Start());  // an empty body
   result.status = ResponseCode(easy);
@@ -869,9 +906,11 @@ Status HttpClient::Upload(const UploadRequest& request) {
   }
   CURL* easy = easy_.get();
   char error_buffer[CURL_ERROR_SIZE];
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kUpload, plan.transfer_url,
-                              request.credentials, options_.transfer_timeout, error_buffer,
-                              context));
+  VMC_ASSIGN_OR_RETURN(const TargetUrl target,
+                       Target(plan.transfer_url, options_.upload_protocols, context));
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kUpload, target.handle.get(),
+                              target.scheme, options_.upload_protocols, request.credentials,
+                              options_.transfer_timeout, error_buffer, context));
   StringList commands;
   for (const std::string& command : plan.remote_commands) {
     if (!commands.Append(command)) return context.Fail(ErrorCode::kNetwork, "out of memory");
@@ -892,7 +931,8 @@ Status HttpClient::Upload(const UploadRequest& request) {
   Status status = Ok();
   if (rc != CURLE_OK) {
     status = CurlFailure(rc, error_buffer,
-                         {context, options_, plan.scheme, options_.transfer_timeout, true});
+                         {context, options_, plan.scheme, options_.transfer_timeout,
+                          options_.upload_protocols, true});
   } else if (IsHttp(easy) && !IsSuccess(ResponseCode(easy))) {
     const long code = ResponseCode(easy);
     status = context.Fail(ErrorCode::kUploadFailed, StatusText(code))

@@ -33,6 +33,7 @@
 #include <variant>
 
 #include "common/error.h"
+#include "common/url.h"
 
 namespace vmc {
 
@@ -48,8 +49,10 @@ std::string_view DefaultUserAgent();
 std::string RedactUrl(std::string_view url);
 
 // Credentials for one request. They are handed to libcurl and never logged
-// nor copied into an Error. libcurl does not send them to another host when
-// following a redirect.
+// nor copied into an Error. They go only to the request URL's origin (scheme,
+// host, port): libcurl (CURLOPT_UNRESTRICTED_AUTH off, for basic auth and
+// bearer tokens alike) drops them when a redirect leads to another origin.
+// Choosing which origin deserves which credentials is the caller's job.
 struct BasicAuth {
   std::string user;
   std::string password;
@@ -71,11 +74,8 @@ struct SshKey {
 using Credentials = std::variant<std::monostate, BasicAuth, BearerToken, SshKey>;
 
 struct HttpOptions {
-  // Schemes Fetch and Download may use (libcurl's CURLOPT_PROTOCOLS_STR
-  // syntax). A redirect never leaves http/https, and never goes from https to
-  // http, whatever this list says.
-  std::string fetch_protocols = "https,http,file";
-  // Schemes Upload may use. Uploads never follow redirects.
+  // Schemes Upload may use. Uploads never follow redirects. (Fetch and
+  // Download take theirs from each request.)
   std::string upload_protocols = "https,http,file,sftp";
   long max_redirects = 5;
 
@@ -107,6 +107,12 @@ struct HttpOptions {
 struct FetchRequest {
   std::string url;
   Credentials credentials;
+  // Schemes this transfer may use (libcurl's CURLOPT_PROTOCOLS_STR syntax),
+  // enforced by libcurl and checked on the parsed URL before any I/O. A
+  // redirect never leaves http/https, and never goes from https to http,
+  // whatever this list says. Only a caller that knows the URL came from a
+  // local source (the admin, a list read from a local file) adds "file".
+  std::string protocols = kRemoteProtocols;
   // Validators from the previous successful fetch, sent verbatim as
   // If-None-Match / If-Modified-Since. Empty: not sent.
   std::string etag;
@@ -153,6 +159,12 @@ class DownloadSink {
 struct DownloadRequest {
   std::string url;
   Credentials credentials;
+  // Schemes this transfer may use (libcurl's CURLOPT_PROTOCOLS_STR syntax),
+  // enforced by libcurl and checked on the parsed URL before any I/O. A
+  // redirect never leaves http/https, and never goes from https to http,
+  // whatever this list says. Only a caller that knows the URL came from a
+  // local source (the admin, a list read from a local file) adds "file".
+  std::string protocols = kRemoteProtocols;
   // Bytes [0, resume_offset) are already held by the caller: ask for the rest
   // with an HTTP Range request. See DownloadSink::Begin for a server that
   // ignores it.
@@ -191,8 +203,8 @@ struct UploadRequest {
 
 class HttpClient {
  public:
-  // Fails (kConfigInvalid) when libcurl cannot start, a protocol list is not
-  // accepted, or a configured CA / known_hosts path does not exist.
+  // Fails (kConfigInvalid) when libcurl cannot start, the upload protocol
+  // list is not accepted, or a configured CA / known_hosts path does not exist.
   static Result<HttpClient> Create(HttpOptions options = {});
 
   HttpClient(HttpClient&&) noexcept;
@@ -203,8 +215,9 @@ class HttpClient {
   // request carries validators.
   // Errors: kListTooLarge (over max_bytes), kHttpStatus (any status but 2xx,
   // or 304 when the request was conditional), kTransferTimeout, kTlsError,
-  // kInvalidValue (a validator with a line break), kNetwork (anything else,
-  // including a protocol or redirect not allowed).
+  // kInvalidValue (a validator with a line break, a URL libcurl cannot
+  // parse), kNetwork (anything else, including a scheme not in
+  // request.protocols, refused before any I/O, or a redirect not allowed).
   Result<FetchResult> Fetch(const FetchRequest& request);
 
   // Streams an object to `sink`, resuming at request.resume_offset, following

@@ -363,7 +363,9 @@ TEST_F(HttpTest, MissingCaDirRejectedAtCreate) {
 TEST_F(HttpTest, FileFetch) {
   WriteFile(dir_->path() / "local list.json", "{\"local\": true}\n");
   HttpClient client = Client();
-  const auto result = client.Fetch(Get("file://" + dir_->path().string() + "/local%20list.json"));
+  FetchRequest request = Get("file://" + dir_->path().string() + "/local%20list.json");
+  request.protocols = kLocalProtocols;
+  const auto result = client.Fetch(request);
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_EQ(result->body, "{\"local\": true}\n");
   EXPECT_EQ(result->status, 0);
@@ -379,14 +381,64 @@ TEST_F(HttpTest, ProtocolNotAllowedRejected) {
     EXPECT_NE(result.error().message().find("protocol not allowed"), std::string::npos)
         << result.error().message();
   }
-  HttpOptions https_only = TrustingOptions();
-  https_only.fetch_protocols = "https";
-  HttpClient strict = Client(https_only);
-  const fs::path file = dir_->path() / "strict.txt";
-  WriteFile(file, "x");
-  const auto result = strict.Fetch(Get("file://" + file.string()));
-  ASSERT_FALSE(result.ok());
-  EXPECT_NE(result.error().message().find("protocol not allowed"), std::string::npos);
+}
+
+// Each transfer states its own schemes: one client reads a local file for the
+// request that allows "file" and refuses it, in every spelling libcurl reads
+// as file, for the next request that does not, before any I/O: the refusal
+// is the same whether the file exists or not and says nothing of its size.
+TEST_F(HttpTest, ProtocolsAreRestrictedPerRequest) {
+  const fs::path file = dir_->path() / "private.txt";
+  WriteFile(file, "private bytes\n");
+  const std::string path = file.string();
+  HttpClient client = Client();
+  FetchRequest local = Get("file://" + path);
+  local.protocols = kLocalProtocols;
+  const auto read = client.Fetch(local);
+  ASSERT_TRUE(read.ok()) << read.error().ToString();
+  EXPECT_EQ(read->body, "private bytes\n");
+
+  std::string encoded = path;
+  encoded.replace(encoded.rfind("private"), 1, "%70");  // "p"
+  for (const std::string& url : {"file://" + path, "file:" + path, "FILE://" + path,
+                                 "File://localhost" + path, "file://" + encoded}) {
+    SCOPED_TRACE(url);
+    for (const char* protocols : {kRemoteProtocols, "https"}) {
+      FetchRequest remote = Get(url);
+      remote.protocols = protocols;
+      const auto fetched = client.Fetch(remote);
+      ASSERT_FALSE(fetched.ok());
+      EXPECT_EQ(fetched.error().code(), ErrorCode::kNetwork);
+      EXPECT_NE(fetched.error().message().find("protocol not allowed"), std::string::npos)
+          << fetched.error().message();
+      StringSink sink;
+      DownloadRequest download = Object(url);
+      download.protocols = protocols;
+      const auto downloaded = client.Download(download, sink);
+      ASSERT_FALSE(downloaded.ok());
+      EXPECT_EQ(downloaded.error().code(), ErrorCode::kNetwork);
+      EXPECT_TRUE(sink.begins.empty());
+      EXPECT_TRUE(sink.data.empty());
+      // The same words for a file that does not exist: nothing was opened.
+      std::string absent_url = url;
+      absent_url.replace(absent_url.rfind("txt"), 3, "absent");
+      FetchRequest absent = Get(absent_url);
+      absent.protocols = protocols;
+      const auto missing = client.Fetch(absent);
+      ASSERT_FALSE(missing.ok());
+      std::string expected = fetched.error().message();
+      const std::string shown = RedactUrl(url);
+      const std::string shown_absent = RedactUrl(absent_url);
+      expected.replace(expected.find(shown), shown.size(), shown_absent);
+      EXPECT_EQ(missing.error().message(), expected);
+    }
+  }
+  // Text that is no URL for libcurl (leading blanks) is refused unread too.
+  FetchRequest blank = Get("  file://" + path);
+  blank.protocols = kLocalProtocols;
+  const auto refused = client.Fetch(blank);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidValue);
 }
 
 TEST_F(HttpTest, RedirectToFileRefused) {
@@ -667,7 +719,9 @@ TEST_F(HttpTest, DownloadFromFileResumes) {
   WriteFile(file, *big_);
   HttpClient client = Client();
   StringSink sink(big_->substr(0, 5000));
-  const auto result = client.Download(Object("file://" + file.string(), big_->size(), 5000), sink);
+  DownloadRequest request = Object("file://" + file.string(), big_->size(), 5000);
+  request.protocols = kLocalProtocols;
+  const auto result = client.Download(request, sink);
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_EQ(sink.begins, std::vector<uint64_t>{5000});
   EXPECT_EQ(sink.data, *big_);

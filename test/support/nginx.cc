@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <thread>
 
@@ -117,8 +118,10 @@ std::string NginxServer::Config() const {
   if (geteuid() == 0) c << "user root root;\n";
   c << "events { worker_connections 256; }\n"
     << "http {\n"
+    // nginx writes a quote or backslash in a variable as \x22 or \x5C, so the
+    // quoted header is one field whatever it holds; "-" when absent.
     << "  log_format vmc '$connection $connection_requests $status $request_method "
-       "$request_uri $body_bytes_sent $http_user_agent';\n"
+       "$request_uri $body_bytes_sent \"$http_authorization\" $http_user_agent';\n"
     << "  access_log " << d << "/access.log vmc;\n";
   for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
     c << "  " << temp << "_temp_path " << d << "/" << temp << "_temp;\n";
@@ -180,9 +183,10 @@ std::vector<AccessLogEntry> NginxServer::AccessLog() const {
     std::istringstream fields(line);
     AccessLogEntry e;
     if (!(fields >> e.connection >> e.connection_requests >> e.status >> e.method >> e.uri >>
-          e.bytes_sent)) {
+          e.bytes_sent >> std::quoted(e.authorization))) {
       continue;
     }
+    if (e.authorization == "-") e.authorization.clear();
     std::getline(fields >> std::ws, e.user_agent);
     entries.push_back(std::move(e));
   }

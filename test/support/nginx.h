@@ -6,7 +6,8 @@
 //
 // Start() returns once nginx accepts connections; the destructor stops it.
 // Every request is logged with nginx's connection serial number, so tests can
-// prove connection reuse. Thread-compatible.
+// prove connection reuse, and with its Authorization header, so tests can
+// prove where credentials went. Thread-compatible.
 #ifndef VMC_TEST_SUPPORT_NGINX_H_
 #define VMC_TEST_SUPPORT_NGINX_H_
 
@@ -55,6 +56,8 @@ struct AccessLogEntry {
   std::string method;
   std::string uri;  // $request_uri
   long bytes_sent = 0;
+  // The request's Authorization header as it arrived; empty when it had none.
+  std::string authorization;
   std::string user_agent;
 };
 
