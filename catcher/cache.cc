@@ -48,7 +48,7 @@ std::vector<Entry> WantedEntries(const Inventory& inventory) {
   for (const auto& item : inventory.images) {
     if (!IsWanted(item.state)) continue;
     const ImageList& list = inventory.lists[item.list_index].list;
-    out.push_back({&item, &list, list.images()[item.index]});
+    out.push_back({&item, &list, list.image(item.index)});
   }
   return out;
 }
@@ -96,6 +96,12 @@ Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
   return total;
 }
 
+// Images are offered and expired in batches of this many: a cache run of a
+// list at the size cap (~75,000 images) commits a few hundred times, not twice
+// per image. A batch's records are written before any of its views appear
+// (crash safety, cache.h), so a crash re-announces at most one batch.
+constexpr std::size_t kCacheBatch = 512;
+
 class Availability {
  public:
   Availability(Context& ctx, const EventRunner& events, const CacheLayout& layout,
@@ -108,7 +114,8 @@ class Availability {
   }
 
   // Makes one wanted image available under its identifier, or finishes a
-  // due AvailablePostfix.
+  // due AvailablePostfix: queued, and done in inventory order by Flush(),
+  // which runs when the batch is full.
   Status Offer(const Entry& e) {
     const std::string id = e.image.identifier();
     const std::string sha = e.image.sha512();
@@ -122,32 +129,73 @@ class Availability {
                  "one of subscription " + claimed->second);
       return Ok();
     }
+    // Offered already in this run (another list names the same image).
+    if (claimed != claimed_.end()) return Ok();
     claimed_[id] = sha;
     auto it = cached_.find(id);
     if (it != cached_.end() && it->second.sha512 == sha && SameFile(view, content)) {
-      if (it->second.postfix_due) RunPostfix(id, it->second);
+      if (it->second.postfix_due) Queue({id, content, view, std::nullopt});
       return Ok();
     }
     if (it != cached_.end() && it->second.sha512 != sha) {
-      // The identifier now names other content (a new image version).
+      // The identifier now names other content (a new image version). What
+      // is queued goes first, so that events keep the inventory's order.
+      VMC_RETURN_IF_ERROR(Flush());
       VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, layout_, id, it->second, report_));
       cached_.erase(it);
     }
     const CacheDirectories dirs = EventDirectories(layout_);
-    const Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    CachedImage record{sha, e.item->subscription, prefix.variables, true, options_.now};
-    // Recorded before the view appears: a crash from here on re-announces.
-    VMC_RETURN_IF_ERROR(ctx_.state.PutCached(id, record));
-    if (Status s = events_.Run(prefix); !s.ok()) report_.Fail(std::move(s).error());
-    VMC_RETURN_IF_ERROR(Link(content, view));
-    ++report_.made_available;
-    RunPostfix(id, record);
-    cached_[id] = record;
+    Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
+    cached_[id] = CachedImage{sha, e.item->subscription, prefix.variables, true, options_.now};
+    Queue({id, content, view, std::move(prefix)});
     return Ok();
   }
 
-  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheLayout& layout,
-                          const std::string& id, const CachedImage& record, CacheReport& report) {
+  // Does what Offer() queued: one commit records the batch's images as
+  // "postfix due" before their views appear (a crash from there on
+  // re-announces), then each gets AvailablePrefix, its view and
+  // AvailablePostfix, and one commit records the postfixes that succeeded.
+  // Stops between images once the process is asked to stop: an image
+  // recorded but not yet linked is offered again by the next run.
+  Status Flush() {
+    std::vector<Pending> batch = std::move(pending_);
+    pending_.clear();
+    if (batch.empty() || Stopping()) return Ok();
+    std::vector<std::pair<std::string, CachedImage>> due;
+    for (const Pending& p : batch) {
+      if (p.prefix) due.emplace_back(p.id, cached_.at(p.id));
+    }
+    VMC_RETURN_IF_ERROR(ctx_.state.PutCachedBatch(due));
+    std::vector<std::pair<std::string, CachedImage>> done;
+    for (const Pending& p : batch) {
+      if (Stopping()) break;
+      CachedImage& record = cached_.at(p.id);
+      if (p.prefix) {
+        if (Status s = events_.Run(*p.prefix); !s.ok()) {
+          report_.Fail(std::move(s).error());
+        }
+        if (Status s = Link(p.content, p.view); !s.ok()) {
+          report_.Fail(std::move(s).error());
+          continue;
+        }
+        ++report_.made_available;
+      }
+      if (Status s = events_.Run(WithType(record.variables, "AvailablePostfix")); !s.ok()) {
+        // Stays due: the next cache run retries it.
+        report_.Fail(std::move(s).error());
+        continue;
+      }
+      record.postfix_due = false;
+      done.emplace_back(p.id, record);
+    }
+    if (Status s = ctx_.state.PutCachedBatch(done); !s.ok()) report_.Fail(std::move(s).error());
+    return Ok();
+  }
+
+  // Runs ExpirePrefix, moves the view to expired/ and runs ExpirePostfix;
+  // the caller removes the record (one image: ExpireOne; many: batched).
+  static Status ExpireView(const EventRunner& events, const CacheLayout& layout,
+                           const std::string& id, const CachedImage& record, CacheReport& report) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     if (Status s = events.Run(WithType(record.variables, "ExpirePrefix")); !s.ok()) {
       report.Fail(std::move(s).error());
@@ -168,23 +216,33 @@ class Availability {
     if (Status s = events.Run(WithType(record.variables, "ExpirePostfix")); !s.ok()) {
       report.Fail(std::move(s).error());
     }
+    return Ok();
+  }
+
+  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheLayout& layout,
+                          const std::string& id, const CachedImage& record, CacheReport& report) {
+    VMC_RETURN_IF_ERROR(ExpireView(events, layout, id, record, report));
     VMC_RETURN_IF_ERROR(ctx.state.RemoveCached(id));
     ++report.expired;
     return Ok();
   }
 
  private:
-  void RunPostfix(const std::string& id, CachedImage& record) {
-    Status s = events_.Run(WithType(record.variables, "AvailablePostfix"));
-    if (!s.ok()) {
-      // Stays due: the next cache run retries it.
-      report_.Fail(std::move(s).error());
-      return;
-    }
-    record.postfix_due = false;
-    if (Status put = ctx_.state.PutCached(id, record); !put.ok()) {
-      report_.Fail(std::move(put).error());
-    }
+  struct Pending {
+    std::string id;
+    fs::path content;
+    fs::path view;
+    // AvailablePrefix, when it and the view are still to come; nullopt when
+    // only an AvailablePostfix that did not succeed before is due.
+    std::optional<Event> prefix;
+  };
+
+  bool Stopping() const { return options_.cancel != nullptr && options_.cancel->load(); }
+
+  void Queue(Pending p) {
+    pending_.push_back(std::move(p));
+    if (pending_.size() < kCacheBatch) return;
+    if (Status s = Flush(); !s.ok()) report_.Fail(std::move(s).error());
   }
 
   Context& ctx_;
@@ -194,6 +252,7 @@ class Availability {
   CacheReport& report_;
   std::map<std::string, CachedImage> cached_;
   std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
+  std::vector<Pending> pending_;                // queued by Offer(), in order
 };
 
 // A file:// image only from a file:// list: a remote list must not make the
@@ -328,7 +387,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
     if (options.cancel != nullptr && options.cancel->load()) break;
     if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
   }
-  return Ok();
+  return availability.Flush();
 }
 
 Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
@@ -343,13 +402,28 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
     wanted_content.insert(e.image.sha512());
   }
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  // Records leave in batches (one commit per kCacheBatch images), each after
+  // its images' views and events; a crash in between expires those again.
+  std::vector<std::string> gone;
+  const auto commit = [&] {
+    if (Status s = ctx.state.RemoveCachedBatch(gone); !s.ok()) {
+      report.Fail(std::move(s).error());
+    } else {
+      report.expired += static_cast<int>(gone.size());
+    }
+    gone.clear();
+  };
   for (const auto& [id, record] : cached) {
     const auto w = wanted.find(id);
     if (w != wanted.end() && w->second == record.sha512) continue;
-    if (Status s = Availability::ExpireOne(ctx, events, layout, id, record, report); !s.ok()) {
+    if (Status s = Availability::ExpireView(events, layout, id, record, report); !s.ok()) {
       report.Fail(std::move(s).error());
+      continue;
     }
+    gone.push_back(id);
+    if (gone.size() >= kCacheBatch) commit();
   }
+  commit();
   // Temporary links of views that a crash left behind (see Link()).
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
@@ -373,6 +447,8 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_content;
+  for (const auto& entry : cached) by_content.emplace(entry.second.sha512, &entry);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout.content, ec)) {
     const std::string name = e.path().filename().string();
@@ -392,8 +468,9 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
     // an expired one does: the handler that imported it hears ExpirePrefix
     // and ExpirePostfix, and its view goes to expired/. It is wanted again
     // and downloaded anew by the next cache run.
-    for (const auto& [id, record] : cached) {
-      if (record.sha512 != name) continue;
+    const auto [first, last] = by_content.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      const auto& [id, record] = *it->second;
       if (Status s = Availability::ExpireOne(ctx, events, layout, id, record, report); !s.ok()) {
         report.Fail(std::move(s).error());
       }

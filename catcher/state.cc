@@ -6,6 +6,8 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <string_view>
+#include <unordered_set>
 
 #include "common/identifier.h"
 
@@ -327,13 +329,31 @@ Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list)
   return txn.Put(kLists, name, EncodeList(list));
 }
 
+// Records the images of the list now held that are new to "seen", and drops
+// the ones it no longer names (issue 11, finding 13: the table kept every
+// identifier ever seen). The held list is the only kept version that names
+// images: the history keeps versions and digests. An identifier that leaves
+// the list and comes back later is therefore new again (not initial), as
+// SubscriptionImageNew, which compares with the list held before, announces
+// it again; one that stays is never re-recorded nor re-announced.
 Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& list, TimePoint now,
                   bool initial) {
+  const std::string prefix = Prefix(name);
   for (const auto& image : list.images) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
-    const std::string key = Prefix(name) + image;
+    const std::string key = prefix + image;
     VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kSeen, key));
     if (!existing) VMC_RETURN_IF_ERROR(txn.Put(kSeen, key, EncodeSeen({now, initial})));
+  }
+  const std::unordered_set<std::string_view> named(list.images.begin(), list.images.end());
+  std::vector<std::string> gone;
+  VMC_RETURN_IF_ERROR(
+      txn.ForEachWithPrefix(kSeen, prefix, [&](std::string_view k, std::string_view) {
+        if (named.count(k.substr(prefix.size())) == 0) gone.emplace_back(k);
+        return Ok();
+      }));
+  for (const auto& k : gone) {
+    VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool removed, txn.Delete(kSeen, k));
   }
   return Ok();
 }
@@ -629,6 +649,33 @@ Status State::RemoveCached(const std::string& image) {
   VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
   return env_->Update([&](WriteTxn& txn) -> Status {
     VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCached, image));
+    return Ok();
+  });
+}
+
+Status State::PutCachedBatch(const std::vector<std::pair<std::string, CachedImage>>& images) {
+  if (images.empty()) return Ok();
+  std::vector<std::string> values;
+  values.reserve(images.size());
+  for (const auto& [image, cached] : images) {
+    VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+    values.push_back(EncodeCached(cached));
+  }
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      VMC_RETURN_IF_ERROR(txn.Put(kCached, images[i].first, values[i]));
+    }
+    return Ok();
+  });
+}
+
+Status State::RemoveCachedBatch(const std::vector<std::string>& images) {
+  if (images.empty()) return Ok();
+  for (const auto& image : images) VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (const auto& image : images) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCached, image));
+    }
     return Ok();
   });
 }
