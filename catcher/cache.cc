@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <set>
@@ -109,7 +110,7 @@ class Availability {
       : ctx_(ctx), events_(events), layout_(layout), options_(options), report_(report) {}
 
   Status Load() {
-    VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.Cached());
+    VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.CachedSummaries());
     return Ok();
   }
 
@@ -122,7 +123,10 @@ class Availability {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     const fs::path content = layout_.ContentFile(sha);
     const fs::path view = layout_.ViewFile(id);
-    if (!fs::exists(content)) return Ok();  // not downloaded (its failure is reported)
+    // The inventory of this run found its view a link of its content: no
+    // need to look at both files again.
+    const bool linked = e.item->state == InventoryState::kCached;
+    if (!linked && !fs::exists(content)) return Ok();  // not downloaded (its failure is reported)
     const auto claimed = claimed_.find(id);
     if (claimed != claimed_.end() && claimed->second != sha) {
       LogWarning("image " + id + " is named by two lists with different content; keeping the " +
@@ -133,20 +137,27 @@ class Availability {
     if (claimed != claimed_.end()) return Ok();
     claimed_[id] = sha;
     auto it = cached_.find(id);
-    if (it != cached_.end() && it->second.sha512 == sha && SameFile(view, content)) {
-      if (it->second.postfix_due) Queue({id, content, view, std::nullopt});
+    if (it != cached_.end() && it->second.sha512 == sha && (linked || SameFile(view, content))) {
+      if (it->second.postfix_due) {
+        VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
+        if (!record) return Ok();  // expired by another process meanwhile
+        records_[id] = *record;
+        Queue({id, content, view, std::nullopt});
+      }
       return Ok();
     }
     if (it != cached_.end() && it->second.sha512 != sha) {
       // The identifier now names other content (a new image version). What
       // is queued goes first, so that events keep the inventory's order.
       VMC_RETURN_IF_ERROR(Flush());
-      VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, layout_, id, it->second, report_));
+      VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
+      if (record) VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, layout_, id, *record, report_));
       cached_.erase(it);
     }
     const CacheDirectories dirs = EventDirectories(layout_);
     Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    cached_[id] = CachedImage{sha, e.item->subscription, prefix.variables, true, options_.now};
+    records_[id] = CachedImage{sha, e.item->subscription, prefix.variables, true, options_.now};
+    cached_[id] = CachedSummary{sha, true};
     Queue({id, content, view, std::move(prefix)});
     return Ok();
   }
@@ -163,13 +174,13 @@ class Availability {
     if (batch.empty() || Stopping()) return Ok();
     std::vector<std::pair<std::string, CachedImage>> due;
     for (const Pending& p : batch) {
-      if (p.prefix) due.emplace_back(p.id, cached_.at(p.id));
+      if (p.prefix) due.emplace_back(p.id, records_.at(p.id));
     }
     VMC_RETURN_IF_ERROR(ctx_.state.PutCachedBatch(due));
     std::vector<std::pair<std::string, CachedImage>> done;
     for (const Pending& p : batch) {
       if (Stopping()) break;
-      CachedImage& record = cached_.at(p.id);
+      CachedImage& record = records_.at(p.id);
       if (p.prefix) {
         if (Status s = events_.Run(*p.prefix); !s.ok()) {
           report_.Fail(std::move(s).error());
@@ -186,6 +197,7 @@ class Availability {
         continue;
       }
       record.postfix_due = false;
+      cached_[p.id].postfix_due = false;
       done.emplace_back(p.id, record);
     }
     if (Status s = ctx_.state.PutCachedBatch(done); !s.ok()) report_.Fail(std::move(s).error());
@@ -250,7 +262,11 @@ class Availability {
   const CacheLayout& layout_;
   const CacheOptions& options_;
   CacheReport& report_;
-  std::map<std::string, CachedImage> cached_;
+  // Every record of the state, as far as offering needs to know it.
+  std::map<std::string, CachedSummary> cached_;
+  // The whole records of the images this run acts on (made available, or
+  // with a postfix due): only these need their event variables.
+  std::map<std::string, CachedImage> records_;
   std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
   std::vector<Pending> pending_;                // queued by Offer(), in order
 };
@@ -276,11 +292,15 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
                                     const std::vector<Entry>& wanted, CacheReport& report) {
   std::vector<FetchJob> jobs;
   std::set<std::string> planned;
-  std::uint64_t used = ContentBytes(layout).value();
   const auto quota = ctx.policy.limits.cache_quota_bytes;
+  // A stat of every cached file: only when there is a quota to check.
+  std::uint64_t used = quota ? ContentBytes(layout).value() : 0;
   for (const auto& e : wanted) {
     const std::string sha = e.image.sha512();
-    if (planned.count(sha) != 0 || fs::exists(layout.ContentFile(sha))) continue;
+    if (e.item->state == InventoryState::kCached || planned.count(sha) != 0 ||
+        fs::exists(layout.ContentFile(sha))) {
+      continue;
+    }
     planned.insert(sha);
     if (quota && used + e.image.size() > *quota) {
       report.Fail(Error(ErrorCode::kDiskFull,
@@ -328,6 +348,14 @@ Status PurgeExpired(const CacheLayout& layout, const Settings& settings, TimePoi
   return Ok();
 }
 
+// The run's shared inventory, or one built into `own`.
+Result<const Inventory*> InventoryOf(const Context& ctx, const CacheOptions& options,
+                                     std::optional<Inventory>& own) {
+  if (options.inventory != nullptr) return options.inventory;
+  VMC_ASSIGN_OR_RETURN(own, BuildInventory(ctx, options.now));
+  return &*own;
+}
+
 // Once the process is asked to stop, every transfer still running is aborted
 // and none starts: their network errors are the stop's, not the server's.
 bool StoppedBy(const CacheOptions& options, const Error& error) {
@@ -364,8 +392,9 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
-  const std::vector<Entry> wanted = WantedEntries(inventory);
+  std::optional<Inventory> own;
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+  const std::vector<Entry> wanted = WantedEntries(*inventory);
   const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
   FetchOptions fetch;
   fetch.http = HttpOptionsFor(ctx.settings);
@@ -394,14 +423,24 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
+  std::optional<Inventory> own;
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
   std::map<std::string, std::string> wanted;  // identifier -> sha512
   std::set<std::string> wanted_content;
-  for (const auto& e : WantedEntries(inventory)) {
+  for (const auto& e : WantedEntries(*inventory)) {
     wanted.emplace(e.image.identifier(), e.image.sha512());
     wanted_content.insert(e.image.sha512());
   }
-  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  // The whole records (their event variables) only when some image goes.
+  VMC_ASSIGN_OR_RETURN(const auto summaries, ctx.state.CachedSummaries());
+  const bool any_gone = std::any_of(summaries.begin(), summaries.end(), [&](const auto& entry) {
+    const auto w = wanted.find(entry.first);
+    return w == wanted.end() || w->second != entry.second.sha512;
+  });
+  std::map<std::string, CachedImage> cached;
+  if (any_gone) {
+    VMC_ASSIGN_OR_RETURN(cached, ctx.state.Cached());
+  }
   // Records leave in batches (one commit per kCacheBatch images), each after
   // its images' views and events; a crash in between expires those again.
   std::vector<std::string> gone;

@@ -113,6 +113,13 @@ struct SeenImage {
   bool initial = false;  // in the first list this subscription accepted
 };
 
+// What a cache run needs to know of every image it made available; the
+// whole record (CachedImage) only for the few it acts on.
+struct CachedSummary {
+  std::string sha512;
+  bool postfix_due = true;
+};
+
 // An image the cache made available under its identifier.
 struct CachedImage {
   std::string sha512;
@@ -188,6 +195,11 @@ class State {
   Status PutCachedBatch(const std::vector<std::pair<std::string, CachedImage>>& images);
   Status RemoveCachedBatch(const std::vector<std::string>& images);
   Result<std::map<std::string, CachedImage>> Cached() const;
+  // Every record's SHA-512 and postfix flag, read without building the
+  // event variables: a cache run reads all of them (~75,000 for a list at
+  // the size cap) and acts on few.
+  Result<std::map<std::string, CachedSummary>> CachedSummaries() const;
+  Result<std::optional<CachedImage>> FindCached(const std::string& image) const;
 
   Environment& env() { return *env_; }
 

@@ -1078,7 +1078,9 @@ Status ImageList::SetImageValue(std::string_view image_id, std::string_view key,
     return ImageTaken(identifier(), View(value));
   }
   Put(*image, key, std::move(value), document_.GetAllocator());
-  if (key == "dc:identifier") IndexImages();
+  // The image's members may have moved, and short strings (identifiers
+  // among them) live inside them: the index's views must be taken again.
+  IndexImages();
   return Ok();
 }
 
@@ -1120,6 +1122,7 @@ Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
     return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
   }
   image->EraseMember(it);
+  IndexImages();  // as in SetImageValue: the members moved
   return Ok();
 }
 

@@ -256,9 +256,11 @@ class ImageList {
   Status SetListValue(std::string_view key, rapidjson::Value value);
   Status SetImageValue(std::string_view image, std::string_view key, rapidjson::Value value);
   // Rebuilds images_ and by_identifier_ from the document: after
-  // construction and after every change of hv:images or of an image's
-  // dc:identifier. (Moving the list keeps them valid: the views point into
-  // values the document's allocator holds, which a move does not relocate.)
+  // construction and after every change of hv:images or of an image's keys
+  // (which may move the image's members, and with them the short strings
+  // that rapidjson keeps inside a value). Moving the list keeps them valid:
+  // the views point into memory the document's allocator holds, which a
+  // move does not relocate.
   void IndexImages();
 
   rapidjson::Document document_;
