@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "catcher/claims.h"
 #include "catcher/image_fetch.h"
 #include "catcher/inventory.h"
 #include "common/atomic_file.h"
@@ -156,8 +157,13 @@ class Availability {
     }
     const CacheDirectories dirs = EventDirectories(layout_);
     Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    records_[id] = CachedImage{sha, e.item->subscription, prefix.variables, true, options_.now};
-    cached_[id] = CachedSummary{sha, true};
+    // The same content offered again (a damaged view) stays its owner's
+    // (catcher/claims.h).
+    const std::string owner = it != cached_.end() && it->second.sha512 == sha
+                                  ? it->second.subscription
+                                  : e.item->subscription;
+    records_[id] = CachedImage{sha, owner, prefix.variables, true, options_.now};
+    cached_[id] = CachedSummary{sha, owner, true};
     Queue({id, content, view, std::move(prefix)});
     return Ok();
   }
@@ -394,6 +400,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   VMC_RETURN_IF_ERROR(layout.Create());
   std::optional<Inventory> own;
   VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+  LogConflicts(*inventory);
   const std::vector<Entry> wanted = WantedEntries(*inventory);
   const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
   FetchOptions fetch;

@@ -157,6 +157,9 @@ std::string EncodeSubscription(const SubscriptionRecord& r) {
     Str(w, "url", r.url);
     Str(w, "endorser_dn", r.endorser_dn);
     Str(w, "endorser_ca", r.endorser_ca);
+    std::vector<std::string> names;
+    for (const auto& der : r.endorser_names_der) names.push_back(ToBase64(der));
+    StrArray(w, "endorser_names", names);
     Str(w, "list_identifier", r.list_identifier);
     Str(w, "images",
         r.selection.mode == SelectionMode::kAll    ? "all"
@@ -177,6 +180,11 @@ Result<SubscriptionRecord> DecodeSubscription(std::string_view key, std::string_
   s.url = r.Str("url");
   s.endorser_dn = r.Str("endorser_dn");
   s.endorser_ca = r.Str("endorser_ca");
+  for (const auto& text : r.OptionalStrArray("endorser_names")) {
+    auto der = FromBase64(text);
+    if (!der) return Damaged(kSubscriptions, key);
+    s.endorser_names_der.push_back(std::move(*der));
+  }
   s.list_identifier = r.Str("list_identifier");
   const std::string mode = r.Str("images");
   s.selection.mode = mode == "all"    ? SelectionMode::kAll
@@ -401,7 +409,8 @@ Result<CachedImage> DecodeCached(std::string_view key, std::string_view json) {
   return c;
 }
 
-// A SAX reader of a "cached" record's top-level sha512 and postfix_due; the
+// A SAX reader of a "cached" record's top-level sha512, subscription and
+// postfix_due; the
 // variables are parsed (so that a damaged record is still refused) but not
 // kept.
 class SummaryHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, SummaryHandler> {
@@ -418,6 +427,9 @@ class SummaryHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Su
     if (depth_ == 1 && key_ == "sha512") {
       summary.sha512.assign(s, n);
       has_sha_ = true;
+    } else if (depth_ == 1 && key_ == "subscription") {
+      summary.subscription.assign(s, n);
+      has_subscription_ = true;
     }
     return true;
   }
@@ -441,7 +453,7 @@ class SummaryHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Su
     --depth_;
     return true;
   }
-  bool complete() const { return has_sha_ && has_postfix_; }
+  bool complete() const { return has_sha_ && has_subscription_ && has_postfix_; }
 
   CachedSummary summary;
 
@@ -449,6 +461,7 @@ class SummaryHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Su
   int depth_ = 0;
   std::string key_;
   bool has_sha_ = false;
+  bool has_subscription_ = false;
   bool has_postfix_ = false;
 };
 

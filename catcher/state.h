@@ -47,6 +47,9 @@ struct SubscriptionRecord {
   std::string url;
   std::string endorser_dn;
   std::string endorser_ca;
+  // The same names, DER (subject, issuer): what step 4 compares with. Empty
+  // in a record stored before they were kept.
+  std::vector<std::string> endorser_names_der;
   std::string list_identifier;  // fixed at subscribe time (step 6)
   ImageSelection selection;
   std::string credentials_file;  // empty: none
@@ -117,6 +120,7 @@ struct SeenImage {
 // whole record (CachedImage) only for the few it acts on.
 struct CachedSummary {
   std::string sha512;
+  std::string subscription;
   bool postfix_due = true;
 };
 
