@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "catcher/claims.h"
@@ -54,7 +56,7 @@ std::vector<Entry> WantedEntries(const Inventory& inventory) {
   for (const auto& item : inventory.images) {
     if (!IsWanted(item.state)) continue;
     const ImageList& list = inventory.lists[item.list_index].list;
-    out.push_back({&item, &list, list.images()[item.index]});
+    out.push_back({&item, &list, list.image(item.index)});
   }
   return out;
 }
@@ -121,6 +123,12 @@ Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
   return total;
 }
 
+// Images are offered and expired in batches of this many: a cache run of a
+// list at the size cap (~75,000 images) commits a few hundred times, not twice
+// per image. A batch's records are written before any of its views appear
+// (crash safety, cache.h), so a crash re-announces at most one batch.
+constexpr std::size_t kCacheBatch = 512;
+
 class Availability {
  public:
   Availability(Context& ctx, const EventRunner& events, const CacheLayout& layout,
@@ -133,56 +141,112 @@ class Availability {
         report_(report) {}
 
   Status Load() {
-    VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.Cached());
+    VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.CachedSummaries());
     return Ok();
   }
 
   // Makes one wanted image available under its identifier, or finishes a
-  // due AvailablePostfix.
+  // due AvailablePostfix: queued, and done in inventory order by Flush(),
+  // which runs when the batch is full.
   Status Offer(const Entry& e) {
     const std::string id = e.image.identifier();
     const std::string sha = e.image.sha512();
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
-    VMC_ASSIGN_OR_RETURN(const EntryType content, dirs_.content.Stat(sha));
-    if (content == EntryType::kMissing) return Ok();  // not downloaded (its failure is reported)
-    if (content != EntryType::kRegular) return RemovePlanted(dirs_.content, sha);
+    // The inventory of this run found its view a link of its content: no
+    // need to look at both files again.
+    const bool linked = e.item->state == InventoryState::kCached;
+    if (!linked) {
+      VMC_ASSIGN_OR_RETURN(const EntryType content, dirs_.content.Stat(sha));
+      if (content == EntryType::kMissing) return Ok();  // not downloaded (its failure is reported)
+      if (content != EntryType::kRegular) return RemovePlanted(dirs_.content, sha);
+    }
     const auto claimed = claimed_.find(id);
     if (claimed != claimed_.end() && claimed->second != sha) {
-      LogWarning("image " + id + " is named by two lists with different content; keeping the " +
-                 "one of subscription " + claimed->second);
+      // ResolveClaims (claims.h) leaves one content per identifier wanted;
+      // a defence in depth.
+      LogWarning("image " + id + " is named by two lists with different content; keeping " +
+                 "the one offered first in this run");
       return Ok();
     }
+    // Offered already in this run (another list names the same image).
+    if (claimed != claimed_.end()) return Ok();
     claimed_[id] = sha;
     auto it = cached_.find(id);
-    if (it != cached_.end() && it->second.sha512 == sha && IsViewOf(dirs_, id, sha)) {
-      if (it->second.postfix_due) RunPostfix(id, it->second);
+    if (it != cached_.end() && it->second.sha512 == sha && (linked || IsViewOf(dirs_, id, sha))) {
+      if (it->second.postfix_due) {
+        VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
+        if (!record) return Ok();  // expired by another process meanwhile
+        records_[id] = *record;
+        Queue({id, sha, std::nullopt});
+      }
       return Ok();
     }
+    // The same content offered again (a damaged view) stays its owner's
+    // (catcher/claims.h).
+    std::string owner = e.item->subscription;
+    if (it != cached_.end() && it->second.sha512 == sha) owner = it->second.subscription;
     if (it != cached_.end() && it->second.sha512 != sha) {
-      // The identifier now names other content (a new image version).
-      VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, dirs_, id, it->second, report_));
+      // The identifier now names other content (a new image version). What
+      // is queued goes first, so that events keep the inventory's order.
+      VMC_RETURN_IF_ERROR(Flush());
+      VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
+      if (record) VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, dirs_, id, *record, report_));
       cached_.erase(it);
     }
     const CacheDirectories dirs = EventDirectories(layout_);
-    const Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    // The same content offered again (a damaged view) stays its owner's
-    // (catcher/claims.h).
-    const std::string owner = it != cached_.end() && it->second.sha512 == sha
-                                  ? it->second.subscription
-                                  : e.item->subscription;
-    CachedImage record{sha, owner, prefix.variables, true, options_.now};
-    // Recorded before the view appears: a crash from here on re-announces.
-    VMC_RETURN_IF_ERROR(ctx_.state.PutCached(id, record));
-    if (Status s = events_.Run(prefix); !s.ok()) report_.Fail(std::move(s).error());
-    VMC_RETURN_IF_ERROR(Link(dirs_, sha, id));
-    ++report_.made_available;
-    RunPostfix(id, record);
-    cached_[id] = record;
+    Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
+    records_[id] = CachedImage{sha, owner, prefix.variables, true, options_.now};
+    cached_[id] = CachedSummary{sha, owner, true};
+    Queue({id, sha, std::move(prefix)});
     return Ok();
   }
 
-  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheDirFds& dirs,
-                          const std::string& id, const CachedImage& record, CacheReport& report) {
+  // Does what Offer() queued: one commit records the batch's images as
+  // "postfix due" before their views appear (a crash from there on
+  // re-announces), then each gets AvailablePrefix, its view and
+  // AvailablePostfix, and one commit records the postfixes that succeeded.
+  // Stops between images once the process is asked to stop: an image
+  // recorded but not yet linked is offered again by the next run.
+  Status Flush() {
+    std::vector<Pending> batch = std::move(pending_);
+    pending_.clear();
+    if (batch.empty() || Stopping()) return Ok();
+    std::vector<std::pair<std::string, CachedImage>> due;
+    for (const Pending& p : batch) {
+      if (p.prefix) due.emplace_back(p.id, records_.at(p.id));
+    }
+    VMC_RETURN_IF_ERROR(ctx_.state.PutCachedBatch(due));
+    std::vector<std::pair<std::string, CachedImage>> done;
+    for (const Pending& p : batch) {
+      if (Stopping()) break;
+      CachedImage& record = records_.at(p.id);
+      if (p.prefix) {
+        if (Status s = events_.Run(*p.prefix); !s.ok()) {
+          report_.Fail(std::move(s).error());
+        }
+        if (Status s = Link(dirs_, p.sha, p.id); !s.ok()) {
+          report_.Fail(std::move(s).error());
+          continue;
+        }
+        ++report_.made_available;
+      }
+      if (Status s = events_.Run(WithType(record.variables, "AvailablePostfix")); !s.ok()) {
+        // Stays due: the next cache run retries it.
+        report_.Fail(std::move(s).error());
+        continue;
+      }
+      record.postfix_due = false;
+      cached_[p.id].postfix_due = false;
+      done.emplace_back(p.id, record);
+    }
+    if (Status s = ctx_.state.PutCachedBatch(done); !s.ok()) report_.Fail(std::move(s).error());
+    return Ok();
+  }
+
+  // Runs ExpirePrefix, moves the view to expired/ and runs ExpirePostfix;
+  // the caller removes the record (one image: ExpireOne; many: batched).
+  static Status ExpireView(const EventRunner& events, const CacheDirFds& dirs,
+                           const std::string& id, const CachedImage& record, CacheReport& report) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     if (Status s = events.Run(WithType(record.variables, "ExpirePrefix")); !s.ok()) {
       report.Fail(std::move(s).error());
@@ -203,23 +267,32 @@ class Availability {
     if (Status s = events.Run(WithType(record.variables, "ExpirePostfix")); !s.ok()) {
       report.Fail(std::move(s).error());
     }
+    return Ok();
+  }
+
+  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheDirFds& dirs,
+                          const std::string& id, const CachedImage& record, CacheReport& report) {
+    VMC_RETURN_IF_ERROR(ExpireView(events, dirs, id, record, report));
     VMC_RETURN_IF_ERROR(ctx.state.RemoveCached(id));
     ++report.expired;
     return Ok();
   }
 
  private:
-  void RunPostfix(const std::string& id, CachedImage& record) {
-    Status s = events_.Run(WithType(record.variables, "AvailablePostfix"));
-    if (!s.ok()) {
-      // Stays due: the next cache run retries it.
-      report_.Fail(std::move(s).error());
-      return;
-    }
-    record.postfix_due = false;
-    if (Status put = ctx_.state.PutCached(id, record); !put.ok()) {
-      report_.Fail(std::move(put).error());
-    }
+  struct Pending {
+    std::string id;
+    std::string sha;
+    // AvailablePrefix, when it and the view are still to come; nullopt when
+    // only an AvailablePostfix that did not succeed before is due.
+    std::optional<Event> prefix;
+  };
+
+  bool Stopping() const { return options_.cancel != nullptr && options_.cancel->load(); }
+
+  void Queue(Pending p) {
+    pending_.push_back(std::move(p));
+    if (pending_.size() < kCacheBatch) return;
+    if (Status s = Flush(); !s.ok()) report_.Fail(std::move(s).error());
   }
 
   Context& ctx_;
@@ -228,8 +301,13 @@ class Availability {
   const CacheDirFds& dirs_;
   const CacheOptions& options_;
   CacheReport& report_;
-  std::map<std::string, CachedImage> cached_;
+  // Every record of the state, as far as offering needs to know it.
+  std::map<std::string, CachedSummary> cached_;
+  // The whole records of the images this run acts on (made available, or
+  // with a postfix due): only these need their event variables.
+  std::map<std::string, CachedImage> records_;
   std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
+  std::vector<Pending> pending_;                // queued by Offer(), in order
 };
 
 // The schemes an image of `sub`'s list may use. file only for a list read
@@ -300,11 +378,15 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
   std::vector<FetchJob> jobs;
   std::set<std::string> planned;
   CredentialsCache credentials;
-  std::uint64_t used = ContentBytes(layout).value();
   const auto quota = ctx.policy.limits.cache_quota_bytes;
+  // A stat of every cached file: only when there is a quota to check.
+  std::uint64_t used = quota ? ContentBytes(layout).value() : 0;
   for (const auto& e : wanted) {
     const std::string sha = e.image.sha512();
-    if (planned.count(sha) != 0 || fs::exists(layout.ContentFile(sha))) continue;
+    if (e.item->state == InventoryState::kCached || planned.count(sha) != 0 ||
+        fs::exists(layout.ContentFile(sha))) {
+      continue;
+    }
     planned.insert(sha);
     if (quota && used + e.image.size() > *quota) {
       report.Fail(Error(ErrorCode::kDiskFull,
@@ -361,6 +443,14 @@ Status PurgeExpired(const SafeDir& expired, const Settings& settings, TimePoint 
   return Ok();
 }
 
+// The run's shared inventory, or one built into `own`.
+Result<const Inventory*> InventoryOf(const Context& ctx, const CacheOptions& options,
+                                     std::optional<Inventory>& own) {
+  if (options.inventory != nullptr) return options.inventory;
+  VMC_ASSIGN_OR_RETURN(own, BuildInventory(ctx, options.now));
+  return &*own;
+}
+
 // Once the process is asked to stop, every transfer still running is aborted
 // and none starts: their network errors are the stop's, not the server's.
 bool StoppedBy(const CacheOptions& options, const Error& error) {
@@ -377,7 +467,7 @@ Status OfferEntries(Context& ctx, const EventRunner& events, const CacheLayout& 
     if (options.cancel != nullptr && options.cancel->load()) break;
     if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
   }
-  return Ok();
+  return availability.Flush();
 }
 
 }  // namespace
@@ -411,9 +501,10 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
   VMC_ASSIGN_OR_RETURN(const CacheDirs fetch_dirs, CacheDirsFor(dirs));
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
-  LogConflicts(inventory);
-  const std::vector<Entry> wanted = WantedEntries(inventory);
+  std::optional<Inventory> own;
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+  LogConflicts(*inventory);
+  const std::vector<Entry> wanted = WantedEntries(*inventory);
   const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
   FetchOptions fetch;
   fetch.http = HttpOptionsFor(ctx.settings);
@@ -436,9 +527,10 @@ Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions&
                     CacheReport& report, std::vector<FetchJob>& jobs) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
-  LogConflicts(inventory);
-  const std::vector<Entry> wanted = WantedEntries(inventory);
+  std::optional<Inventory> own;
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+  LogConflicts(*inventory);
+  const std::vector<Entry> wanted = WantedEntries(*inventory);
   VMC_RETURN_IF_ERROR(OfferEntries(ctx, events, layout, dirs, wanted, options, report));
   jobs = PlanDownloads(ctx, layout, wanted, report);
   return Ok();
@@ -448,21 +540,46 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
                       CacheReport& report) {
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
+  std::optional<Inventory> own;
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
   std::map<std::string, std::string> wanted;  // identifier -> sha512
   std::set<std::string> wanted_content;
-  for (const auto& e : WantedEntries(inventory)) {
+  for (const auto& e : WantedEntries(*inventory)) {
     wanted.emplace(e.image.identifier(), e.image.sha512());
     wanted_content.insert(e.image.sha512());
   }
-  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  // The whole records (their event variables) only when some image goes.
+  VMC_ASSIGN_OR_RETURN(const auto summaries, ctx.state.CachedSummaries());
+  const bool any_gone = std::any_of(summaries.begin(), summaries.end(), [&](const auto& entry) {
+    const auto w = wanted.find(entry.first);
+    return w == wanted.end() || w->second != entry.second.sha512;
+  });
+  std::map<std::string, CachedImage> cached;
+  if (any_gone) {
+    VMC_ASSIGN_OR_RETURN(cached, ctx.state.Cached());
+  }
+  // Records leave in batches (one commit per kCacheBatch images), each after
+  // its images' views and events; a crash in between expires those again.
+  std::vector<std::string> gone;
+  const auto commit = [&] {
+    if (Status s = ctx.state.RemoveCachedBatch(gone); !s.ok()) {
+      report.Fail(std::move(s).error());
+    } else {
+      report.expired += static_cast<int>(gone.size());
+    }
+    gone.clear();
+  };
   for (const auto& [id, record] : cached) {
     const auto w = wanted.find(id);
     if (w != wanted.end() && w->second == record.sha512) continue;
-    if (Status s = Availability::ExpireOne(ctx, events, dirs, id, record, report); !s.ok()) {
+    if (Status s = Availability::ExpireView(events, dirs, id, record, report); !s.ok()) {
       report.Fail(std::move(s).error());
+      continue;
     }
+    gone.push_back(id);
+    if (gone.size() >= kCacheBatch) commit();
   }
+  commit();
   // Temporary links of views that a crash left behind (see Link()).
   // (Unlink removes entries, never what a link there names.)
   VMC_ASSIGN_OR_RETURN(const auto views, dirs.cache.List());
@@ -487,6 +604,8 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_content;
+  for (const auto& entry : cached) by_content.emplace(entry.second.sha512, &entry);
   VMC_ASSIGN_OR_RETURN(const auto names, dirs.content.List());
   for (const std::string& name : names) {
     const fs::path path = dirs.content.PathOf(name);
@@ -516,8 +635,9 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
     // an expired one does: the handler that imported it hears ExpirePrefix
     // and ExpirePostfix, and its view goes to expired/. It is wanted again
     // and downloaded anew by the next cache run.
-    for (const auto& [id, record] : cached) {
-      if (record.sha512 != name) continue;
+    const auto [first, last] = by_content.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      const auto& [id, record] = *it->second;
       if (Status s = Availability::ExpireOne(ctx, events, dirs, id, record, report); !s.ok()) {
         report.Fail(std::move(s).error());
       }

@@ -45,8 +45,14 @@ struct CacheReport {
   void Interrupt(const Error& error);
 };
 
+struct Inventory;  // inventory.h
+
 struct CacheOptions {
   TimePoint now;
+  // The inventory at `now` that the steps of one run share (RunCache builds
+  // it once: re-verifying every list and looking at every view again per
+  // step doubled the cost of a run); nullptr: each step builds its own.
+  const Inventory* inventory = nullptr;
   unsigned downloads = 1;  // at once
   // Set by a signal handler: transfers stop at once, partials are kept.
   const std::atomic<bool>* cancel = nullptr;

@@ -5,6 +5,7 @@
 
 #include "catcher/cache.h"
 #include "catcher/commands.h"
+#include "catcher/inventory.h"
 #include "catcher/lock.h"
 #include "common/log.h"
 #include "common/output.h"
@@ -58,6 +59,13 @@ Status RunCache(Context& ctx, bool download, bool expire, bool check,
   options.cancel = cancel;
   return WithProcessEvents(layout, events, report, [&]() -> Status {
     if (check) VMC_RETURN_IF_ERROR(CheckCache(ctx, events, report));
+    // One inventory for both steps, taken after the check moved corrupt
+    // files out: downloads change no image's being wanted.
+    std::optional<Inventory> inventory;
+    if (download || expire) {
+      VMC_ASSIGN_OR_RETURN(inventory, BuildInventory(ctx, options.now));
+      options.inventory = &*inventory;
+    }
     if (download) VMC_RETURN_IF_ERROR(DownloadWanted(ctx, events, options, report));
     // Stopping: expiry (and the handlers it runs) waits for the next run.
     if (cancel != nullptr && cancel->load()) return Ok();

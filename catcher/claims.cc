@@ -29,7 +29,7 @@ std::string HowToResolve(const Claim& c) {
 }
 
 // The owner's claims win; any other claim with other content conflicts.
-void JudgeOwned(std::vector<Claim>& claims, const CachedImage& owner) {
+void JudgeOwned(std::vector<Claim>& claims, const CachedSummary& owner) {
   std::string owner_sha = owner.sha512;
   for (const Claim& c : claims) {
     if (c.item->subscription == owner.subscription) owner_sha = c.sha512;
@@ -62,14 +62,11 @@ void JudgeFree(std::vector<Claim>& claims) {
 
 }  // namespace
 
-void ResolveClaims(const std::map<std::string, CachedImage>& cached, Inventory& inventory) {
+void ResolveClaims(const std::map<std::string, CachedSummary>& cached, Inventory& inventory) {
   std::map<std::string, std::vector<Claim>> by_identifier;
-  std::vector<std::vector<Image>> images(inventory.lists.size());
   for (auto& item : inventory.images) {
     if (!IsWanted(item.state)) continue;
-    auto& list_images = images[item.list_index];
-    if (list_images.empty()) list_images = inventory.lists[item.list_index].list.images();
-    const Image& image = list_images[item.index];
+    const Image& image = inventory.lists[item.list_index].list.image(item.index);
     std::string id = image.identifier();
     by_identifier[id].push_back({&item, id, image.sha512()});
   }

@@ -30,8 +30,8 @@ namespace vmc::catcher {
 // Turns every wanted image of `inventory` that conflicts, as above, into
 // InventoryState::kConflict with a reason naming the other subscriptions and
 // how to resolve it. `cached` is the state's record of what is cached under
-// which identifier, by which subscription (State::Cached()).
-void ResolveClaims(const std::map<std::string, CachedImage>& cached, Inventory& inventory);
+// which identifier, by which subscription (State::CachedSummaries()).
+void ResolveClaims(const std::map<std::string, CachedSummary>& cached, Inventory& inventory);
 
 // Logs each conflict of `inventory` as a warning, once per process (a
 // daemon does not repeat it every cycle).

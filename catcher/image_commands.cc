@@ -45,8 +45,7 @@ Status Images(const Invocation& inv) {
   std::vector<std::vector<std::string>> rows = {
       {"IMAGE", "STATE", "SUBSCRIPTION", "SIZE", "TITLE", "REASON"}};
   for (const auto& item : inventory.images) {
-    const auto images = inventory.lists[item.list_index].list.images();
-    const Image& image = images[item.index];
+    const Image& image = inventory.lists[item.list_index].list.image(item.index);
     WriteImage(w, item, image);
     rows.push_back({image.identifier(), std::string(InventoryStateName(item.state)),
                     item.subscription, std::to_string(image.size()), image.title(), item.reason});
@@ -67,8 +66,7 @@ Status Choose(const Invocation& inv, AdminChoice choice) {
   VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, SystemClock().Now()));
   bool known = false;
   for (const auto& item : inventory.images) {
-    const auto images = inventory.lists[item.list_index].list.images();
-    known = known || images[item.index].identifier() == image;
+    known = known || inventory.lists[item.list_index].list.image(item.index).identifier() == image;
   }
   if (!known) {
     LogWarning("no subscribed list has an image " + image +

@@ -106,7 +106,8 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
     }
     inventory.lists.push_back({sub.name, std::move(*verdict.list), verdict.refusal});
   }
-  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  // Summaries: every inventory (images, status, export) reads them all.
+  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.CachedSummaries());
   ResolveClaims(cached, inventory);
   return inventory;
 }

@@ -2,10 +2,14 @@
 
 #include <openssl/evp.h>
 #include <rapidjson/document.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <string_view>
+#include <unordered_set>
 
 #include "common/identifier.h"
 
@@ -59,6 +63,7 @@ class Reader {
  public:
   explicit Reader(std::string_view json) { doc_.Parse(json.data(), json.size()); }
   bool ok() const { return !doc_.HasParseError() && doc_.IsObject() && ok_; }
+  const rapidjson::Document& doc() const { return doc_; }
 
   std::string Str(const char* key) {
     const auto it = doc_.FindMember(key);
@@ -335,13 +340,31 @@ Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list)
   return txn.Put(kLists, name, EncodeList(list));
 }
 
+// Records the images of the list now held that are new to "seen", and drops
+// the ones it no longer names (issue 11, finding 13: the table kept every
+// identifier ever seen). The held list is the only kept version that names
+// images: the history keeps versions and digests. An identifier that leaves
+// the list and comes back later is therefore new again (not initial), as
+// SubscriptionImageNew, which compares with the list held before, announces
+// it again; one that stays is never re-recorded nor re-announced.
 Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& list, TimePoint now,
                   bool initial) {
+  const std::string prefix = Prefix(name);
   for (const auto& image : list.images) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
-    const std::string key = Prefix(name) + image;
+    const std::string key = prefix + image;
     VMC_ASSIGN_OR_RETURN(const auto existing, txn.Get(kSeen, key));
     if (!existing) VMC_RETURN_IF_ERROR(txn.Put(kSeen, key, EncodeSeen({now, initial})));
+  }
+  const std::unordered_set<std::string_view> named(list.images.begin(), list.images.end());
+  std::vector<std::string> gone;
+  VMC_RETURN_IF_ERROR(
+      txn.ForEachWithPrefix(kSeen, prefix, [&](std::string_view k, std::string_view) {
+        if (named.count(k.substr(prefix.size())) == 0) gone.emplace_back(k);
+        return Ok();
+      }));
+  for (const auto& k : gone) {
+    VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool removed, txn.Delete(kSeen, k));
   }
   return Ok();
 }
@@ -363,25 +386,91 @@ std::string EncodeCached(const CachedImage& c) {
   });
 }
 
+// Parsed once: a cache run reads every record (~75,000 for a list at the cap).
 Result<CachedImage> DecodeCached(std::string_view key, std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("variables") ||
-      !doc["variables"].IsObject()) {
+  Reader r(json);
+  if (!r.ok()) return Damaged(kCached, key);
+  const auto variables = r.doc().FindMember("variables");
+  if (variables == r.doc().MemberEnd() || !variables->value.IsObject()) {
     return Damaged(kCached, key);
   }
   CachedImage c;
-  for (const auto& m : doc["variables"].GetObject()) {
+  for (const auto& m : variables->value.GetObject()) {
     if (!m.value.IsString()) return Damaged(kCached, key);
-    c.variables[m.name.GetString()] = std::string(m.value.GetString(), m.value.GetStringLength());
+    c.variables.emplace_hint(c.variables.end(),
+                             std::string(m.name.GetString(), m.name.GetStringLength()),
+                             std::string(m.value.GetString(), m.value.GetStringLength()));
   }
-  Reader r(json);
   c.sha512 = r.Str("sha512");
   c.subscription = r.Str("subscription");
   c.postfix_due = r.Bool("postfix_due");
   c.cached_at = r.Time("cached_at");
   if (!r.ok()) return Damaged(kCached, key);
   return c;
+}
+
+// A SAX reader of a "cached" record's top-level sha512, subscription and
+// postfix_due; the
+// variables are parsed (so that a damaged record is still refused) but not
+// kept.
+class SummaryHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, SummaryHandler> {
+ public:
+  bool Default() { return true; }
+  bool Bool(bool b) {
+    if (depth_ == 1 && key_ == "postfix_due") {
+      summary.postfix_due = b;
+      has_postfix_ = true;
+    }
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1 && key_ == "sha512") {
+      summary.sha512.assign(s, n);
+      has_sha_ = true;
+    } else if (depth_ == 1 && key_ == "subscription") {
+      summary.subscription.assign(s, n);
+      has_subscription_ = true;
+    }
+    return true;
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1) key_.assign(s, n);
+    return true;
+  }
+  bool StartObject() {
+    ++depth_;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool complete() const { return has_sha_ && has_subscription_ && has_postfix_; }
+
+  CachedSummary summary;
+
+ private:
+  int depth_ = 0;
+  std::string key_;
+  bool has_sha_ = false;
+  bool has_subscription_ = false;
+  bool has_postfix_ = false;
+};
+
+Result<CachedSummary> DecodeCachedSummary(std::string_view key, std::string_view json) {
+  SummaryHandler handler;
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  if (!reader.Parse(stream, handler) || !handler.complete()) return Damaged(kCached, key);
+  return std::move(handler.summary);
 }
 
 }  // namespace
@@ -639,6 +728,59 @@ Status State::RemoveCached(const std::string& image) {
     VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCached, image));
     return Ok();
   });
+}
+
+Status State::PutCachedBatch(const std::vector<std::pair<std::string, CachedImage>>& images) {
+  if (images.empty()) return Ok();
+  std::vector<std::string> values;
+  values.reserve(images.size());
+  for (const auto& [image, cached] : images) {
+    VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+    values.push_back(EncodeCached(cached));
+  }
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      VMC_RETURN_IF_ERROR(txn.Put(kCached, images[i].first, values[i]));
+    }
+    return Ok();
+  });
+}
+
+Status State::RemoveCachedBatch(const std::vector<std::string>& images) {
+  if (images.empty()) return Ok();
+  for (const auto& image : images) VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (const auto& image : images) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCached, image));
+    }
+    return Ok();
+  });
+}
+
+Result<std::map<std::string, CachedSummary>> State::CachedSummaries() const {
+  std::map<std::string, CachedSummary> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kCached, "",
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto c, DecodeCachedSummary(key, value));
+                                   out.emplace_hint(out.end(), std::string(key), std::move(c));
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Result<std::optional<CachedImage>> State::FindCached(const std::string& image) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
+  std::optional<CachedImage> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto value, txn.Get(kCached, image));
+    if (!value) return Ok();
+    VMC_ASSIGN_OR_RETURN(out, DecodeCached(image, *value));
+    return Ok();
+  }));
+  return out;
 }
 
 Result<std::map<std::string, CachedImage>> State::Cached() const {

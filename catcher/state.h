@@ -6,7 +6,8 @@
 //   "history"        name/<seq> -> earlier accepted versions (bounded)
 //   "attempts"       name -> the last update attempt: when, result, reason
 //   "seen"           name/<image> -> when an image was first seen, and
-//                    whether in the subscription's first list
+//                    whether in the subscription's first list; only the
+//                    images the held list names (pruned as each is stored)
 //   "choices"        image -> the admin's accept/refuse
 //   "cached"         image -> what the cache announced to the event handler
 //                    (the event variables, so that its expiry can be
@@ -29,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catcher/selection.h"
@@ -114,6 +116,14 @@ struct SeenImage {
   bool initial = false;  // in the first list this subscription accepted
 };
 
+// What a cache run needs to know of every image it made available; the
+// whole record (CachedImage) only for the few it acts on.
+struct CachedSummary {
+  std::string sha512;
+  std::string subscription;
+  bool postfix_due = true;
+};
+
 // An image the cache made available under its identifier.
 struct CachedImage {
   std::string sha512;
@@ -153,7 +163,8 @@ class State {
 
   // Step 9: stores the exact bytes and facts of an accepted list, moves the
   // previous one to the history (keeping at most `history_limit` entries),
-  // and records newly seen images, in one transaction.
+  // records newly seen images and forgets those the list no longer names, in
+  // one transaction.
   // `verified_against` is the content SHA-512 of the list the verification
   // compared with (step 8), empty for none: when another process accepted a
   // list in between, the rollback check is stale and kLocked is returned,
@@ -182,7 +193,17 @@ class State {
 
   Status PutCached(const std::string& image, const CachedImage& cached);
   Status RemoveCached(const std::string& image);
+  // The records of many images in one transaction (one disk sync): a cache
+  // run writes them in batches, not one commit per image (issue 11,
+  // finding 8). Every identifier is checked before anything is written.
+  Status PutCachedBatch(const std::vector<std::pair<std::string, CachedImage>>& images);
+  Status RemoveCachedBatch(const std::vector<std::string>& images);
   Result<std::map<std::string, CachedImage>> Cached() const;
+  // Every record's SHA-512 and postfix flag, read without building the
+  // event variables: a cache run reads all of them (~75,000 for a list at
+  // the size cap) and acts on few.
+  Result<std::map<std::string, CachedSummary>> CachedSummaries() const;
+  Result<std::optional<CachedImage>> FindCached(const std::string& image) const;
 
   Environment& env() { return *env_; }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "test/support/temp_dir.h"
@@ -207,6 +208,55 @@ TEST_F(StateTest, SeenMarksImagesOfLaterListsAsNotInitial) {
   EXPECT_EQ(seen->at("img-a").first_seen, At(0));  // not moved by the second list
   EXPECT_FALSE(seen->at("img-b").initial);
   EXPECT_EQ(seen->at("img-b").first_seen, At(5));
+}
+
+// Issue 11, finding 13: "seen" kept every identifier ever seen (120,000 for
+// a 20,000-image list). It holds what the held list names, pruned in the
+// transaction that stores the list, while an identifier that stays keeps its
+// first sighting (so it is never new again) and one that is genuinely new
+// is recorded once, when it first appears.
+TEST_F(StateTest, SeenHoldsOnlyTheImagesOfTheListHeld) {
+  auto ids = [](int from, int to) {
+    std::vector<std::string> out;
+    for (int i = from; i < to; ++i) out.push_back("img-" + std::to_string(i));
+    return out;
+  };
+  // Ten versions of 100 images; each drops the 20 oldest, adds 20 new ones,
+  // and img-keep stays throughout.
+  std::string held;
+  for (int v = 0; v < 10; ++v) {
+    std::vector<std::string> images = ids(20 * v, 20 * v + 100);
+    images.push_back("img-keep");
+    const std::string sha = "sha-" + std::to_string(v);
+    ASSERT_TRUE(
+        state().AcceptList("sub", List(std::to_string(v + 1), sha, images), held, At(v), 3).ok());
+    held = sha;
+
+    auto seen = state().Seen("sub");
+    ASSERT_TRUE(seen.ok());
+    std::vector<std::string> keys;
+    for (const auto& [id, s] : *seen) keys.push_back(id);
+    std::sort(images.begin(), images.end());
+    EXPECT_EQ(keys, images) << "version " << v + 1;
+    EXPECT_TRUE(seen->at("img-keep").initial);
+    EXPECT_EQ(seen->at("img-keep").first_seen, At(0));
+    // The 20 new ones are seen now and not initial; the others keep theirs.
+    for (int i = 20 * v; i < 20 * v + 100; ++i) {
+      const SeenImage& s = seen->at("img-" + std::to_string(i));
+      const int first = i < 100 ? 0 : (i - 100) / 20 + 1;
+      EXPECT_EQ(s.first_seen, At(first)) << "img-" << i << " in version " << v + 1;
+      EXPECT_EQ(s.initial, first == 0) << "img-" << i;
+    }
+  }
+  // Another subscription's images are its own.
+  ASSERT_TRUE(state().AcceptList("other", List("1", "o1", {"img-0"}), "", At(20), 3).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("11", "sha-10", {"img-keep"}), held, At(21), 3).ok());
+  auto seen = state().Seen("sub");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->size(), 1u);
+  auto other = state().Seen("other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->count("img-0"), 1u);
 }
 
 TEST_F(StateTest, AHostileImageIdentifierAbortsTheWholeAcceptance) {

@@ -148,9 +148,8 @@ void PrintJson(const Snapshot& s, std::ostream& out) {
   w.Key("images");
   w.StartArray();
   for (const auto& i : s.inventory.images) {
-    const auto images = s.inventory.lists[i.list_index].list.images();
     w.StartObject();
-    Field(w, "identifier", images[i.index].identifier());
+    Field(w, "identifier", s.inventory.lists[i.list_index].list.image(i.index).identifier());
     Field(w, "subscription", i.subscription);
     Field(w, "state", InventoryStateName(i.state));
     Field(w, "reason", i.reason);
@@ -231,7 +230,7 @@ void ExportOpenNebula(const Snapshot& s, std::ostream& out) {
   for (const auto& i : s.inventory.images) {
     if (i.state != InventoryState::kCached) continue;
     const ImageList& list = s.inventory.lists[i.list_index].list;
-    const Image image = list.images()[i.index];
+    const Image& image = list.image(i.index);
     const auto endorser = list.endorser();
     std::string t;
     t += "NAME=" + Quoted(image.title().empty() ? image.identifier() : image.title()) + "\n";
@@ -258,7 +257,7 @@ void ExportJson(const Snapshot& s, std::ostream& out) {
   for (const auto& i : s.inventory.images) {
     if (i.state != InventoryState::kCached) continue;
     const ImageList& list = s.inventory.lists[i.list_index].list;
-    const Image image = list.images()[i.index];
+    const Image& image = list.image(i.index);
     w.StartObject();
     Field(w, "identifier", image.identifier());
     Field(w, "path", layout.ViewFile(image.identifier()).string());

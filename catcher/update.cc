@@ -4,6 +4,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "catcher/events.h"
 #include "catcher/rollback.h"
@@ -244,11 +246,11 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   outcome.version = candidate.list.version();
   outcome.warnings = std::move(candidate.warnings);
   if (outcome.changed && current) {
+    // A set, not a search of the old list per image: lists reach ~75,000.
+    const std::unordered_set<std::string_view> held(current->images.begin(), current->images.end());
     for (const auto& image : candidate.list.images()) {
-      const std::string id = image.identifier();
-      if (std::find(current->images.begin(), current->images.end(), id) == current->images.end()) {
-        outcome.new_images.push_back(id);
-      }
+      std::string id = image.identifier();
+      if (held.count(id) == 0) outcome.new_images.push_back(std::move(id));
     }
   }
   return outcome;

@@ -771,7 +771,25 @@ std::string Image::pointer() const {
 // ---------------------------------------------------------------------------
 // ImageList: construction
 
-ImageList::ImageList(rapidjson::Document document) : document_(std::move(document)) {}
+ImageList::ImageList(rapidjson::Document document) : document_(std::move(document)) {
+  IndexImages();
+}
+
+void ImageList::IndexImages() {
+  images_.clear();
+  by_identifier_.clear();
+  const rapidjson::Value* images = Member(list(), "hv:images");
+  if (images == nullptr) return;
+  images_.reserve(images->Size());
+  by_identifier_.reserve(images->Size());
+  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
+    const rapidjson::Value* image = Member((*images)[i], "hv:image");
+    images_.push_back(Image(image, &list(), i));
+    const rapidjson::Value* id = image ? Member(*image, "dc:identifier") : nullptr;
+    // Identifiers are unique (Parse, AddImage, SetImage keep it so).
+    if (id != nullptr && id->IsString()) by_identifier_.emplace(View(*id), i);
+  }
+}
 ImageList::ImageList(ImageList&&) noexcept = default;
 ImageList& ImageList::operator=(ImageList&&) noexcept = default;
 ImageList::~ImageList() = default;
@@ -875,23 +893,10 @@ std::size_t ImageList::image_count() const {
   return images ? images->Size() : 0;
 }
 
-std::vector<Image> ImageList::images() const {
-  std::vector<Image> out;
-  const rapidjson::Value* images = Member(list(), "hv:images");
-  if (images == nullptr) return out;
-  out.reserve(images->Size());
-  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
-    out.push_back(Image(Member((*images)[i], "hv:image"), &list(), i));
-  }
-  return out;
-}
-
 std::optional<Image> ImageList::FindImage(std::string_view identifier) const {
-  for (const Image& image : images()) {
-    const rapidjson::Value* id = Member(image.json(), "dc:identifier");
-    if (id != nullptr && id->IsString() && View(*id) == identifier) return image;
-  }
-  return std::nullopt;
+  const auto it = by_identifier_.find(identifier);
+  if (it == by_identifier_.end()) return std::nullopt;
+  return images_[it->second];
 }
 
 std::optional<std::string> ImageList::Get(std::string_view key) const {
@@ -989,17 +994,11 @@ Status ImageList::SetEndorser(const Endorser& endorser) {
 // ImageList: image mutations
 
 rapidjson::Value* ImageList::FindImageObject(std::string_view identifier, std::size_t* index) {
-  rapidjson::Value* images = Member(list(), "hv:images");
-  if (images == nullptr) return nullptr;
-  for (rapidjson::SizeType i = 0; i < images->Size(); ++i) {
-    rapidjson::Value* image = Member((*images)[i], "hv:image");
-    const rapidjson::Value* id = image ? Member(*image, "dc:identifier") : nullptr;
-    if (id != nullptr && id->IsString() && View(*id) == identifier) {
-      *index = i;
-      return image;
-    }
-  }
-  return nullptr;
+  const auto it = by_identifier_.find(identifier);
+  if (it == by_identifier_.end()) return nullptr;
+  *index = it->second;
+  return Member((*Member(list(), "hv:images"))[static_cast<rapidjson::SizeType>(it->second)],
+                "hv:image");
 }
 
 namespace {
@@ -1050,6 +1049,7 @@ Status ImageList::AddImage(const NewImageFields& fields) {
     Put(list(), "hv:images", rapidjson::Value(rapidjson::kArrayType), alloc);
   }
   Member(list(), "hv:images")->PushBack(entry, alloc);
+  IndexImages();  // the array may have moved its elements
   return Ok();
 }
 
@@ -1060,6 +1060,7 @@ Status ImageList::RemoveImage(std::string_view identifier) {
   }
   rapidjson::Value& images = *Member(list(), "hv:images");
   images.Erase(images.Begin() + index);
+  IndexImages();
   return Ok();
 }
 
@@ -1077,6 +1078,9 @@ Status ImageList::SetImageValue(std::string_view image_id, std::string_view key,
     return ImageTaken(identifier(), View(value));
   }
   Put(*image, key, std::move(value), document_.GetAllocator());
+  // The image's members may have moved, and short strings (identifiers
+  // among them) live inside them: the index's views must be taken again.
+  IndexImages();
   return Ok();
 }
 
@@ -1118,6 +1122,7 @@ Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
     return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
   }
   image->EraseMember(it);
+  IndexImages();  // as in SetImageValue: the members moved
   return Ok();
 }
 

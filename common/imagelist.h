@@ -22,6 +22,12 @@
 // Thread-safety: an ImageList is thread-compatible: const methods may run
 // concurrently; a mutation needs exclusive access. An Image is a view into
 // its list: it is valid until the list is mutated, moved or destroyed.
+//
+// Cost: a list at the size cap has about 75,000 images, so reads of one image
+// are O(1): images() returns views kept with the list (built when it is made
+// and after each change of its images, never per call), image(i) and
+// FindImage() index them. A caller that walks the images calls images() once
+// and keeps the reference, never copies it per image.
 #ifndef VMC_COMMON_IMAGELIST_H_
 #define VMC_COMMON_IMAGELIST_H_
 
@@ -32,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -177,8 +184,13 @@ class ImageList {
   std::string vo() const;  // ad:vo
 
   std::size_t image_count() const;
-  // Views in list order; see Image for their lifetime.
-  std::vector<Image> images() const;
+  // Views in list order; see Image for their lifetime. The same vector on
+  // every call until the list's images change: O(1), nothing is copied.
+  const std::vector<Image>& images() const { return images_; }
+  // The image at position `index` of hv:images, O(1).
+  // REQUIRES: index < image_count().
+  const Image& image(std::size_t index) const { return images_[index]; }
+  // O(1) on average: an index by identifier kept with the views.
   std::optional<Image> FindImage(std::string_view identifier) const;
 
   // Any list key as text, as Image::Get().
@@ -243,8 +255,18 @@ class ImageList {
   rapidjson::Value* FindImageObject(std::string_view identifier, std::size_t* index);
   Status SetListValue(std::string_view key, rapidjson::Value value);
   Status SetImageValue(std::string_view image, std::string_view key, rapidjson::Value value);
+  // Rebuilds images_ and by_identifier_ from the document: after
+  // construction and after every change of hv:images or of an image's keys
+  // (which may move the image's members, and with them the short strings
+  // that rapidjson keeps inside a value). Moving the list keeps them valid:
+  // the views point into memory the document's allocator holds, which a
+  // move does not relocate.
+  void IndexImages();
 
   rapidjson::Document document_;
+  std::vector<Image> images_;
+  // dc:identifier (a view into the document) -> position in images_.
+  std::unordered_map<std::string_view, std::size_t> by_identifier_;
 };
 
 }  // namespace vmc

@@ -3,7 +3,7 @@
 # Each bench_NAME function runs in its own subshell, measures ours and its
 # baselines interleaved within every repeat (so that a burst of noise hits
 # both), and leaves only the shared images behind. Sizes: cache_bytes,
-# par_bytes, verify_images, update_lists.
+# par_bytes, verify_images, update_lists, list_images.
 
 # --- cache-2g: one image, catcher cache vs curl, openssl dgst, two passes ---
 bench_cache_2g() {
@@ -202,6 +202,70 @@ bench_caster_add_2g() {
       --uri https://images.example.org/big.img --file "$img"
     timed $b "sha512sum" "$r" sha512sum "$img"
     timed $b "openssl dgst -sha512" "$r" openssl dgst -sha512 "$img"
+  done
+  ((keep)) || rm -rf "$dir"
+}
+
+# --- list-75k: every command on a list at the size cap vs catcher verify ----
+# A signed list just under the 16 MiB cap with as many images as fit
+# (mklist.py --tiny-images: ~69,000), each a file of a few bytes of its own
+# (its own SHA-512 and size). The content store is filled as downloads leave
+# it (cache/.sha512/<sha512>, written by mklist.py): the download itself is
+# cache-2g's subject; this benchmark times what a command does per image.
+# Setup (timed once, reported): the first update and the first cache run,
+# which makes every view and records every image (in batches). Then, per
+# repeat: catcher verify (the baseline), an update that accepts a new version
+# of the list (same images), catcher cache with everything cached, images
+# --json, status --json, export --format json.
+bench_list_75k() {
+  local b=list-75k dir=$work/list-75k
+  mkdir -p "$dir/state/cache"
+  local list_id n max=$((16 * MiB - 16 * 1024))
+  list_id=$(new_uuid)
+  log "$b: writing the list and ${list_images} image files"
+  local v content
+  for ((v = 1; v <= repeat + 1; v++)); do
+    # Every version names the same images; their files are written once.
+    content=()
+    ((v == 1)) && content=(--content-dir "$dir/state/cache/.sha512")
+    n=$(/usr/bin/python3 "$root/bench/lib/mklist.py" --out "$dir/list-$v.json" --identifier "$list_id" \
+      --uri "file://$dir/big.list" --version "$v" --tiny-images "$list_images" --max-bytes "$max" \
+      "${content[@]}")
+    sign_list "$dir/list-$v.json" "$dir/list-$v.list"
+    (($(stat -c %s "$dir/list-$v.list") < 16 * MiB)) || die "$b: the signed list is over 16 MiB"
+  done
+  note "$b: a signed list of $n images, $(stat -c %s "$dir/list-1.list") bytes (cap 16 MiB); nproc $(nproc)"
+  echo "big file://$dir/big.list" | /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy.json"
+  catcher_conf "$dir/catcher.conf" "$dir/state" "$dir/policy.json" 1
+  local K=("$catcher" --config "$dir/catcher.conf")
+  cp "$dir/list-1.list" "$dir/big.list"
+  warm "$dir"/list-*.list
+  settle
+
+  timed $b "first update" 1 "${K[@]}" update
+  settle
+  timed $b "first cache (makes every view)" 1 "${K[@]}" cache
+  local views
+  views=$(find "$dir/state/cache" -maxdepth 1 -type f | wc -l)
+  ((views == n)) || die "$b: the first cache run made $views views, not $n"
+  settle
+
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    timed $b "catcher verify" "$r" "${K[@]}" verify "$dir/big.list"
+    cp "$dir/list-$((r + 1)).list" "$dir/big.list"
+    timed $b "catcher update (new version)" "$r" "${K[@]}" update
+    grep -q '"updated"\|updated' "$work/logs/$b.$r.catcher_update__new_version_.log" ||
+      die "$b: the update did not accept version $((r + 1))"
+    settle
+    timed $b "catcher cache (all cached)" "$r" "${K[@]}" cache
+    timed $b "images --json" "$r" "${K[@]}" images --json
+    [[ $(grep -o '"state":"cached"' "$work/logs/$b.$r.images___json.log" | wc -l) -eq $n ]] ||
+      die "$b: images --json does not show $n cached images"
+    timed $b "status --json" "$r" "${K[@]}" status --json
+    timed $b "export --format json" "$r" "${K[@]}" export --format json
+    [[ $(grep -o '"path":' "$work/logs/$b.$r.export___format_json.log" | wc -l) -eq $n ]] ||
+      die "$b: export does not list $n images"
   done
   ((keep)) || rm -rf "$dir"
 }

@@ -13,11 +13,20 @@ itself is not needed to make thousands of lists quickly.
 
 --fake-images N adds N images with made-up (but well-formed) SHA-512s, for
 lists that are only verified and parsed, never downloaded.
+
+  mklist.py --out FILE --identifier UUID --uri LIST_URL --tiny-images N
+            --max-bytes B [--content-dir DIR]
+            a list at the size cap (list-75k): up to N images with only the
+            keys the schema requires, written without indentation, as many
+            as fit in B bytes of JSON. Each image is a file of a few bytes
+            of its own, written to DIR when given, named by its SHA-512 (the content store's
+            layout, cache/.sha512/<sha512>); prints the number of images.
 """
 import argparse
 import datetime
 import hashlib
 import json
+import os
 import uuid
 
 ENDORSER_DN = "/C=DE/O=Test Grid/OU=Endorsers/CN=Endorser One"
@@ -58,7 +67,16 @@ def main():
     p.add_argument("--image", action="append", default=[])
     p.add_argument("--fake-images", type=int, default=0)
     p.add_argument("--image-uri-base", default="https://images.example.org/")
+    p.add_argument("--tiny-images", type=int, default=0)
+    p.add_argument("--max-bytes", type=int, default=0)
+    p.add_argument("--content-dir")
     a = p.parse_args()
+
+    if a.tiny_images:
+        images = tiny_images(a.tiny_images, a.max_bytes, a.content_dir)
+        write_list(a.out, a.identifier, a.uri, a.version, images, compact=True)
+        print(len(images))
+        return
 
     if a.many:
         for i in range(1, a.many + 1):
@@ -86,7 +104,36 @@ def fake_images(count, uri_base):
     return images
 
 
-def write_list(out, identifier, uri, version, images):
+def tiny_images(count, max_bytes, content_dir):
+    """Images of a few bytes each, as many as fit max_bytes (the list's
+    other keys take less than 2 KiB). Short identifiers and URIs put the
+    most images in the cap (~69,000 in 16 MiB; ~59,000 with UUIDs), which
+    is the worst case for work done per image."""
+    if content_dir:
+        os.makedirs(content_dir, exist_ok=True)
+    images = []
+    used = 2048
+    for n in range(count):
+        identifier = "img-%d" % n
+        content = ("list-75k image %d\n" % n).encode()
+        sha512 = hashlib.sha512(content).hexdigest()
+        entry = {"hv:image": {
+            "dc:identifier": identifier,
+            "hv:size": len(content),
+            "hv:uri": "https://i.example/%d" % n,
+            "sl:checksum:sha512": sha512,
+        }}
+        used += len(json.dumps(entry, separators=(",", ":"))) + 1
+        if used > max_bytes:
+            break
+        if content_dir:
+            with open(os.path.join(content_dir, sha512), "wb") as f:
+                f.write(content)
+        images.append(entry)
+    return images
+
+
+def write_list(out, identifier, uri, version, images, compact=False):
     # Created an hour ago (catcher refuses future dates), valid for 30 days.
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     doc = {"hv:imagelist": {
@@ -107,7 +154,10 @@ def write_list(out, identifier, uri, version, images):
         "hv:version": version,
     }}
     with open(out, "w") as f:
-        json.dump(doc, f, indent=4, sort_keys=True)
+        if compact:
+            json.dump(doc, f, separators=(",", ":"), sort_keys=True)
+        else:
+            json.dump(doc, f, indent=4, sort_keys=True)
         f.write("\n")
 
 

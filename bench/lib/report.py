@@ -31,6 +31,15 @@ ROWS = [
     ("update-500", "unchanged update", ["first update"], 0.2, "<= 0.2x"),
     ("caster-add-2g", "caster image add --file", ["sha512sum"], None, "report"),
     ("caster-add-2g", "caster image add --file", ["openssl dgst -sha512"], None, "report"),
+    # Issue 11, finding 8: every command linear in the images of a list at
+    # the size cap, each within 5x of verifying that list.
+    ("list-75k", "first update", ["catcher verify"], None, "report"),
+    ("list-75k", "first cache (makes every view)", ["catcher verify"], None, "report"),
+    ("list-75k", "catcher update (new version)", ["catcher verify"], 5.0, "<= 5x"),
+    ("list-75k", "catcher cache (all cached)", ["catcher verify"], 5.0, "<= 5x"),
+    ("list-75k", "images --json", ["catcher verify"], 5.0, "<= 5x"),
+    ("list-75k", "status --json", ["catcher verify"], 5.0, "<= 5x"),
+    ("list-75k", "export --format json", ["catcher verify"], 5.0, "<= 5x"),
 ]
 # (benchmark, ours, bound in MiB on the peak RSS over every repeat)
 RSS_ROWS = [
