@@ -19,7 +19,8 @@ Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy,
                    "subscription " + s.name + " names an unknown endorser " + s.endorser);
     }
     out.push_back({s.name, s.url, Origin::kPolicy, endorser->dn, endorser->ca,
-                   s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection});
+                   s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection,
+                   s.max_list_age});
   }
   VMC_ASSIGN_OR_RETURN(const auto records, state.Subscriptions());
   for (const auto& r : records) {
@@ -32,7 +33,7 @@ Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy,
       continue;
     }
     out.push_back({r.name, r.url, Origin::kCommand, r.endorser_dn, r.endorser_ca, r.list_identifier,
-                   r.credentials_file, r.selection});
+                   r.credentials_file, r.selection, std::nullopt});
   }
   return out;
 }

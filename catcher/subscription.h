@@ -6,6 +6,7 @@
 #ifndef VMC_CATCHER_SUBSCRIPTION_H_
 #define VMC_CATCHER_SUBSCRIPTION_H_
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,8 @@ struct ResolvedSubscription {
   std::string list_identifier;
   std::string credentials_file;  // empty: none
   ImageSelection selection;
+  // The policy's max_list_age for it (step 7); none: the config's.
+  std::optional<std::chrono::seconds> max_list_age;
 };
 
 // Every subscription, policy ones first (file order), then subscribed ones
