@@ -199,6 +199,16 @@ TEST(TrustTest, WeakSignerKeyRejected) {
       ErrorCode::kWeakKey);
 }
 
+TEST(TrustTest, CertificateSignedWithSha1Rejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.sha1_endorser().cert);
+  EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+  EXPECT_NE(status.error().message().find("SHA-1 Endorser is signed with SHA1; certificates of "
+                                          "the chain must be signed with SHA-2"),
+            std::string::npos)
+      << status.error().message();
+}
+
 TEST(TrustTest, KeyMinimumsMayOnlyBeRaised) {
   const TestPki& pki = TestPki::Get();
   EXPECT_TRUE(CheckKeyMinimums(kDefaultKeyMinimums).ok());

@@ -86,6 +86,8 @@ class TestPki {
   PkiIdentity weak_rsa_endorser() const { return Identity("weak-rsa-endorser"); }
   PkiIdentity weak_intermediate() const { return Identity("weak-intermediate"); }
   PkiIdentity weak_ca_endorser() const { return Identity("weak-ca-endorser"); }
+  // An endorser of the intermediate whose certificate is signed with SHA-1.
+  PkiIdentity sha1_endorser() const { return Identity("sha1-endorser"); }
 
   // An attacker's CA: rogue_root() bears the real root's name on another
   // key; rogue_ca() claims to be issued by it; rogue_endorser() bears
