@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "catcher/claims.h"
 #include "catcher/image_fetch.h"
 #include "catcher/inventory.h"
 #include "common/atomic_file.h"
@@ -135,7 +136,12 @@ class Availability {
     }
     const CacheDirectories dirs = EventDirectories(layout_);
     const Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    CachedImage record{sha, e.item->subscription, prefix.variables, true, options_.now};
+    // The same content offered again (a damaged view) stays its owner's
+    // (catcher/claims.h).
+    const std::string owner = it != cached_.end() && it->second.sha512 == sha
+                                  ? it->second.subscription
+                                  : e.item->subscription;
+    CachedImage record{sha, owner, prefix.variables, true, options_.now};
     // Recorded before the view appears: a crash from here on re-announces.
     VMC_RETURN_IF_ERROR(ctx_.state.PutCached(id, record));
     if (Status s = events_.Run(prefix); !s.ok()) report_.Fail(std::move(s).error());
@@ -306,6 +312,7 @@ Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOption
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_RETURN_IF_ERROR(layout.Create());
   VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, options.now));
+  LogConflicts(inventory);
   const std::vector<Entry> wanted = WantedEntries(inventory);
   const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
   FetchOptions fetch;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "catcher/cache_layout.h"
+#include "catcher/claims.h"
 #include "catcher/update.h"
 
 namespace vmc::catcher {
@@ -47,6 +48,8 @@ std::string_view InventoryStateName(InventoryState state) {
       return "wanted";
     case InventoryState::kAvailable:
       return "available";
+    case InventoryState::kConflict:
+      return "conflict";
   }
   return "unknown";
 }
@@ -102,6 +105,8 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
     }
     inventory.lists.push_back({sub.name, std::move(*verdict.list), verdict.refusal});
   }
+  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
+  ResolveClaims(cached, inventory);
   return inventory;
 }
 

@@ -10,6 +10,9 @@
 //   wanted     in a current, trusted list and selected, not yet cached
 //   available  in a current, trusted list, but not selected (the reason says
 //              why: not listed, awaiting 'catcher image accept', too large)
+//   conflict   wanted, but its identifier belongs to another subscription, or
+//              another subscription names it with other content
+//              (catcher/claims.h); never downloaded nor made available
 //
 // Thread-safety: reentrant.
 #ifndef VMC_CATCHER_INVENTORY_H_
@@ -26,7 +29,7 @@
 
 namespace vmc::catcher {
 
-enum class InventoryState { kDenied, kExpired, kCached, kWanted, kAvailable };
+enum class InventoryState { kDenied, kExpired, kCached, kWanted, kAvailable, kConflict };
 
 // Wanted: kWanted or kCached.
 inline bool IsWanted(InventoryState s) {

@@ -487,11 +487,12 @@ Status CheckIdentifier(std::string_view text, std::string pointer) {
   return Ok();
 }
 
-Status CheckDn(std::string_view dn, std::string pointer) {
-  if (auto parsed = ParseDn(dn); !parsed.ok()) {
-    return Problem(std::move(pointer), parsed.error().message());
-  }
-  return Ok();
+// A DN the loader reads once into an X.509 name; one with two readings is
+// refused here, where the admin can see which.
+Result<DistinguishedName> ReadDn(std::string_view dn, std::string pointer) {
+  auto parsed = DistinguishedName::Parse(dn);
+  if (!parsed.ok()) return Problem(std::move(pointer), parsed.error().message());
+  return parsed;
 }
 
 Result<std::vector<Endorser>> ReadEndorsers(const Value& endorsers) {
@@ -504,8 +505,9 @@ Result<std::vector<Endorser>> ReadEndorsers(const Value& endorsers) {
     VMC_RETURN_IF_ERROR(CheckIdentifier(endorser.name, pointer));
     VMC_ASSIGN_OR_RETURN(endorser.dn, RequiredString(member.value, "dn", pointer));
     VMC_ASSIGN_OR_RETURN(endorser.ca, RequiredString(member.value, "ca", pointer));
-    VMC_RETURN_IF_ERROR(CheckDn(endorser.dn, Child(pointer, "dn")));
-    VMC_RETURN_IF_ERROR(CheckDn(endorser.ca, Child(pointer, "ca")));
+    VMC_ASSIGN_OR_RETURN(DistinguishedName subject, ReadDn(endorser.dn, Child(pointer, "dn")));
+    VMC_ASSIGN_OR_RETURN(DistinguishedName issuer, ReadDn(endorser.ca, Child(pointer, "ca")));
+    endorser.names = EndorserNames{std::move(subject), std::move(issuer)};
     out.push_back(std::move(endorser));
   }
   return out;
@@ -601,8 +603,10 @@ Result<DenyRule> ReadDenyRule(const Value& value, const std::string& pointer) {
   rule.list = OptionalString(value, "list");
   if (rule.list) VMC_RETURN_IF_ERROR(CheckIdentifier(*rule.list, Child(pointer, "list")));
   rule.endorser_dn = OptionalString(value, "endorser_dn");
-  if (rule.endorser_dn)
-    VMC_RETURN_IF_ERROR(CheckDn(*rule.endorser_dn, Child(pointer, "endorser_dn")));
+  if (rule.endorser_dn) {
+    VMC_ASSIGN_OR_RETURN(rule.endorser_name,
+                         ReadDn(*rule.endorser_dn, Child(pointer, "endorser_dn")));
+  }
   rule.comment = OptionalString(value, "comment").value_or("");
   // A rule without a condition would match every image.
   if (!rule.sha512 && !rule.image && !rule.list && !rule.endorser_dn) {
@@ -667,16 +671,18 @@ bool NothingAt(const std::filesystem::path& path) {
 
 }  // namespace
 
-bool Endorser::Matches(std::string_view subject_dn, std::string_view issuer_dn) const {
-  const Result<bool> subject = SameDn(dn, subject_dn);
-  const Result<bool> issuer = SameDn(ca, issuer_dn);
-  return subject.ok() && *subject && issuer.ok() && *issuer;
+Result<EndorserNames> EndorserNames::Parse(std::string_view dn, std::string_view ca) {
+  VMC_ASSIGN_OR_RETURN(DistinguishedName subject, DistinguishedName::Parse(dn));
+  VMC_ASSIGN_OR_RETURN(DistinguishedName issuer, DistinguishedName::Parse(ca));
+  return EndorserNames{std::move(subject), std::move(issuer)};
+}
+
+bool EndorserNames::Matches(const X509_NAME* subject_name, const X509_NAME* issuer_name) const {
+  return subject.Matches(subject_name) && issuer.Matches(issuer_name);
 }
 
 bool Endorser::Matches(const X509_NAME* subject, const X509_NAME* issuer) const {
-  const Result<bool> same_subject = SameDn(subject, dn);
-  const Result<bool> same_issuer = SameDn(issuer, ca);
-  return same_subject.ok() && *same_subject && same_issuer.ok() && *same_issuer;
+  return names && names->Matches(subject, issuer);
 }
 
 const Endorser* Policy::FindEndorser(std::string_view name) const {
@@ -691,9 +697,9 @@ const Subscription* Policy::FindSubscription(std::string_view name) const {
   return it == subscriptions.end() ? nullptr : &*it;
 }
 
-bool Policy::IsTrustedEndorser(std::string_view dn, std::string_view ca) const {
+bool Policy::IsTrustedEndorser(const X509_NAME* subject, const X509_NAME* issuer) const {
   return std::any_of(endorsers.begin(), endorsers.end(),
-                     [&](const Endorser& e) { return e.Matches(dn, ca); });
+                     [&](const Endorser& e) { return e.Matches(subject, issuer); });
 }
 
 Result<Policy> ParsePolicy(std::string_view text, std::string_view file_label) {

@@ -41,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/dn.h"
 #include "common/error.h"
 
 namespace vmc::catcher {
@@ -52,18 +53,33 @@ inline constexpr std::uint64_t kMaxPolicyFileBytes = std::uint64_t{1} << 20;
 // DESIGN.md section 5 step 1.
 inline constexpr std::uint64_t kDefaultMaxListBytes = std::uint64_t{16} << 20;
 
+// An endorser's subject and issuer as X.509 names, parsed once from their
+// one-line text (common/dn.h), for step 4's comparison with a signer's
+// certificate.
+struct EndorserNames {
+  DistinguishedName subject;
+  DistinguishedName issuer;
+
+  // Parses both; kInvalidValue naming the DN when either has no single
+  // reading.
+  static Result<EndorserNames> Parse(std::string_view dn, std::string_view ca);
+  // Whether a certificate with this subject and issuer is the endorser
+  // (common/dn.h SameDn: case and spacing insensitive, order sensitive).
+  // REQUIRES: both non-null.
+  bool Matches(const X509_NAME* subject_name, const X509_NAME* issuer_name) const;
+};
+
 // A trusted endorser: the subject and issuer of the certificate that signs
 // image lists, in OpenSSL one-line form as written in the policy.
 struct Endorser {
   std::string name;  // the key under "endorsers"; follows the identifier rule
   std::string dn;
   std::string ca;
+  // dn and ca parsed; the loader sets them (an Endorser without them matches
+  // nothing).
+  std::optional<EndorserNames> names;
 
-  // Whether `dn` and `ca` are the same X.509 names as this endorser's
-  // (common/trust.h SameDn: case and spacing insensitive, order sensitive).
-  // A name that does not parse matches nothing.
-  bool Matches(std::string_view subject_dn, std::string_view issuer_dn) const;
-  // As above for the names of a certificate. REQUIRES: both non-null.
+  // EndorserNames::Matches. REQUIRES: both non-null.
   bool Matches(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
@@ -111,11 +127,12 @@ struct Subscription {
 // its present fields match, so {"image": X, "endorser_dn": D} denies image X
 // only as signed by D. The loader refuses a rule without any field.
 struct DenyRule {
-  std::optional<std::string> sha512;       // 128 lower-case hex digits
-  std::optional<std::string> image;        // image dc:identifier
-  std::optional<std::string> list;         // list dc:identifier
-  std::optional<std::string> endorser_dn;  // the list's endorser, one-line form
-  std::string comment;                     // the admin's note, for messages
+  std::optional<std::string> sha512;               // 128 lower-case hex digits
+  std::optional<std::string> image;                // image dc:identifier
+  std::optional<std::string> list;                 // list dc:identifier
+  std::optional<std::string> endorser_dn;          // the list's endorser, one-line form
+  std::optional<DistinguishedName> endorser_name;  // endorser_dn parsed by the loader
+  std::string comment;                             // the admin's note, for messages
 };
 
 struct PolicyLimits {
@@ -142,7 +159,8 @@ struct Policy {
   // names, compared as X.509 names. Note that verification step 4 asks a
   // narrower question, "is it THIS subscription's endorser": use
   // FindEndorser(subscription.endorser)->Matches() for that.
-  bool IsTrustedEndorser(std::string_view dn, std::string_view ca) const;
+  // REQUIRES: both non-null.
+  bool IsTrustedEndorser(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
 // Parses and checks policy text. `file_label` names the file in errors and

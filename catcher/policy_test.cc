@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/dn.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc::catcher {
@@ -169,17 +170,22 @@ TEST(PolicyTest, LookUps) {
   EXPECT_EQ(policy.FindSubscription("other"), nullptr);
 
   // Compared as X.509 names: case and spacing do not matter, order does.
-  EXPECT_TRUE(policy.IsTrustedEndorser("/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
-                                       "/C=DE/O=GermanGrid/CN=GridKa-CA"));
-  EXPECT_TRUE(policy.IsTrustedEndorser("/C=de/O=germangrid/OU=desy/CN=owen  synge ",
-                                       "/C=DE/O=GERMANGRID/CN=GridKa-CA"));
-  EXPECT_FALSE(policy.IsTrustedEndorser("/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
-                                        "/C=DE/O=GermanGrid/CN=Other-CA"));
-  EXPECT_FALSE(policy.IsTrustedEndorser("/O=GermanGrid/C=DE/OU=DESY/CN=Owen Synge",
-                                        "/C=DE/O=GermanGrid/CN=GridKa-CA"));
-  EXPECT_FALSE(policy.IsTrustedEndorser("not a DN", "/C=DE/O=GermanGrid/CN=GridKa-CA"));
-  EXPECT_FALSE(Policy{}.IsTrustedEndorser("/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
-                                          "/C=DE/O=GermanGrid/CN=GridKa-CA"));
+  const auto trusted = [&](const Policy& p, std::string_view dn, std::string_view ca) {
+    auto subject = ParseDn(dn);
+    auto issuer = ParseDn(ca);
+    EXPECT_TRUE(subject.ok() && issuer.ok()) << dn << " / " << ca;
+    return subject.ok() && issuer.ok() && p.IsTrustedEndorser(subject->get(), issuer->get());
+  };
+  EXPECT_TRUE(trusted(policy, "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
+                      "/C=DE/O=GermanGrid/CN=GridKa-CA"));
+  EXPECT_TRUE(trusted(policy, "/C=de/O=germangrid/OU=desy/CN=owen  synge ",
+                      "/C=DE/O=GERMANGRID/CN=GridKa-CA"));
+  EXPECT_FALSE(trusted(policy, "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
+                       "/C=DE/O=GermanGrid/CN=Other-CA"));
+  EXPECT_FALSE(trusted(policy, "/O=GermanGrid/C=DE/OU=DESY/CN=Owen Synge",
+                       "/C=DE/O=GermanGrid/CN=GridKa-CA"));
+  EXPECT_FALSE(trusted(Policy{}, "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
+                       "/C=DE/O=GermanGrid/CN=GridKa-CA"));
 }
 
 // ---------------------------------------------------------------------------
@@ -499,6 +505,24 @@ TEST(PolicyTest, DnThatParseDnRefusesIsRefused) {
 })",
                                {4, 14, "/endorsers/desy/ca"});
   ExpectMessageHas(error, "unknown attribute type \"XX\"");
+}
+
+// A DN with two readings is refused where the admin wrote it (exit 2), never
+// compared: "\x45" is a printable 'E' that no tool escapes, a lone backslash
+// starts no escape.
+TEST(PolicyTest, DnWithTwoReadingsIsRefused) {
+  const Error error = MustFail(R"({
+  "endorsers": {
+    "e1": {"dn": "/C=DE/O=Test Grid/CN=\\x45ndorser One",
+           "ca": "/C=DE/CN=CA"}
+  }
+})",
+                               {3, 12, "/endorsers/e1/dn"});
+  EXPECT_EQ(ExitStatusFor(error.code()), 2);
+  ExpectMessageHas(error, "\\x45");
+  MustFail(R"({"endorsers": {"e1": {"dn": "/C=DE/CN=A", "ca": "/C=DE/CN=back\\slash"}}})",
+           {1, 43, "/endorsers/e1/ca"});
+  MustFail(R"({"deny": [{"endorser_dn": "/C=DE/CN=\\x41"}]})", {1, 12, "/deny/0/endorser_dn"});
 }
 
 TEST(PolicyTest, DenyRuleDnThatParseDnRefusesIsRefused) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "common/dn.h"
 #include "common/log.h"
-#include "common/trust.h"
 
 namespace vmc::catcher {
 namespace {
@@ -22,15 +22,16 @@ class ImageEndorser {
  public:
   explicit ImageEndorser(std::string_view dn) : dn_(dn) {}
 
-  bool Is(std::string_view rule_dn) {
+  bool Is(const DenyRule& rule) {
     if (!parsed_) {
       auto name = ParseDn(dn_);
       if (name.ok()) name_ = std::move(name).value();
       parsed_ = true;
     }
-    if (name_ == nullptr) return true;
-    const Result<bool> same = SameDn(name_.get(), rule_dn);
-    return !same.ok() || *same;  // a rule DN the loader let through always parses
+    // The loader parses every rule's DN; a rule without one is matched as
+    // text never, so it matches (fail closed) like an unreadable image DN.
+    if (name_ == nullptr || !rule.endorser_name) return true;
+    return rule.endorser_name->Matches(name_.get());
   }
 
  private:
@@ -44,7 +45,7 @@ bool RuleMatches(const DenyRule& rule, const ImageFacts& image, ImageEndorser& e
   if (rule.sha512 && !EqualsIgnoringCase(*rule.sha512, image.sha512)) return false;
   if (rule.image && !EqualsIgnoringCase(*rule.image, image.image_identifier)) return false;
   if (rule.list && !EqualsIgnoringCase(*rule.list, image.list_identifier)) return false;
-  if (rule.endorser_dn && !endorser.Is(*rule.endorser_dn)) return false;
+  if (rule.endorser_dn && !endorser.Is(rule)) return false;
   return true;
 }
 

@@ -168,6 +168,9 @@ std::string EncodeSubscription(const SubscriptionRecord& r) {
     Str(w, "url", r.url);
     Str(w, "endorser_dn", r.endorser_dn);
     Str(w, "endorser_ca", r.endorser_ca);
+    std::vector<std::string> names;
+    for (const auto& der : r.endorser_names_der) names.push_back(ToBase64(der));
+    StrArray(w, "endorser_names", names);
     Str(w, "list_identifier", r.list_identifier);
     Str(w, "images",
         r.selection.mode == SelectionMode::kAll    ? "all"
@@ -188,6 +191,11 @@ Result<SubscriptionRecord> DecodeSubscription(std::string_view key, std::string_
   s.url = r.Str("url");
   s.endorser_dn = r.Str("endorser_dn");
   s.endorser_ca = r.Str("endorser_ca");
+  for (const auto& text : r.OptionalStrArray("endorser_names")) {
+    auto der = FromBase64(text);
+    if (!der) return Damaged(kSubscriptions, key);
+    s.endorser_names_der.push_back(std::move(*der));
+  }
   s.list_identifier = r.Str("list_identifier");
   const std::string mode = r.Str("images");
   s.selection.mode = mode == "all"    ? SelectionMode::kAll

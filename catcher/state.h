@@ -45,6 +45,9 @@ struct SubscriptionRecord {
   std::string url;
   std::string endorser_dn;
   std::string endorser_ca;
+  // The same names, DER (subject, issuer): what step 4 compares with. Empty
+  // in a record stored before they were kept.
+  std::vector<std::string> endorser_names_der;
   std::string list_identifier;  // fixed at subscribe time (step 6)
   ImageSelection selection;
   std::string credentials_file;  // empty: none

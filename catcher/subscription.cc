@@ -8,6 +8,24 @@ std::string_view OriginName(Origin origin) {
   return origin == Origin::kPolicy ? "policy" : "subscribe";
 }
 
+Result<EndorserNames> EndorserNamesOf(const SubscriptionRecord& record) {
+  if (record.endorser_names_der.size() == 2) {
+    auto subject = DistinguishedName::FromDer(record.endorser_names_der[0]);
+    auto issuer = DistinguishedName::FromDer(record.endorser_names_der[1]);
+    if (subject.ok() && issuer.ok()) {
+      return EndorserNames{std::move(subject).value(), std::move(issuer).value()};
+    }
+  }
+  auto parsed = EndorserNames::Parse(record.endorser_dn, record.endorser_ca);
+  if (!parsed.ok()) {
+    return std::move(parsed).error().Prefix(
+        "subscription " + record.name +
+        ": its stored endorser cannot be read as one name (subscribe again with "
+        "--endorser-dn/--endorser-ca): ");
+  }
+  return parsed;
+}
+
 Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy, const State& state,
                                                            std::vector<std::string>* warnings) {
   std::vector<ResolvedSubscription> out;
@@ -19,8 +37,9 @@ Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy,
                    "subscription " + s.name + " names an unknown endorser " + s.endorser);
     }
     out.push_back({s.name, s.url, Origin::kPolicy, endorser->dn, endorser->ca,
-                   s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection,
-                   s.max_list_age});
+                   s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection});
+    if (endorser->names) out.back().endorser_names = *endorser->names;
+    out.back().max_list_age = s.max_list_age;
   }
   VMC_ASSIGN_OR_RETURN(const auto records, state.Subscriptions());
   for (const auto& r : records) {
@@ -33,7 +52,8 @@ Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy,
       continue;
     }
     out.push_back({r.name, r.url, Origin::kCommand, r.endorser_dn, r.endorser_ca, r.list_identifier,
-                   r.credentials_file, r.selection, std::nullopt});
+                   r.credentials_file, r.selection});
+    out.back().endorser_names = EndorserNamesOf(r);
   }
   return out;
 }

@@ -35,9 +35,19 @@ struct ResolvedSubscription {
   std::string list_identifier;
   std::string credentials_file;  // empty: none
   ImageSelection selection;
+  // endorser_dn and endorser_ca as X.509 names, read once (from the policy's
+  // loader, or from the DER names a subscription made with `catcher
+  // subscribe` stores). An error when the text of an older stored
+  // subscription has two readings (common/dn.h): every list of the
+  // subscription is then refused with it until it is made again.
+  Result<EndorserNames> endorser_names = Error(ErrorCode::kInvalidValue, "no endorser");
   // The policy's max_list_age for it (step 7); none: the config's.
-  std::optional<std::chrono::seconds> max_list_age;
+  std::optional<std::chrono::seconds> max_list_age = std::nullopt;
 };
+
+// The endorser names of `record`: its stored DER names, or (a record stored
+// before they were) its DN text, parsed strictly.
+Result<EndorserNames> EndorserNamesOf(const SubscriptionRecord& record);
 
 // Every subscription, policy ones first (file order), then subscribed ones
 // (by name). A database subscription whose name the policy also uses is

@@ -56,11 +56,12 @@ Status ChooseEndorser(const Invocation& inv, const Context& ctx, ResolvedSubscri
     }
     sub.endorser_dn = e->dn;
     sub.endorser_ca = e->ca;
+    sub.endorser_names = EndorserNames::Parse(e->dn, e->ca);
     return Ok();
   }
   if (dn && ca) {
-    VMC_RETURN_IF_ERROR(ParseDn(*dn));
-    VMC_RETURN_IF_ERROR(ParseDn(*ca));
+    // A DN with two readings is refused here, before anything is stored.
+    VMC_ASSIGN_OR_RETURN(sub.endorser_names, EndorserNames::Parse(*dn, *ca));
     sub.endorser_dn = *dn;
     sub.endorser_ca = *ca;
     return Ok();
@@ -101,8 +102,14 @@ Status Subscribe(const Invocation& inv) {
     // Trust on first use: the signer becomes the endorser, but only after its
     // signature and chain verify.
     VMC_ASSIGN_OR_RETURN(const VerifiedMessage first, VerifySmime(fetch.body));
+    // The certificate's own names, kept as DER: never its printed text.
+    VMC_ASSIGN_OR_RETURN(DistinguishedName subject,
+                         DistinguishedName::Of(X509_get_subject_name(first.signer.get())));
+    VMC_ASSIGN_OR_RETURN(DistinguishedName issuer,
+                         DistinguishedName::Of(X509_get_issuer_name(first.signer.get())));
     sub.endorser_dn = first.signer_dn;
     sub.endorser_ca = first.signer_ca_dn;
+    sub.endorser_names = EndorserNames{std::move(subject), std::move(issuer)};
     LogWarning("--auto-endorse: trusting the list's signer \"" + first.signer_dn + "\" (issuer \"" +
                first.signer_ca_dn + "\") on first use; check that this is the endorser you expect");
   }
@@ -122,6 +129,7 @@ Status Subscribe(const Invocation& inv) {
                             sub.url,
                             sub.endorser_dn,
                             sub.endorser_ca,
+                            {sub.endorser_names->subject.der(), sub.endorser_names->issuer.der()},
                             candidate.list.identifier(),
                             sub.selection,
                             sub.credentials_file,

@@ -1,11 +1,15 @@
 #include "catcher/update.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 
 #include "catcher/events.h"
 #include "catcher/rollback.h"
 #include "common/credentials.h"
 #include "common/digest.h"
+#include "common/dn.h"
 #include "common/log.h"
 #include "common/trust.h"
 #include "common/verification.h"
@@ -18,12 +22,14 @@ std::string Describe(const ResolvedSubscription& sub) {
 }
 
 // Step 4, the policy's half: the signer is the endorser trusted for this
-// subscription, compared as X.509 names.
-Status CheckSubscriptionEndorser(const std::string& signer_dn, const std::string& signer_ca_dn,
+// subscription, its certificate's own names compared with the endorser's as
+// X.509 names (common/dn.h), never as printed text.
+Status CheckSubscriptionEndorser(const X509_NAME* subject, const X509_NAME* issuer,
                                  const ResolvedSubscription& sub) {
-  VMC_ASSIGN_OR_RETURN(const bool same_dn, SameDn(signer_dn, sub.endorser_dn));
-  VMC_ASSIGN_OR_RETURN(const bool same_ca, SameDn(signer_ca_dn, sub.endorser_ca));
-  if (same_dn && same_ca) return Ok();
+  if (!sub.endorser_names.ok()) return sub.endorser_names.error();
+  if (sub.endorser_names->Matches(subject, issuer)) return Ok();
+  const std::string signer_dn = DnToString(subject);
+  const std::string signer_ca_dn = DnToString(issuer);
   return Error(ErrorCode::kUntrustedEndorser,
                Describe(sub) + ": the list is signed by \"" + signer_dn + "\" (issuer \"" +
                    signer_ca_dn + "\"), not by the endorser trusted for it, \"" + sub.endorser_dn +
@@ -37,6 +43,23 @@ Status CheckSubscriptionEndorser(const std::string& signer_dn, const std::string
 std::optional<std::chrono::seconds> MaxListAge(const ResolvedSubscription& sub,
                                                const UpdateParameters& params) {
   return sub.max_list_age ? sub.max_list_age : params.max_list_age;
+}
+
+// The signer's certificate kept with an accepted list (its first), for a
+// 304's step 4. kStorage when missing or damaged: the list is then verified
+// in full.
+Result<X509Ptr> StoredSigner(const AcceptedList& current) {
+  if (current.certificates.empty()) {
+    return Error(ErrorCode::kStorage, "no signer certificate kept with the list");
+  }
+  const std::string& der = current.certificates.front();
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (cert == nullptr || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    ERR_clear_error();
+    return Error(ErrorCode::kStorage, "the signer certificate kept with the list is damaged");
+  }
+  return cert;
 }
 
 // Step 6.
@@ -71,7 +94,8 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
         VerifySignerChain(trust, message.signer.get(), message.other_certificates, params.now));
   }
   // Step 4.
-  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(message.signer_dn, message.signer_ca_dn, sub));
+  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(X509_get_subject_name(message.signer.get()),
+                                                X509_get_issuer_name(message.signer.get()), sub));
   // Step 5.
   std::vector<std::string> warnings;
   VMC_ASSIGN_OR_RETURN(ImageList list, ParseVerifiedContent(message, &warnings));
@@ -107,7 +131,9 @@ Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& 
   }
   // Step 4: the policy may trust another endorser by now. (The list's own
   // declaration matched the signer when it was accepted; neither changed.)
-  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(current.signer_dn, current.signer_ca, sub));
+  VMC_ASSIGN_OR_RETURN(const X509Ptr signer, StoredSigner(current));
+  VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(X509_get_subject_name(signer.get()),
+                                                X509_get_issuer_name(signer.get()), sub));
   // Step 6: the policy may name another list by now.
   VMC_RETURN_IF_ERROR(CheckIdentifier(current.list_identifier, sub, current));
   // Step 7.

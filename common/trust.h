@@ -4,10 +4,7 @@
 //    chain lead to a CA of the admin's CA directory, at one fixed instant,
 //    with a current CRL for every CA of the chain, without proxies or partial
 //    chains, for the S/MIME signing purpose? VerifySignerChain() answers it.
-//  * Step 4's vocabulary: X.509 names in the OpenSSL one-line form that image
-//    lists and policies use ("/C=DE/O=GermanGrid/CN=GridKa-CA"), compared as
-//    X.509 names (case and spacing insensitive, as RFC 5280 matching is), not
-//    as raw strings. See DnToString(), ParseDn() and SameDn().
+//  (Step 4's vocabulary, X.509 names and their one-line text, is common/dn.h.)
 //
 // Certificates handed to this unit come from untrusted messages; it never
 // trusts a certificate because of where it came from, only because of the CA
@@ -26,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/dn.h"
 #include "common/error.h"
 
 namespace vmc {
@@ -36,11 +34,6 @@ struct X509Free {
 };
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
-struct X509NameFree {
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-};
-using X509NamePtr = std::unique_ptr<X509_NAME, X509NameFree>;
-
 // Returns a new owning reference to `cert` (X509_up_ref).
 // REQUIRES: cert != nullptr.
 X509Ptr ShareCertificate(X509* cert);
@@ -49,37 +42,6 @@ X509Ptr ShareCertificate(X509* cert);
 // after the PEM blocks is ignored, as OpenSSL does. Returns kCertificateUnfit
 // when there is none or one is corrupt.
 Result<std::vector<X509Ptr>> ParseCertificatesPem(std::string_view pem);
-
-// The name in OpenSSL one-line form, as X509_NAME_oneline writes it and image
-// lists carry it: "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge". OpenSSL 3 joins
-// the parts of a multi-valued RDN with '+', escapes '/' and '+' inside values
-// with a backslash, and writes bytes outside printable ASCII as \xHH.
-// REQUIRES: name != nullptr.
-std::string DnToString(const X509_NAME* name);
-
-// Parses a one-line DN back into an X509_NAME, so that it can be compared as a
-// name. Accepts what DnToString() writes and what older tools and people
-// write in lists and policies:
-//  - attribute types by short or long name or dotted OID (C, O, OU, CN, DC,
-//    emailAddress, ...), and the legacy spellings "Email" and "E";
-//  - '+' joins a multi-valued RDN; "\/", "\+" and \xHH are unescaped;
-//  - a component without '=' continues the previous value: OpenSSL 1.x did
-//    not escape '/' in values, so the grid host DN
-//    "/O=Grid/CN=host/ce.example.org" has one CN, "host/ce.example.org".
-// Ambiguity inherited from the one-line form: a literal backslash followed by
-// "x" and two hex digits reads as an escape (X509_NAME_oneline does not
-// escape backslashes).
-// Returns kInvalidValue naming the DN and the offending component.
-Result<X509NamePtr> ParseDn(std::string_view dn);
-
-// X.509 name equality (X509_NAME_cmp over the canonical encoding: string types
-// unified, ASCII case folded, leading/trailing spaces dropped and inner runs
-// of spaces collapsed). RDN order matters: a reordered DN is another name.
-// REQUIRES: a, b != nullptr.
-bool SameDn(const X509_NAME* a, const X509_NAME* b);
-// As above, parsing `b` (and `a`) with ParseDn(). Returns its error.
-Result<bool> SameDn(const X509_NAME* a, std::string_view b);
-Result<bool> SameDn(std::string_view a, std::string_view b);
 
 // The weakest keys step 3 accepts in the signer's chain (DESIGN.md section
 // 5, step 2): RSA and DSA moduli of 2048 bits, EC keys of 256 bits (curve

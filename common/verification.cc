@@ -1,5 +1,6 @@
 #include "common/verification.h"
 
+#include "common/dn.h"
 #include "common/trust.h"
 
 namespace vmc {
@@ -8,14 +9,27 @@ namespace {
 // "image list <id>" for messages; the identifier is schema-checked by now.
 std::string Describe(const ImageList& list) { return "image list " + list.identifier(); }
 
-Status RequireSameDn(const std::string& signer_side, const std::string& list_side,
-                     std::string_view what, ErrorCode code, const std::string& context) {
-  VMC_ASSIGN_OR_RETURN(const bool same, SameDn(signer_side, list_side));
-  if (same) return Ok();
-  return Error(code, context + ": the signer's " + std::string(what) + " \"" + signer_side +
-                         "\" is not \"" + list_side + "\"")
-      .With("signer", signer_side)
-      .With("expected", list_side);
+// Step 4 compares the certificate's own name with the DN text of the list,
+// the policy or the command line, parsed strictly (common/dn.h): never text
+// printed from the certificate. A DN with two readings is refused here.
+Status RequireSameName(const X509_NAME* signer_side, std::string_view expected,
+                       std::string_view what, ErrorCode code, const std::string& context) {
+  auto parsed = ParseDn(expected);
+  if (!parsed.ok()) return std::move(parsed).error().Prefix(context + ": ");
+  if (SameDn(signer_side, parsed->get())) return Ok();
+  const std::string signer = DnToString(signer_side);
+  return Error(code, context + ": the signer's " + std::string(what) + " \"" + signer +
+                         "\" is not \"" + std::string(expected) + "\"")
+      .With("signer", signer)
+      .With("expected", std::string(expected));
+}
+
+X509_NAME* SubjectOf(const VerifiedMessage& message) {
+  return X509_get_subject_name(message.signer.get());
+}
+
+X509_NAME* IssuerOf(const VerifiedMessage& message) {
+  return X509_get_issuer_name(message.signer.get());
 }
 
 }  // namespace
@@ -28,10 +42,10 @@ Status CheckDeclaredEndorser(const ImageList& list, const VerifiedMessage& messa
                  context + " names no endorser (hv:endorser/hv:x509 hv:dn and hv:ca)")
         .With("pointer", "/hv:imagelist/hv:endorser");
   }
-  VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_dn, endorser->dn, "subject (hv:dn)",
-                                    ErrorCode::kEndorserMismatch, context));
-  return RequireSameDn(message.signer_ca_dn, endorser->ca, "issuer (hv:ca)",
-                       ErrorCode::kEndorserMismatch, context);
+  VMC_RETURN_IF_ERROR(RequireSameName(SubjectOf(message), endorser->dn, "subject (hv:dn)",
+                                      ErrorCode::kEndorserMismatch, context));
+  return RequireSameName(IssuerOf(message), endorser->ca, "issuer (hv:ca)",
+                         ErrorCode::kEndorserMismatch, context);
 }
 
 Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
@@ -93,12 +107,12 @@ Result<VerifiedList> VerifySignedListOffline(std::string_view signed_bytes,
       VerifySignerChain(check.ca_dir, message.signer.get(), message.other_certificates, check.at));
   // Step 4, the expected endorser given on the command line.
   if (check.expected_dn) {
-    VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_dn, *check.expected_dn, "subject",
-                                      ErrorCode::kUntrustedEndorser, "signed list"));
+    VMC_RETURN_IF_ERROR(RequireSameName(SubjectOf(message), *check.expected_dn, "subject",
+                                        ErrorCode::kUntrustedEndorser, "signed list"));
   }
   if (check.expected_ca) {
-    VMC_RETURN_IF_ERROR(RequireSameDn(message.signer_ca_dn, *check.expected_ca, "issuer",
-                                      ErrorCode::kUntrustedEndorser, "signed list"));
+    VMC_RETURN_IF_ERROR(RequireSameName(IssuerOf(message), *check.expected_ca, "issuer",
+                                        ErrorCode::kUntrustedEndorser, "signed list"));
   }
   // Step 5: JSON from the verified bytes only, then the schema.
   std::vector<std::string> warnings;

@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto* endorser = policy->FindEndorser(subscription.endorser);
     if (endorser == nullptr) vmc::fuzz::Fail("a subscription names no defined endorser");
     // The loader checked that the names parse; a name is itself.
-    if (!endorser->Matches(endorser->dn, endorser->ca)) {
+    if (!endorser->names ||
+        !endorser->Matches(endorser->names->subject.get(), endorser->names->issuer.get())) {
       vmc::fuzz::Fail("an endorser does not match its own names", endorser->dn);
     }
     if (policy->FindSubscription(subscription.name) == nullptr) {
@@ -70,7 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   for (const auto& endorser : policy->endorsers) {
-    static_cast<void>(policy->IsTrustedEndorser(endorser.dn, endorser.ca));
+    if (endorser.names) {
+      static_cast<void>(
+          policy->IsTrustedEndorser(endorser.names->subject.get(), endorser.names->issuer.get()));
+    }
   }
   return 0;
 }
