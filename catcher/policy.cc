@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/atomic_file.h"
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/http.h"
 #include "common/identifier.h"
@@ -558,6 +559,11 @@ Result<Subscription> ReadSubscription(const Value& value, const std::string& poi
     }
   }
   VMC_ASSIGN_OR_RETURN(sub.selection, ReadSelection(value, pointer));
+  if (const auto age = OptionalString(value, "max_list_age")) {
+    auto parsed = ParseDuration(*age);
+    if (!parsed.ok()) return Problem(Child(pointer, "max_list_age"), parsed.error().message());
+    sub.max_list_age = *parsed;
+  }
   return sub;
 }
 

@@ -33,6 +33,7 @@
 
 #include <openssl/x509.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -117,6 +118,9 @@ struct Subscription {
   // here.
   std::optional<std::string> credentials_file;
   ImageSelection selection;
+  // "max_list_age": refuse its lists created longer ago than this (step 7),
+  // whatever the config's max-list-age says.
+  std::optional<std::chrono::seconds> max_list_age;
 };
 
 // An image the site never wants. A rule matches an image only when ALL of

@@ -8,14 +8,15 @@ namespace vmc::catcher {
 
 Status CheckRollback(const std::optional<ListFingerprint>& previous,
                      const ListFingerprint& received, const std::string& list) {
-  if (!previous) return Ok();
+  if (!previous || previous->version_reset) return Ok();
   const auto order = CompareVersions(received.version, previous->version);
   if (order == std::strong_ordering::less) {
     return Error(ErrorCode::kVersionRollback,
                  list + " has version " + received.version +
                      ", which is older than the version already accepted, " + previous->version +
-                     ". The list was not applied (a replay or rollback); 'catcher unsubscribe' "
-                     "and subscribe again to start over.")
+                     ". The list was not applied (a replay or rollback). If a compromised key "
+                     "signed that version, 'catcher subscription reset-version NAME --reason "
+                     "TEXT' accepts a lower one once.")
         .With("version", received.version)
         .With("accepted_version", previous->version);
   }

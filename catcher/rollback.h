@@ -17,13 +17,18 @@ namespace vmc::catcher {
 struct ListFingerprint {
   std::string version;         // hv:version
   std::string content_sha512;  // SHA-512 of the verified content bytes, hex
+  // The admin reset the version floor of the list held (`catcher
+  // subscription reset-version`, after a compromised key signed a huge
+  // version): the next list is accepted whatever its version, once.
+  bool version_reset = false;
 };
 
 // Returns Ok() when `received` may replace `previous` (none: the first
 // update): a higher version, or the same version with the same content (an
-// unchanged list served again). Otherwise kVersionRollback (a lower version:
-// a replayed or forked list) or kVersionReused (the same version with other
-// content), naming `list`, both versions, and how to recover.
+// unchanged list served again), or anything when previous->version_reset.
+// Otherwise kVersionRollback (a lower version: a replayed or forked list) or
+// kVersionReused (the same version with other content), naming `list`, both
+// versions, and how to recover.
 Status CheckRollback(const std::optional<ListFingerprint>& previous,
                      const ListFingerprint& received, const std::string& list);
 

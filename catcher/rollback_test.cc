@@ -34,6 +34,15 @@ TEST(RollbackTest, TableOfAcceptedAndRefusedUpdates) {
        ListFingerprint{"20231108", "aa"},
        {"20231107", "bb"},
        ErrorCode::kVersionRollback},
+      // After `catcher subscription reset-version`: anything, once.
+      {"lower version after a reset",
+       ListFingerprint{"99999999", "aa", true},
+       {"3", "bb"},
+       std::nullopt},
+      {"same version, other content after a reset",
+       ListFingerprint{"3", "aa", true},
+       {"3", "bb"},
+       std::nullopt},
   };
   for (const auto& c : cases) {
     const Status s = CheckRollback(c.previous, c.received, "image list x");

@@ -91,6 +91,9 @@ po::options_description ConfigKeys() {
       ("low-speed-time", po::value<std::string>())       //
       ("low-speed-limit", po::value<long>())             //
       ("created-skew", po::value<std::string>())         //
+      ("max-list-age", po::value<std::string>())         //
+      ("min-rsa-bits", po::value<int>())                 //
+      ("min-ec-bits", po::value<int>())                  //
       ("history", po::value<std::size_t>())              //
       ("downloads", po::value<unsigned>())               //
       ("download-min-rate", po::value<std::uint64_t>())  //
@@ -122,6 +125,14 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
   VMC_RETURN_IF_ERROR(Duration(inv, "fetch-timeout", &s.fetch_timeout));
   VMC_RETURN_IF_ERROR(Duration(inv, "low-speed-time", &s.low_speed_time));
   VMC_RETURN_IF_ERROR(Duration(inv, "created-skew", &s.created_skew));
+  if (inv.Find<std::string>("max-list-age")) {
+    std::chrono::seconds age{};
+    VMC_RETURN_IF_ERROR(Duration(inv, "max-list-age", &age));
+    s.max_list_age = age;
+  }
+  s.key_minimums.rsa_bits = inv.Find<int>("min-rsa-bits").value_or(s.key_minimums.rsa_bits);
+  s.key_minimums.ec_bits = inv.Find<int>("min-ec-bits").value_or(s.key_minimums.ec_bits);
+  VMC_RETURN_IF_ERROR(CheckKeyMinimums(s.key_minimums));
   VMC_RETURN_IF_ERROR(Duration(inv, "expired-grace", &s.expired_grace));
   VMC_RETURN_IF_ERROR(Duration(inv, "interval", &s.interval));
   s.low_speed_limit = inv.Find<long>("low-speed-limit").value_or(s.low_speed_limit);

@@ -22,6 +22,7 @@
 
 #include "common/cli.h"
 #include "common/http.h"
+#include "common/trust.h"
 
 namespace vmc::catcher {
 
@@ -44,6 +45,11 @@ struct Settings {
   std::map<std::string, std::filesystem::path> image_credentials;
   // Verification.
   std::chrono::seconds created_skew{300};
+  // A list created longer ago than this is refused (step 7); none: no cap.
+  // A policy subscription's max_list_age wins over it.
+  std::optional<std::chrono::seconds> max_list_age;
+  // The weakest signer and CA keys accepted (step 3): may only be raised.
+  KeyMinimums key_minimums;
   std::size_t history_limit = 20;
   // The cache and the daemon.
   unsigned downloads = 0;  // at once; 0: the number of cores

@@ -94,6 +94,22 @@ class Reader {
     }
     return it->value.GetInt();
   }
+  // A VersionReset object; absent from records stored before resets existed
+  // and when there is none.
+  std::optional<VersionReset> OptionalReset(const char* key) {
+    if (!doc_.IsObject()) return std::nullopt;
+    const auto it = doc_.FindMember(key);
+    if (it == doc_.MemberEnd()) return std::nullopt;
+    const auto& v = it->value;
+    if (!v.IsObject() || !v.HasMember("at") || !v["at"].IsInt64() || !v.HasMember("reason") ||
+        !v["reason"].IsString() || !v.HasMember("from_version") || !v["from_version"].IsString()) {
+      Fail();
+      return std::nullopt;
+    }
+    return VersionReset{TimePoint{std::chrono::seconds{v["at"].GetInt64()}},
+                        {v["reason"].GetString(), v["reason"].GetStringLength()},
+                        {v["from_version"].GetString(), v["from_version"].GetStringLength()}};
+  }
   std::vector<std::string> OptionalStrArray(const char* key) {
     return doc_.IsObject() && doc_.HasMember(key) ? StrArray(key) : std::vector<std::string>();
   }
@@ -198,6 +214,15 @@ Result<SubscriptionRecord> DecodeSubscription(std::string_view key, std::string_
   return s;
 }
 
+void Reset(Writer& w, const char* key, const VersionReset& reset) {
+  w.Key(key);
+  w.StartObject();
+  Time(w, "at", reset.at);
+  Str(w, "reason", reset.reason);
+  Str(w, "from_version", reset.from_version);
+  w.EndObject();
+}
+
 std::string EncodeList(const AcceptedList& l) {
   return Encode([&](Writer& w) {
     Str(w, "list_identifier", l.list_identifier);
@@ -215,6 +240,7 @@ std::string EncodeList(const AcceptedList& l) {
     std::vector<std::string> certificates;
     for (const auto& der : l.certificates) certificates.push_back(ToBase64(der));
     StrArray(w, "certificates", certificates);
+    if (l.version_reset) Reset(w, "version_reset", *l.version_reset);
   });
 }
 
@@ -239,6 +265,7 @@ Result<AcceptedList> DecodeList(std::string_view key, std::string_view json) {
     if (!der) return Damaged(kLists, key);
     l.certificates.push_back(std::move(*der));
   }
+  l.version_reset = r.OptionalReset("version_reset");
   if (!r.ok()) return Damaged(kLists, key);
   return l;
 }
@@ -249,13 +276,14 @@ std::string EncodeHistory(const HistoryEntry& h) {
     Str(w, "content_sha512", h.content_sha512);
     Time(w, "created", h.created);
     Time(w, "fetched_at", h.fetched_at);
+    if (h.reset) Reset(w, "reset", *h.reset);
   });
 }
 
 Result<HistoryEntry> DecodeHistory(std::string_view key, std::string_view json) {
   Reader r(json);
-  HistoryEntry h{r.Str("version"), r.Str("content_sha512"), r.Time("created"),
-                 r.Time("fetched_at")};
+  HistoryEntry h{r.Str("version"), r.Str("content_sha512"), r.Time("created"), r.Time("fetched_at"),
+                 r.OptionalReset("reset")};
   if (!r.ok()) return Damaged(kHistory, key);
   return h;
 }
@@ -293,6 +321,19 @@ std::string HistoryKey(const std::string& name, uint64_t seq) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(seq));
   return Prefix(name) + buf;
+}
+
+// The history keys of `name`, oldest first, and the next sequence number.
+Result<std::pair<std::vector<std::string>, uint64_t>> HistoryKeys(WriteTxn& txn,
+                                                                  const std::string& name) {
+  std::vector<std::string> keys;
+  VMC_RETURN_IF_ERROR(
+      txn.ForEachWithPrefix(kHistory, Prefix(name), [&](std::string_view k, std::string_view) {
+        keys.emplace_back(k);
+        return Ok();
+      }));
+  const uint64_t next = keys.empty() ? 0 : std::stoull(keys.back().substr(Prefix(name).size())) + 1;
+  return std::make_pair(std::move(keys), next);
 }
 
 Status DeletePrefix(WriteTxn& txn, const char* db, const std::string& prefix) {
@@ -594,28 +635,24 @@ Status State::AcceptList(const std::string& name, const AcceptedList& list,
                                            "list was not applied (run the update again)")
           .With("subscription", name);
     }
+    AcceptedList stored = list;
     if (old) {
-      std::vector<std::string> keys;
-      VMC_RETURN_IF_ERROR(
-          txn.ForEachWithPrefix(kHistory, Prefix(name), [&](std::string_view k, std::string_view) {
-            keys.emplace_back(k);
-            return Ok();
-          }));
-      uint64_t next = 0;
-      if (!keys.empty()) {
-        next = std::stoull(keys.back().substr(Prefix(name).size())) + 1;
-      }
+      VMC_ASSIGN_OR_RETURN(auto history, HistoryKeys(txn, name));
+      auto& [keys, next] = history;
       if (old->version != list.version || old->content_sha512 != list.content_sha512) {
-        VMC_RETURN_IF_ERROR(txn.Put(
-            kHistory, HistoryKey(name, next),
-            EncodeHistory({old->version, old->content_sha512, old->created, old->fetched_at})));
+        VMC_RETURN_IF_ERROR(txn.Put(kHistory, HistoryKey(name, next),
+                                    EncodeHistory({old->version, old->content_sha512, old->created,
+                                                   old->fetched_at, std::nullopt})));
         keys.push_back(HistoryKey(name, next));
       }
       for (size_t i = 0; keys.size() > history_limit + i; ++i) {
         VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool gone, txn.Delete(kHistory, keys[i]));
       }
+      // The same list served again does not use up an admin's reset: only
+      // another list does.
+      if (old->content_sha512 == list.content_sha512) stored.version_reset = old->version_reset;
     }
-    VMC_RETURN_IF_ERROR(PutList(txn, name, list));
+    VMC_RETURN_IF_ERROR(PutList(txn, name, stored));
     return RecordSeen(txn, name, list, now, initial);
   });
 }
@@ -627,6 +664,31 @@ Status State::TouchList(const std::string& name, const std::string& etag,
     VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
     return Touch(txn, name, {"", etag, last_modified, fetched_at});
   });
+}
+
+Result<std::string> State::ResetVersion(const std::string& name, const std::string& reason,
+                                        TimePoint at, bool subscribed) {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::string version;
+  VMC_RETURN_IF_ERROR(env_->Update([&](WriteTxn& txn) -> Status {
+    VMC_RETURN_IF_ERROR(RequireRecord(txn, name, subscribed));
+    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kLists, name));
+    if (!facts) {
+      return Error(ErrorCode::kNotFound,
+                   "subscription " + name + " holds no list yet; there is no version to reset")
+          .With("subscription", name);
+    }
+    VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
+    version = list.version;
+    const VersionReset reset{at, reason, list.version};
+    list.version_reset = reset;
+    VMC_ASSIGN_OR_RETURN(auto history, HistoryKeys(txn, name));
+    VMC_RETURN_IF_ERROR(txn.Put(
+        kHistory, HistoryKey(name, history.second),
+        EncodeHistory({list.version, list.content_sha512, list.created, list.fetched_at, reset})));
+    return txn.Put(kLists, name, EncodeList(list));
+  }));
+  return version;
 }
 
 Status State::RecordAttempt(const std::string& name, const AttemptRecord& attempt,

@@ -56,6 +56,15 @@ struct SubscriptionRecord {
   TimePoint created{};
 };
 
+// An admin's `catcher subscription reset-version`: the version floor of the
+// list held was lifted, so that the next list is accepted whatever its
+// hv:version (step 8), once.
+struct VersionReset {
+  TimePoint at{};
+  std::string reason;
+  std::string from_version;  // the version held when it was reset
+};
+
 // The list a subscription currently holds, as accepted at step 9.
 struct AcceptedList {
   std::string list_identifier;
@@ -65,6 +74,9 @@ struct AcceptedList {
   std::string signer_ca;
   TimePoint created{};
   TimePoint expires{};
+  // When an update last judged this list current: it accepted it, or a 304
+  // judged it again (steps 3, 4, 6, 7) and TouchList/RecordCycle recorded
+  // that. (`catcher_subscription_last_verified_timestamp_seconds`.)
   TimePoint fetched_at{};
   std::string etag;
   std::string last_modified;
@@ -77,14 +89,19 @@ struct AcceptedList {
   // 304 needs to judge the chain again (update.h: VerifyUnchanged). Empty
   // for a list stored before they were kept.
   std::vector<std::string> certificates;
+  // Set by ResetVersion; cleared when another list (other content) is
+  // accepted.
+  std::optional<VersionReset> version_reset;
 };
 
-// One earlier accepted version.
+// One earlier accepted version, or (with `reset`) the admin's reset of the
+// version floor of the list then held (`version` is the one reset).
 struct HistoryEntry {
   std::string version;
   std::string content_sha512;
   TimePoint created{};
   TimePoint fetched_at{};
+  std::optional<VersionReset> reset;
 };
 
 // The last update attempt of a subscription.
@@ -177,6 +194,13 @@ class State {
   // when the server sent them); nothing else changes.
   Status TouchList(const std::string& name, const std::string& etag,
                    const std::string& last_modified, TimePoint fetched_at, bool subscribed = false);
+
+  // `catcher subscription reset-version`: marks the list held so that the
+  // next list is accepted whatever its version (AcceptedList::version_reset)
+  // and records the reset, its time and reason in the history, in one
+  // transaction. Returns the version reset. kNotFound when no list is held.
+  Result<std::string> ResetVersion(const std::string& name, const std::string& reason, TimePoint at,
+                                   bool subscribed = false);
 
   Status RecordAttempt(const std::string& name, const AttemptRecord& attempt,
                        bool subscribed = false);

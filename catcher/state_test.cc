@@ -163,6 +163,43 @@ TEST_F(StateTest, AcceptingTheSameListAgainAddsNoHistory) {
   EXPECT_TRUE(HistoryVersions("sub").empty());
 }
 
+TEST_F(StateTest, ResetVersionIsRecordedAndLastsUntilAnotherListIsAccepted) {
+  EXPECT_EQ(state().ResetVersion("sub", "no list yet", At(1)).error().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(state().AcceptList("sub", List("1000000", "aa"), "", At(0), 20).ok());
+  auto reset = state().ResetVersion("sub", "key compromised", At(1));
+  ASSERT_TRUE(reset.ok()) << reset.error().ToString();
+  EXPECT_EQ(*reset, "1000000");
+  auto held = state().CurrentList("sub");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  ASSERT_TRUE((*held)->version_reset.has_value());
+  EXPECT_EQ((*held)->version_reset->reason, "key compromised");
+  EXPECT_EQ((*held)->version_reset->at, At(1));
+  EXPECT_EQ((*held)->version_reset->from_version, "1000000");
+  auto history = state().History("sub");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1u);
+  ASSERT_TRUE(history->front().reset.has_value());
+  EXPECT_EQ(history->front().reset->reason, "key compromised");
+
+  // A 304's touch and the same list served again keep it pending.
+  ASSERT_TRUE(state().TouchList("sub", "\"e2\"", "", At(2)).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("1000000", "aa"), "aa", At(3), 20).ok());
+  held = state().CurrentList("sub");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_TRUE((*held)->version_reset.has_value());
+  // Another list uses it up; the reset stays in the history.
+  ASSERT_TRUE(state().AcceptList("sub", List("5", "bb"), "aa", At(4), 20).ok());
+  held = state().CurrentList("sub");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_FALSE((*held)->version_reset.has_value());
+  history = state().History("sub");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_TRUE(history->front().reset.has_value());
+  EXPECT_FALSE(history->back().reset.has_value());
+  EXPECT_EQ(history->back().version, "1000000");
+}
+
 TEST_F(StateTest, HistoryIsBoundedKeepingTheNewest) {
   std::string previous;
   for (int v = 1; v <= 8; ++v) {

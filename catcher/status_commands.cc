@@ -97,6 +97,18 @@ void PrintPrometheus(const Snapshot& s, std::ostream& out) {
     out << "catcher_subscription_up{subscription=\"" << Label(sub.name) << "\",result=\""
         << Label(a ? a->result : "never") << "\"} " << (up ? 1 : 0) << "\n";
   }
+  // A frozen feed (a server replaying an old list, or serving nothing new
+  // that still verifies) shows here first: alert when it lags.
+  out << "# HELP catcher_subscription_last_verified_timestamp_seconds When an update last judged "
+         "the subscription's list current (accepted, or a 304 judged again).\n"
+         "# TYPE catcher_subscription_last_verified_timestamp_seconds gauge\n";
+  for (const auto& sub : s.ctx.subscriptions) {
+    const auto& l = s.lists.at(sub.name);
+    if (l) {
+      out << "catcher_subscription_last_verified_timestamp_seconds{subscription=\""
+          << Label(sub.name) << "\"} " << l->fetched_at.time_since_epoch().count() << "\n";
+    }
+  }
   out << "# HELP catcher_list_expiry_timestamp_seconds When the accepted list expires.\n"
          "# TYPE catcher_list_expiry_timestamp_seconds gauge\n";
   for (const auto& sub : s.ctx.subscriptions) {

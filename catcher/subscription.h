@@ -6,6 +6,7 @@
 #ifndef VMC_CATCHER_SUBSCRIPTION_H_
 #define VMC_CATCHER_SUBSCRIPTION_H_
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ struct ResolvedSubscription {
   // subscription has two readings (common/dn.h): every list of the
   // subscription is then refused with it until it is made again.
   Result<EndorserNames> endorser_names = Error(ErrorCode::kInvalidValue, "no endorser");
+  // The policy's max_list_age for it (step 7); none: the config's.
+  std::optional<std::chrono::seconds> max_list_age = std::nullopt;
 };
 
 // The endorser names of `record`: its stored DER names, or (a record stored

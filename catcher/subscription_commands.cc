@@ -1,4 +1,6 @@
 // catcher subscribe | unsubscribe | subscriptions
+#include <algorithm>
+
 #include "catcher/commands.h"
 #include "catcher/context.h"
 #include "catcher/update.h"
@@ -172,6 +174,77 @@ Status Unsubscribe(const Invocation& inv) {
   return Ok();
 }
 
+// The admin's recovery from a compromised key that signed a huge hv:version
+// (DESIGN.md section 5, step 8): the next list is accepted whatever its
+// version, once, and the reset stays in the list history with its reason.
+Status ResetVersion(const Invocation& inv) {
+  VMC_ASSIGN_OR_RETURN(Context ctx, OpenContext(inv));
+  const std::string name = inv.Get<std::string>("subscription");
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  const std::string reason = inv.Get<std::string>("reason");
+  constexpr size_t kMaxReason = 1000;
+  if (reason.find_first_not_of(" \t") == std::string::npos || reason.size() > kMaxReason) {
+    return Error(ErrorCode::kUsage, "--reason must say why (1 to " + std::to_string(kMaxReason) +
+                                        " characters): it is kept in the list history");
+  }
+  const auto sub = std::find_if(ctx.subscriptions.begin(), ctx.subscriptions.end(),
+                                [&](const ResolvedSubscription& s) { return s.name == name; });
+  if (sub == ctx.subscriptions.end()) {
+    return Error(ErrorCode::kNotFound,
+                 "no subscription named " + name + " (see 'catcher subscriptions')")
+        .With("subscription", name);
+  }
+  const TimePoint now = SystemClock().Now();
+  VMC_ASSIGN_OR_RETURN(const std::string version,
+                       ctx.state.ResetVersion(name, reason, now, sub->origin == Origin::kCommand));
+  LogWarning(
+      "subscription " + name + ": version " + version +
+      " reset by the admin; the next list is accepted whatever its hv:version. Reason: " + reason);
+  if (inv.json) {
+    rapidjson::StringBuffer b;
+    JsonWriter w(b);
+    w.StartObject();
+    Field(w, "subscription", name);
+    Field(w, "from_version", version);
+    Field(w, "at", FormatDate(now));
+    Field(w, "reason", reason);
+    w.EndObject();
+    *inv.out << b.GetString() << "\n";
+  } else {
+    *inv.out << "reset the version of " << name << " (was " << EscapeForLog(version)
+             << "): its next list is accepted whatever its hv:version, once\n";
+  }
+  return Ok();
+}
+
+void WriteReset(JsonWriter& w, const char* key, const VersionReset& reset) {
+  w.Key(key);
+  w.StartObject();
+  Field(w, "at", FormatDate(reset.at));
+  Field(w, "reason", reset.reason);
+  Field(w, "from_version", reset.from_version);
+  w.EndObject();
+}
+
+// The list history, oldest first: earlier accepted versions and resets.
+void WriteHistory(JsonWriter& w, const std::vector<HistoryEntry>& history) {
+  w.Key("history");
+  w.StartArray();
+  for (const auto& h : history) {
+    w.StartObject();
+    Field(w, "event", h.reset ? "reset-version" : "accepted");
+    Field(w, "version", h.version);
+    Field(w, "created", FormatDate(h.created));
+    Field(w, "last_verified", FormatDate(h.fetched_at));
+    if (h.reset) {
+      Field(w, "at", FormatDate(h.reset->at));
+      Field(w, "reason", h.reset->reason);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 std::string SelectionText(const ImageSelection& s) {
   std::string text = s.mode == SelectionMode::kAll    ? "all"
                      : s.mode == SelectionMode::kNone ? "none"
@@ -191,6 +264,7 @@ Status Subscriptions(const Invocation& inv) {
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(const auto list, ctx.state.CurrentList(sub.name));
     VMC_ASSIGN_OR_RETURN(const auto attempt, ctx.state.LastAttempt(sub.name));
+    VMC_ASSIGN_OR_RETURN(const auto history, ctx.state.History(sub.name));
     w.StartObject();
     Field(w, "name", sub.name);
     Field(w, "origin", OriginName(sub.origin));
@@ -204,6 +278,14 @@ Status Subscriptions(const Invocation& inv) {
     Field(w, "last_update", attempt ? FormatDate(attempt->at) : "");
     Field(w, "result", attempt ? attempt->result : "never updated");
     Field(w, "message", attempt ? attempt->message : "");
+    Field(w, "last_verified", list ? FormatDate(list->fetched_at) : "");
+    if (list && list->version_reset) {
+      WriteReset(w, "version_reset", *list->version_reset);
+    } else {
+      w.Key("version_reset");
+      w.Null();
+    }
+    WriteHistory(w, history);
     w.EndObject();
     rows.push_back({sub.name, std::string(OriginName(sub.origin)), list ? list->version : "-",
                     attempt ? FormatDate(attempt->at) : "-",
@@ -255,6 +337,19 @@ void AddSubscriptionCommands(CommandLine& cli) {
              p.add("subscription", 1);
            },
            Unsubscribe});
+  cli.Add({{"subscription", "reset-version"},
+           "after a key compromise: accept the next list whatever its hv:version, once",
+           "SUB --reason TEXT",
+           "Lifts the rollback floor (step 8) that a list signed with a stolen key and a huge "
+           "hv:version set. The reset, its time and reason are kept in the list history "
+           "('catcher subscriptions --json').",
+           [](po::options_description& o, po::positional_options_description& p) {
+             o.add_options()                                                         //
+                 ("subscription", po::value<std::string>()->required(), "its name")  //
+                 ("reason", po::value<std::string>()->required(), "why, for the history");
+             p.add("subscription", 1);
+           },
+           ResetVersion});
   cli.Add({{"subscriptions"},
            "list subscriptions (policy and subscribed), with their last update",
            "",

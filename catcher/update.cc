@@ -41,6 +41,12 @@ Status CheckSubscriptionEndorser(const X509_NAME* subject, const X509_NAME* issu
       .With("endorser", sub.endorser_dn);
 }
 
+// Step 7's cap: the subscription's own max_list_age, else the config's.
+std::optional<std::chrono::seconds> MaxListAge(const ResolvedSubscription& sub,
+                                               const UpdateParameters& params) {
+  return sub.max_list_age ? sub.max_list_age : params.max_list_age;
+}
+
 // The signer's certificate kept with an accepted list (its first), for a
 // 304's step 4. kStorage when missing or damaged: the list is then verified
 // in full.
@@ -80,10 +86,15 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
   // Step 2.
   VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
   // Step 3.
-  VMC_RETURN_IF_ERROR(params.trust ? VerifySignerChain(*params.trust, message.signer.get(),
-                                                       message.other_certificates, params.now)
-                                   : VerifySignerChain(params.ca_dir, message.signer.get(),
-                                                       message.other_certificates, params.now));
+  if (params.trust) {
+    VMC_RETURN_IF_ERROR(VerifySignerChain(*params.trust, message.signer.get(),
+                                          message.other_certificates, params.now));
+  } else {
+    VMC_ASSIGN_OR_RETURN(const TrustStore trust,
+                         TrustStore::Open(params.ca_dir, params.key_minimums));
+    VMC_RETURN_IF_ERROR(
+        VerifySignerChain(trust, message.signer.get(), message.other_certificates, params.now));
+  }
   // Step 4.
   VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(X509_get_subject_name(message.signer.get()),
                                                 X509_get_issuer_name(message.signer.get()), sub));
@@ -95,11 +106,15 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
   // Step 6.
   VMC_RETURN_IF_ERROR(CheckIdentifier(list.identifier(), sub, current));
   // Step 7.
-  VMC_RETURN_IF_ERROR(CheckFreshness(list, params.now, params.created_skew));
+  VMC_RETURN_IF_ERROR(
+      CheckFreshness(list, params.now, params.created_skew, MaxListAge(sub, params)));
   // Step 8.
   VMC_ASSIGN_OR_RETURN(std::string content_sha512, Sha512Hex(message.content));
   std::optional<ListFingerprint> previous;
-  if (current) previous = ListFingerprint{current->version, current->content_sha512};
+  if (current) {
+    previous = ListFingerprint{current->version, current->content_sha512,
+                               current->version_reset.has_value()};
+  }
   VMC_RETURN_IF_ERROR(CheckRollback(previous, {list.version(), content_sha512},
                                     "image list " + list.identifier() + " of " + Describe(sub)));
   return VerifiedCandidate{std::move(message), std::move(list), std::move(content_sha512),
@@ -112,7 +127,8 @@ Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& 
   if (params.trust) {
     VMC_RETURN_IF_ERROR(VerifyStoredChain(*params.trust, current.certificates, params.now));
   } else {
-    VMC_ASSIGN_OR_RETURN(const TrustStore trust, TrustStore::Open(params.ca_dir));
+    VMC_ASSIGN_OR_RETURN(const TrustStore trust,
+                         TrustStore::Open(params.ca_dir, params.key_minimums));
     VMC_RETURN_IF_ERROR(VerifyStoredChain(trust, current.certificates, params.now));
   }
   // Step 4: the policy may trust another endorser by now. (The list's own
@@ -124,7 +140,7 @@ Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& 
   VMC_RETURN_IF_ERROR(CheckIdentifier(current.list_identifier, sub, current));
   // Step 7.
   return CheckFreshness(current.list_identifier, current.created, current.expires, params.now,
-                        params.created_skew);
+                        params.created_skew, MaxListAge(sub, params));
 }
 
 AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes,

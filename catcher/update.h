@@ -8,7 +8,8 @@
 //      parsed, the endorser the list itself names)
 //   5. JSON from the verified bytes only, validated by the schema
 //   6. the list identifier is the subscription's
-//   7. created not in the future, expires in the future
+//   7. created not in the future, expires in the future, not older than
+//      max-list-age (when set)
 //   8. no rollback, no reused version
 //   9. the exact bytes and the facts stored in one transaction
 // A refusal at any step changes nothing but the record of the attempt.
@@ -44,8 +45,12 @@ struct UpdateParameters {
   // The cycle's trust store (DESIGN.md 5, step 3: fresh for every cycle);
   // null: a store is built for each verification.
   std::shared_ptr<const TrustStore> trust;
+  // Step 3's key minimums, for a store built without `trust`.
+  KeyMinimums key_minimums;
   TimePoint now;  // the one instant every step judges
   std::chrono::seconds created_skew{300};
+  // The config's max-list-age (step 7); a subscription's own wins.
+  std::optional<std::chrono::seconds> max_list_age;
   std::uint64_t max_list_bytes = kDefaultMaxDocumentBytes;
   std::size_t history_limit = 20;
 };

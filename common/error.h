@@ -43,6 +43,7 @@ enum class ErrorCode {
   kSignerNotYetValid,
   kProxySigner,
   kWrongPurpose,
+  kWeakKey,
   kCaDirInvalid,
   // exit 5: refused (verification steps 4-8, and list content)
   kEndorserMismatch,
@@ -50,6 +51,7 @@ enum class ErrorCode {
   kIdentifierMismatch,
   kListExpired,
   kListFutureDated,
+  kListTooOld,
   kVersionRollback,
   kVersionReused,
   kListTooLarge,

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <climits>
 #include <cstring>
 #include <fstream>
@@ -218,36 +219,150 @@ ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
   return outcome;
 }
 
-std::string DigestName(CMS_SignerInfo* si) {
-  X509_ALGOR* digest = nullptr;
-  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest, nullptr);
-  const ASN1_OBJECT* oid = nullptr;
-  if (digest != nullptr) X509_ALGOR_get0(&oid, nullptr, nullptr, digest);
-  const int nid = oid != nullptr ? OBJ_obj2nid(oid) : NID_undef;
-  return nid != NID_undef ? OBJ_nid2ln(nid) : "unknown";
-}
+// ---- Algorithms ---------------------------------------------------------------
 
-// SHA-1 stays acceptable because DESIGN.md requires the lists of 2011 to
-// verify here (trust, step 3, still judges their certificates). Digests
-// with practical collisions older than SHA-1 have no such reason: with them a
-// signer could be made to sign one list that also "signs" another.
-Status CheckDigest(CMS_SignerInfo* si) {
-  const std::string name = DigestName(si);
-  if (name == "md2" || name == "md4" || name == "md5") {
-    return Error(ErrorCode::kSignatureInvalid,
-                 "the signature uses the broken digest " + name + "; it is not accepted")
-        .With("digest", name);
+// The digest OpenSSL computes for a digestAlgorithm OID, found the way CMS
+// finds it (cms_lib.c, cms_sd.c): fetched by the OID's name, else the legacy
+// table. Both resolve aliases: md5WithRSAEncryption and RSA-MD5 are MD5
+// there, whatever the OID says. NID_undef when OpenSSL knows no digest.
+int ResolvedDigestNid(const ASN1_OBJECT* oid) {
+  if (oid == nullptr) return NID_undef;
+  char name[128];
+  if (OBJ_obj2txt(name, sizeof(name), oid, 0) <= 0) return NID_undef;
+  ERR_set_mark();
+  EVP_MD* fetched = EVP_MD_fetch(nullptr, name, nullptr);
+  ERR_pop_to_mark();
+  int nid = NID_undef;
+  if (fetched != nullptr) {
+    nid = EVP_MD_get_type(fetched);
+    EVP_MD_free(fetched);
   }
-  return Ok();
+  if (nid == NID_undef) {
+    const EVP_MD* legacy = EVP_get_digestbyobj(oid);
+    if (legacy != nullptr) nid = EVP_MD_get_type(legacy);
+  }
+  ERR_clear_error();
+  return nid;
 }
 
-VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string content) {
+std::string Lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// "md5 (md5WithRSAEncryption, 1.2.840.113549.1.1.4)": what OpenSSL resolved
+// and what the message said, for messages.
+std::string AlgorithmText(int resolved, const ASN1_OBJECT* oid) {
+  char dotted[128] = "";
+  if (oid != nullptr && OBJ_obj2txt(dotted, sizeof(dotted), oid, 1) <= 0) dotted[0] = '\0';
+  const int named = oid != nullptr ? OBJ_obj2nid(oid) : NID_undef;
+  const std::string text =
+      resolved != NID_undef ? Lower(OBJ_nid2sn(resolved)) : std::string("an unknown algorithm");
+  std::string said;
+  if (named != NID_undef && named != resolved) said = std::string(OBJ_nid2ln(named)) + ", ";
+  return text + " (" + said + dotted + ")";
+}
+
+// SHA-2 is what signatures use today. SHA-1 is allowed, with a warning, only
+// because DESIGN.md section 4 requires the lists of 2011 (and the lists of
+// tools that never moved on) to verify: a forged SHA-1 list needs a
+// chosen-prefix collision inside text the endorser signs, which is costly
+// and leaves bytes that are not valid JSON text. Everything else (MD2, MD4,
+// MD5, RIPEMD, SM3, SHA-3, Whirlpool, GOST, unknown) is refused: a digest
+// with practical collisions lets one signature cover two lists, and one this
+// code has never been judged against has no place in a trust decision.
+enum class DigestVerdict { kGood, kLegacy, kRefused };
+
+DigestVerdict JudgeDigest(int nid) {
+  switch (nid) {
+    case NID_sha224:
+    case NID_sha256:
+    case NID_sha384:
+    case NID_sha512:
+    case NID_sha512_224:
+    case NID_sha512_256:
+      return DigestVerdict::kGood;
+    case NID_sha1:
+      return DigestVerdict::kLegacy;
+    default:
+      return DigestVerdict::kRefused;
+  }
+}
+
+struct Algorithms {
+  std::string digest;                 // resolved, lower case: "sha256"
+  std::optional<std::string> legacy;  // set when SHA-1 is used: the warning
+};
+
+Error WeakAlgorithm(std::string_view what, const std::string& text) {
+  return Error(ErrorCode::kSignatureInvalid, "the signature's " + std::string(what) + " is " +
+                                                 text +
+                                                 "; only SHA-2 (and SHA-1 for old lists) is "
+                                                 "accepted")
+      .With("algorithm", text);
+}
+
+// Judges the SignerInfo's digest algorithm and, where its signature
+// algorithm OID names a digest too (sha1WithRSAEncryption, ecdsa-with-SHA256,
+// md5WithRSAEncryption), that digest, each by what OpenSSL resolves it to.
+// RSA-PSS carries its hash in parameters that OpenSSL requires to equal the
+// digest algorithm (rsa_ameth.c), so judging the digest judges it.
+Result<Algorithms> CheckAlgorithms(CMS_SignerInfo* si) {
+  X509_ALGOR* digest = nullptr;
+  X509_ALGOR* signature = nullptr;
+  CMS_SignerInfo_get0_algs(si, nullptr, nullptr, &digest, &signature);
+  const ASN1_OBJECT* digest_oid = nullptr;
+  if (digest != nullptr) X509_ALGOR_get0(&digest_oid, nullptr, nullptr, digest);
+  const int digest_nid = ResolvedDigestNid(digest_oid);
+  const std::string digest_text = AlgorithmText(digest_nid, digest_oid);
+  Algorithms out;
+  switch (JudgeDigest(digest_nid)) {
+    case DigestVerdict::kRefused:
+      return WeakAlgorithm("digest", digest_text);
+    case DigestVerdict::kLegacy:
+      out.legacy = "the signature uses the digest " + digest_text +
+                   ", which is deprecated; ask the endorser to sign with SHA-256";
+      break;
+    case DigestVerdict::kGood:
+      break;
+  }
+  out.digest = Lower(OBJ_nid2sn(digest_nid));
+
+  const ASN1_OBJECT* signature_oid = nullptr;
+  if (signature != nullptr) X509_ALGOR_get0(&signature_oid, nullptr, nullptr, signature);
+  int named_digest = NID_undef;
+  int key_type = NID_undef;
+  const int signature_nid = signature_oid != nullptr ? OBJ_obj2nid(signature_oid) : NID_undef;
+  if (signature_nid != NID_undef &&
+      OBJ_find_sigid_algs(signature_nid, &named_digest, &key_type) == 1 &&
+      named_digest != NID_undef) {
+    const std::string text = AlgorithmText(named_digest, signature_oid);
+    switch (JudgeDigest(named_digest)) {
+      case DigestVerdict::kRefused:
+        return WeakAlgorithm("signature algorithm's digest", text);
+      case DigestVerdict::kLegacy:
+        if (!out.legacy) {
+          out.legacy = "the signature algorithm names the digest " + text +
+                       ", which is deprecated; ask the endorser to sign with SHA-256";
+        }
+        break;
+      case DigestVerdict::kGood:
+        break;
+    }
+  }
+  ERR_clear_error();
+  return out;
+}
+
+VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string content,
+                         Algorithms algorithms) {
   VerifiedMessage verified;
   verified.content = std::move(content);
   verified.signer = ShareCertificate(SignerCertificate(si));
   verified.signer_dn = DnToString(X509_get_subject_name(verified.signer.get()));
   verified.signer_ca_dn = DnToString(X509_get_issuer_name(verified.signer.get()));
-  verified.digest = DigestName(si);
+  verified.digest = std::move(algorithms.digest);
+  if (algorithms.legacy) verified.warnings.push_back(std::move(*algorithms.legacy));
   X509StackPtr certs(CMS_get1_certs(cms));
   while (certs != nullptr && sk_X509_num(certs.get()) > 0) {
     X509Ptr cert(sk_X509_shift(certs.get()));
@@ -351,9 +466,11 @@ Result<VerifiedMessage> VerifySmime(std::string_view message) {
     // only the bytes of the signed part differ.
     VMC_ASSIGN_OR_RETURN(ParsedMessage parsed, ParseMessage(message, read_flags));
     VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si, TheOnlySigner(parsed.cms.get()));
-    VMC_RETURN_IF_ERROR(CheckDigest(si));
+    VMC_ASSIGN_OR_RETURN(Algorithms algorithms, CheckAlgorithms(si));
     ReadingOutcome outcome = VerifyReading(parsed, read_flags);
-    if (outcome.content) return Describe(parsed.cms.get(), si, std::move(*outcome.content));
+    if (outcome.content) {
+      return Describe(parsed.cms.get(), si, std::move(*outcome.content), std::move(algorithms));
+    }
     if (!outcome.content_mismatch) {
       return Error(ErrorCode::kSignatureInvalid,
                    "the S/MIME signature of " +

@@ -53,8 +53,12 @@ struct VerifiedMessage {
   // to compare with hv:dn / hv:ca as X.509 names (trust.h: SameDn).
   std::string signer_dn;
   std::string signer_ca_dn;
-  // Digest algorithm of the signature, lower case: "sha256", "sha1", ...
+  // Digest algorithm of the signature as OpenSSL resolved it (not as the
+  // message named it), lower case: "sha256", "sha1", ...
   std::string digest;
+  // What a person should know although the message verified: a SHA-1
+  // signature (accepted for old lists, see VerifySmime).
+  std::vector<std::string> warnings;
 };
 
 // Verification step 2. `message` is untrusted network bytes, a clear-signed
@@ -71,8 +75,15 @@ struct VerifiedMessage {
 // that certificate's key; the content's digest equals the signed one. The
 // certificate chain is NOT checked here (CMS_NO_SIGNER_CERT_VERIFY): that is
 // step 3, VerifySignerChain(), with the CA directory, CRLs and a fixed time.
-// SHA-1 signatures (lists of 2011) are accepted here; trust decides later.
-// MD2, MD4 and MD5 signatures are refused (kSignatureInvalid).
+// Algorithms are judged by what OpenSSL resolves them to, never by the OID's
+// name: the SignerInfo's digest algorithm (md5WithRSAEncryption, RSA-MD5 and
+// md5 are all MD5) and the digest its signature algorithm OID names, if any
+// (sha1WithRSAEncryption, ecdsa-with-SHA256). SHA-2 (SHA-224, -256, -384,
+// -512, -512/224, -512/256) is accepted. SHA-1 is accepted with a warning
+// in `warnings` (DESIGN.md section 4: the lists of 2011 must still verify;
+// step 3 then judges their certificates). Anything else (MD2, MD4, MD5,
+// RIPEMD, SM3, SHA-3, an algorithm OpenSSL does not know) is refused with
+// kSignatureInvalid naming the algorithm.
 //
 // Errors: kSmimeMalformed (not S/MIME, opaque rather than clear-signed,
 // corrupt MIME or ASN.1, not signedData); kNoSigner (no SignerInfo, the

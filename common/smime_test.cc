@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include <filesystem>
 #include <string>
@@ -255,6 +257,158 @@ TEST(SmimeTest, Md5SignatureRejected) {
   EXPECT_NE(verified.error().message().find("md5"), std::string::npos);
 }
 
+// The DER encoding of an OID (tag, length and content).
+std::string OidDer(int nid) {
+  unsigned char* bytes = nullptr;
+  const int length = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &bytes);
+  std::string der(reinterpret_cast<const char*>(bytes),
+                  static_cast<size_t>(length > 0 ? length : 0));
+  OPENSSL_free(bytes);
+  return der;
+}
+
+std::string DerLength(size_t n) {
+  if (n < 0x80) return std::string(1, static_cast<char>(n));
+  std::string digits;
+  for (; n > 0; n >>= 8) digits.insert(digits.begin(), static_cast<char>(n & 0xff));
+  return std::string(1, static_cast<char>(0x80 | digits.size())) + digits;
+}
+
+// Re-encodes DER `in` with every OID equal to `from` (full TLV) replaced by
+// `to`, adjusting the lengths of every element around it: what an attacker
+// does by hand to a signature. Single-byte tags only, which is all CMS uses.
+std::string ReplaceOid(std::string_view in, const std::string& from, const std::string& to) {
+  std::string out;
+  size_t pos = 0;
+  while (pos + 2 <= in.size()) {
+    const auto tag = static_cast<unsigned char>(in[pos]);
+    size_t length = static_cast<unsigned char>(in[pos + 1]);
+    size_t header = 2;
+    if (length & 0x80) {
+      const size_t count = length & 0x7f;
+      length = 0;
+      for (size_t i = 0; i < count; ++i) {
+        length = (length << 8) | static_cast<unsigned char>(in[pos + 2 + i]);
+      }
+      header += count;
+    }
+    const std::string_view element = in.substr(pos, header + length);
+    const std::string_view content = element.substr(header);
+    if (element == from) {
+      out += to;
+    } else if (tag & 0x20) {
+      const std::string inner = ReplaceOid(content, from, to);
+      out += static_cast<char>(tag) + DerLength(inner.size()) + inner;
+    } else {
+      out += element;
+    }
+    pos += header + length;
+  }
+  return out;
+}
+
+// Signs kList as SignSmime does (text mode, streaming) with the RSA endorser
+// and digest `md`, then relabels, in the DER of the signature part, every
+// digest algorithm OID of `md` (SignedData's set and the SignerInfo's) as
+// `digest_nid`, and the SignerInfo's signature algorithm as `signature_nid`
+// (NID_undef: as signed). Neither label is inside the signed attributes, so
+// the signature still holds: what an attacker can do with a list someone
+// signed with MD5.
+std::string SignRsaRelabelled(const EVP_MD* md, int digest_nid, int signature_nid) {
+  const SigningIdentity id = LoadIdentity(TestPki::Get().rsa_endorser());
+  constexpr unsigned int kFlags = CMS_DETACHED | CMS_STREAM | CMS_PARTIAL;
+  CMS_ContentInfo* cms = CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags);
+  BIO* in = BIO_new_mem_buf(kList.data(), static_cast<int>(kList.size()));
+  BIO* out = BIO_new(BIO_s_mem());
+  std::string message;
+  if (cms != nullptr &&
+      CMS_add1_signer(cms, id.certificate.get(), id.key.get(), md, kFlags) != nullptr &&
+      SMIME_write_CMS(out, cms, in, static_cast<int>(kFlags)) == 1) {
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(out, &data);
+    message.assign(data, static_cast<size_t>(size));
+  }
+  BIO_free(out);
+  BIO_free(in);
+  CMS_ContentInfo_free(cms);
+  EXPECT_FALSE(message.empty()) << "cannot sign with " << EVP_MD_get0_name(md);
+  if (message.empty() || (digest_nid == NID_undef && signature_nid == NID_undef)) return message;
+
+  // Read the signature back, relabel, and put its new DER in its place.
+  BIO* read_from = BIO_new_mem_buf(message.data(), static_cast<int>(message.size()));
+  BIO* content = nullptr;
+  CMS_ContentInfo* parsed = SMIME_read_CMS(read_from, &content);
+  BIO_free(content);
+  BIO_free(read_from);
+  std::string der;
+  if (parsed != nullptr) {
+    if (signature_nid != NID_undef) {
+      CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(parsed), 0);
+      X509_ALGOR* signature = nullptr;
+      CMS_SignerInfo_get0_algs(si, nullptr, nullptr, nullptr, &signature);
+      X509_ALGOR_set0(signature, OBJ_nid2obj(signature_nid), V_ASN1_NULL, nullptr);
+    }
+    unsigned char* bytes = nullptr;
+    const int length = i2d_CMS_ContentInfo(parsed, &bytes);
+    if (length > 0) der.assign(reinterpret_cast<const char*>(bytes), static_cast<size_t>(length));
+    OPENSSL_free(bytes);
+    CMS_ContentInfo_free(parsed);
+  }
+  EXPECT_FALSE(der.empty()) << "cannot relabel the signature";
+  if (digest_nid != NID_undef) {
+    der = ReplaceOid(der, OidDer(EVP_MD_get_type(md)), OidDer(digest_nid));
+  }
+  const SignaturePart part = FindSignature(message);
+  return message.replace(part.begin, part.end - part.begin, Base64(der, false));
+}
+
+TEST(SmimeTest, Md5DigestUnderAnotherOidRejected) {
+  // The control: the same key and path with SHA-256 verifies.
+  auto control = VerifySmime(SignRsaRelabelled(EVP_sha256(), NID_undef, NID_undef));
+  ASSERT_TRUE(control.ok()) << control.error().ToString();
+  EXPECT_EQ(control->digest, "sha256");
+  EXPECT_TRUE(control->warnings.empty());
+
+  struct Case {
+    const char* what;
+    const EVP_MD* md;
+    int digest_nid;
+    int signature_nid;
+    const char* named;  // what the message must name
+  };
+  const Case refused[] = {
+      {"plain md5", EVP_md5(), NID_undef, NID_undef, "md5"},
+      // OpenSSL resolves this OID (also spelt RSA-MD5) to MD5 when it digests.
+      {"md5 labelled md5WithRSAEncryption", EVP_md5(), NID_md5WithRSAEncryption, NID_undef,
+       "md5WithRSAEncryption"},
+      // The signature algorithm names MD5 while the digest says SHA-256:
+      // OpenSSL's RSA check only asks that the OID mean "RSA".
+      {"signature algorithm md5WithRSAEncryption", EVP_sha256(), NID_undef,
+       NID_md5WithRSAEncryption, "md5WithRSAEncryption"},
+      {"sha3-256 (not SHA-2)", EVP_sha3_256(), NID_undef, NID_undef, "sha3-256"},
+  };
+  for (const Case& c : refused) {
+    SCOPED_TRACE(c.what);
+    auto verified = VerifySmime(SignRsaRelabelled(c.md, c.digest_nid, c.signature_nid));
+    ASSERT_FALSE(verified.ok()) << "verified with digest " << verified->digest;
+    EXPECT_EQ(verified.error().code(), ErrorCode::kSignatureInvalid) << verified.error().ToString();
+    EXPECT_NE(verified.error().message().find(c.named), std::string::npos)
+        << verified.error().message();
+  }
+  auto md5_named = VerifySmime(SignRsaRelabelled(EVP_md5(), NID_md5WithRSAEncryption, NID_undef));
+  ASSERT_FALSE(md5_named.ok());
+  // The reason names the algorithm OpenSSL resolved, not only the label.
+  EXPECT_EQ(md5_named.error().message().find("md5 ("), md5_named.error().message().find("md5"))
+      << md5_named.error().message();
+
+  // SHA-1 under another name is SHA-1: accepted for old lists, with a warning.
+  auto sha1 = VerifySmime(SignRsaRelabelled(EVP_sha1(), NID_sha1WithRSAEncryption, NID_undef));
+  ASSERT_TRUE(sha1.ok()) << sha1.error().ToString();
+  EXPECT_EQ(sha1->digest, "sha1");
+  ASSERT_EQ(sha1->warnings.size(), 1u);
+  EXPECT_NE(sha1->warnings[0].find("sha1"), std::string::npos) << sha1->warnings[0];
+}
+
 TEST(SmimeTest, MultipleSignersRejected) {
   TempDir tmp;
   WriteFile(tmp / "content", kList);
@@ -328,6 +482,9 @@ TEST(SmimeTest, HepixFixtureVerifiesAtStep2) {
   EXPECT_EQ(verified->signer_dn, "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge");
   EXPECT_EQ(verified->signer_ca_dn, "/C=DE/O=GermanGrid/CN=GridKa-CA");
   EXPECT_EQ(verified->digest, "sha1");
+  // Accepted for old lists (DESIGN.md section 4), but never silently.
+  ASSERT_EQ(verified->warnings.size(), 1u);
+  EXPECT_NE(verified->warnings[0].find("deprecated"), std::string::npos) << verified->warnings[0];
   EXPECT_EQ(verified->content.substr(0, 3), "{\r\n");
   EXPECT_NE(verified->content.find("\"dc:identifier\": \"4e186b44-2c64-40ea-97d5-e9e5c0bce059\""),
             std::string::npos);

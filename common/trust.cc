@@ -323,8 +323,12 @@ struct TrustStore::Answers {
   std::map<std::string, Status, std::less<>> by_chain;
 };
 
-TrustStore::TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store)
-    : ca_dir_(std::move(ca_dir)), store_(std::move(store)), answers_(std::make_shared<Answers>()) {}
+TrustStore::TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store,
+                       const KeyMinimums& minimums)
+    : ca_dir_(std::move(ca_dir)),
+      key_minimums_(minimums),
+      store_(std::move(store)),
+      answers_(std::make_shared<Answers>()) {}
 
 std::optional<Status> TrustStore::Recall(const std::string& key) const {
   std::lock_guard lock(answers_->mutex);
@@ -338,10 +342,25 @@ void TrustStore::Remember(std::string key, const Status& answer) const {
   answers_->by_chain.insert_or_assign(std::move(key), answer);
 }
 
-Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir) {
+Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir,
+                                    const KeyMinimums& minimums) {
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
-  return TrustStore(ca_dir, std::unique_ptr<X509_STORE, Free>(store.release()));
+  return TrustStore(ca_dir, std::unique_ptr<X509_STORE, Free>(store.release()), minimums);
+}
+
+Status CheckKeyMinimums(const KeyMinimums& minimums) {
+  constexpr int kMostBits = 16384;
+  auto check = [](const char* key, int value, int floor) -> Status {
+    if (value >= floor && value <= kMostBits) return Ok();
+    return Error(ErrorCode::kConfigInvalid,
+                 std::string(key) + " is " + std::to_string(value) + "; it may raise the minimum " +
+                     std::to_string(floor) + " but not lower it (at most " +
+                     std::to_string(kMostBits) + ")")
+        .With("key", key);
+  };
+  VMC_RETURN_IF_ERROR(check("min-rsa-bits", minimums.rsa_bits, kDefaultKeyMinimums.rsa_bits));
+  return check("min-ec-bits", minimums.ec_bits, kDefaultKeyMinimums.ec_bits);
 }
 
 Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
@@ -436,6 +455,139 @@ Status VerifyStoredChain(const TrustStore& trust, const std::vector<std::string>
 
 namespace {
 
+Error ChainRefusal(ErrorCode code, X509* cert, int depth, std::string message,
+                   const std::filesystem::path& ca_dir, TimePoint at) {
+  return Error(code, std::move(message))
+      .With("subject", DnToString(X509_get_subject_name(cert)))
+      .With("issuer", DnToString(X509_get_issuer_name(cert)))
+      .With("depth", std::to_string(depth))
+      .With("ca_dir", ca_dir.string())
+      .With("at", FormatDate(at));
+}
+
+// Whether `cert` itself (not only its name) is a certificate of the CA
+// directory, through the store's hashed lookup.
+bool InCaDir(X509_STORE_CTX* ctx, X509* cert) {
+  struct Free {
+    void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
+  };
+  std::unique_ptr<STACK_OF(X509), Free> found(
+      X509_STORE_CTX_get1_certs(ctx, X509_get_subject_name(cert)));
+  ERR_clear_error();
+  for (int i = 0; found != nullptr && i < sk_X509_num(found.get()); ++i) {
+    if (X509_cmp(sk_X509_value(found.get(), i), cert) == 0) return true;
+  }
+  return false;
+}
+
+// Finding the class of "a rogue CA in the message": whatever OpenSSL said
+// about a chain that failed (a missing CRL for the rogue CA, a bad CRL
+// signature, a bad certificate signature), a chain that reaches the CA
+// directory only through a CA certificate the directory does not hold is
+// untrusted, and saying "CRL missing" would send the admin looking for the
+// rogue's CRL. (A chain that verifies through a genuine intermediate the
+// message carried, whose CRL the directory holds, stays good: the root of
+// the directory vouched for it.)
+Status RequireCasOfCaDir(X509_STORE_CTX* ctx, const std::filesystem::path& ca_dir, TimePoint at) {
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  for (int depth = 1; chain != nullptr && depth < sk_X509_num(chain); ++depth) {
+    X509* cert = sk_X509_value(chain, depth);
+    if (InCaDir(ctx, cert)) continue;
+    return ChainRefusal(ErrorCode::kUntrustedChain, cert, depth,
+                        Describe(cert, depth) + " is not in CA directory " + ca_dir.string() +
+                            ": it came with the message, and certificates embedded in a "
+                            "message are never trust anchors (install the CA, with its CRL, in "
+                            "the CA directory if it is to be trusted)",
+                        ca_dir, at);
+  }
+  return Ok();
+}
+
+// "an RSA key of 1024 bits" when `key` is weaker than `minimums`. Judged by
+// what the key is (EVP_PKEY_is_a works for legacy and provider keys alike,
+// where EVP_PKEY_get_base_id answers -1 for the latter) and its size.
+std::optional<std::string> WeakKey(EVP_PKEY* key, const KeyMinimums& minimums) {
+  if (key == nullptr) return "no readable public key";
+  const int bits = EVP_PKEY_get_bits(key);
+  auto below = [bits](const char* kind, int minimum) -> std::optional<std::string> {
+    if (bits >= minimum) return std::nullopt;
+    return std::string(kind) + " key of " + std::to_string(bits) + " bits (at least " +
+           std::to_string(minimum) + " required)";
+  };
+  if (EVP_PKEY_is_a(key, "RSA") == 1 || EVP_PKEY_is_a(key, "RSA-PSS") == 1) {
+    return below("an RSA", minimums.rsa_bits);
+  }
+  if (EVP_PKEY_is_a(key, "DSA") == 1) return below("a DSA", minimums.rsa_bits);
+  if (EVP_PKEY_is_a(key, "EC") == 1) return below("an EC", minimums.ec_bits);
+  if (EVP_PKEY_is_a(key, "ED25519") == 1 || EVP_PKEY_is_a(key, "ED448") == 1) return std::nullopt;
+  // Not judged, so not trusted: SM2, GOST and whatever comes next.
+  const char* type = EVP_PKEY_get0_type_name(key);
+  return std::string("a key of type ") + (type != nullptr ? type : "unknown") +
+         ", which is not accepted";
+}
+
+// The digest a certificate's signature was made with, as OpenSSL resolves
+// its signature algorithm (X509_get_signature_info: md5WithRSAEncryption,
+// RSA-PSS parameters), when it is not SHA-2 (or a pure EdDSA signature).
+std::optional<std::string> WeakCertificateSignature(X509* cert) {
+  int md = NID_undef;
+  int pk = NID_undef;
+  if (X509_get_signature_info(cert, &md, &pk, nullptr, nullptr) != 1) {
+    ERR_clear_error();
+    return "an algorithm OpenSSL cannot identify";
+  }
+  switch (md) {
+    case NID_sha224:
+    case NID_sha256:
+    case NID_sha384:
+    case NID_sha512:
+    case NID_sha512_224:
+    case NID_sha512_256:
+      return std::nullopt;
+    case NID_undef:
+      if (pk == NID_ED25519 || pk == NID_ED448) return std::nullopt;
+      return "an algorithm without a known digest";
+    default:
+      return std::string(OBJ_nid2sn(md));
+  }
+}
+
+// Finding the class of "RSA-512 verified": every key of the verified chain,
+// and every signature but the root's self-signature (whose key is trusted
+// for being in the CA directory, not for its signature), as OpenSSL's
+// auth_level would, but with the site's minimums and a message that names
+// the certificate.
+Status CheckChainStrength(X509_STORE_CTX* ctx, const KeyMinimums& minimums,
+                          const std::filesystem::path& ca_dir, TimePoint at) {
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+  const int length = chain != nullptr ? sk_X509_num(chain) : 0;
+  for (int depth = 0; depth < length; ++depth) {
+    X509* cert = sk_X509_value(chain, depth);
+    if (auto weak = WeakKey(X509_get0_pubkey(cert), minimums)) {
+      ERR_clear_error();
+      return ChainRefusal(ErrorCode::kWeakKey, cert, depth,
+                          Describe(cert, depth) + " has " + *weak +
+                              "; signer and CA keys must be "
+                              "RSA or DSA of at least " +
+                              std::to_string(minimums.rsa_bits) + " bits or EC of at least " +
+                              std::to_string(minimums.ec_bits) + " bits",
+                          ca_dir, at)
+          .With("reason", *weak);
+    }
+    const bool root = depth == length - 1 && X509_self_signed(cert, 0) == 1;
+    if (root) continue;
+    if (auto weak = WeakCertificateSignature(cert)) {
+      return ChainRefusal(ErrorCode::kUntrustedChain, cert, depth,
+                          Describe(cert, depth) + " is signed with " + *weak +
+                              "; certificates of the chain must be signed with SHA-2",
+                          ca_dir, at)
+          .With("reason", "weak certificate signature: " + *weak);
+    }
+  }
+  ERR_clear_error();
+  return Ok();
+}
+
 Status VerifyChainNow(const TrustStore& trust, X509* signer, const std::vector<X509Ptr>& untrusted,
                       TimePoint at) {
   const std::filesystem::path& ca_dir = trust.ca_dir();
@@ -470,9 +622,16 @@ Status VerifyChainNow(const TrustStore& trust, X509* signer, const std::vector<X
   X509_STORE_CTX_set_app_data(ctx.get(), &failure);
   X509_STORE_CTX_set_verify_cb(ctx.get(), RecordFirstFailure);
   const int verified = X509_verify_cert(ctx.get());
+  // A failed chain through a CA of the message is refused as such, never as
+  // whatever OpenSSL found first on the way (it checks CRLs before
+  // signatures, so a rogue CA was "crl-missing"). A revocation is still said
+  // as one: the CRL that says it is the CA directory's.
+  if (verified != 1 && failure.error != X509_V_ERR_CERT_REVOKED) {
+    VMC_RETURN_IF_ERROR(RequireCasOfCaDir(ctx.get(), ca_dir, at));
+  }
   if (verified == 1) {
     ERR_clear_error();
-    return Ok();
+    return CheckChainStrength(ctx.get(), trust.key_minimums(), ca_dir, at);
   }
   if (failure.error == X509_V_OK) {
     // No certificate error: OpenSSL itself failed (memory, a broken store).

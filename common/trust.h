@@ -43,6 +43,20 @@ X509Ptr ShareCertificate(X509* cert);
 // when there is none or one is corrupt.
 Result<std::vector<X509Ptr>> ParseCertificatesPem(std::string_view pem);
 
+// The weakest keys step 3 accepts in the signer's chain (DESIGN.md section
+// 5, step 2): RSA and DSA moduli of 2048 bits, EC keys of 256 bits (curve
+// order); Ed25519 and Ed448 always pass. A site may raise them, never lower
+// them (CheckKeyMinimums).
+struct KeyMinimums {
+  int rsa_bits = 2048;  // RSA, RSA-PSS and DSA
+  int ec_bits = 256;
+};
+inline constexpr KeyMinimums kDefaultKeyMinimums{};
+
+// kConfigInvalid when `minimums` is below kDefaultKeyMinimums (or absurd:
+// above 16384 bits), naming the key ("min-rsa-bits") and both values.
+Status CheckKeyMinimums(const KeyMinimums& minimums);
+
 // Converts a certificate or CRL time. Returns kInvalidDate when OpenSSL cannot
 // read it. REQUIRES: t != nullptr.
 Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);
@@ -61,7 +75,15 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);
 // certificates; no certificate is an RFC 3820 proxy; the signer is fit for
 // S/MIME signing (key usage, extended key usage); the signer is not itself
 // self-signed, even when the CA directory contains it (a CA is trusted to
-// issue endorsers, not to be one).
+// issue endorsers, not to be one); a certificate embedded in the message is
+// never a trust anchor: a chain that fails while it leans on a CA
+// certificate missing from `ca_dir` (one of `untrusted`) is kUntrustedChain,
+// naming that CA, whatever else failed (a rogue CA has no CRL in `ca_dir`:
+// that is not kCrlMissing), revocation excepted; every key of the chain,
+// the root's included, is at least as strong as KeyMinimums (kWeakKey); and
+// every certificate but the self-signed root is signed with SHA-2 (or
+// Ed25519/Ed448), never MD5 or SHA-1 (kUntrustedChain), judged by the digest
+// OpenSSL resolves the signature algorithm to.
 //
 // This form builds a fresh store for the call, so a CRL replaced on disk takes
 // effect at once; see TrustStore for a cycle of many verifications. Returns OK or the first
@@ -69,7 +91,7 @@ Result<TimePoint> Asn1TimeToTimePoint(const ASN1_TIME* t);
 // kSignerRevoked, kCrlMissing (also: a CRL that is present but unusable, e.g.
 // badly signed), kCrlExpired (also: not yet valid), kSignerExpired,
 // kSignerNotYetValid (also for a CA of the chain), kProxySigner,
-// kWrongPurpose. The message names the certificate, its depth in the chain
+// kWrongPurpose, kWeakKey. The message names the certificate, its depth in the chain
 // (0 = signer), the relevant date and OpenSSL's reason; the details repeat
 // them as "subject", "issuer", "depth", "reason", "ca_dir", "at".
 // REQUIRES: signer != nullptr.
@@ -92,10 +114,13 @@ Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
 // threads (OpenSSL locks the store; the answers have their own lock).
 class TrustStore {
  public:
-  // Errors: kCaDirInvalid.
-  static Result<TrustStore> Open(const std::filesystem::path& ca_dir);
+  // Errors: kCaDirInvalid. `minimums` apply to every chain of the cycle.
+  // REQUIRES: CheckKeyMinimums(minimums) passed.
+  static Result<TrustStore> Open(const std::filesystem::path& ca_dir,
+                                 const KeyMinimums& minimums = kDefaultKeyMinimums);
 
   const std::filesystem::path& ca_dir() const { return ca_dir_; }
+  const KeyMinimums& key_minimums() const { return key_minimums_; }
   X509_STORE* get() const { return store_.get(); }
 
   // The answer remembered for `key` (see VerifySignerChain), if any.
@@ -107,9 +132,11 @@ class TrustStore {
     void operator()(X509_STORE* p) const { X509_STORE_free(p); }
   };
   struct Answers;
-  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store);
+  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store,
+             const KeyMinimums& minimums);
 
   std::filesystem::path ca_dir_;
+  KeyMinimums key_minimums_;
   std::unique_ptr<X509_STORE, Free> store_;
   std::shared_ptr<Answers> answers_;
 };

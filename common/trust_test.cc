@@ -159,6 +159,137 @@ TEST(TrustTest, SelfSignedSignerRejectedEvenWhenInTheCaDirectory) {
   EXPECT_NE(status.error().message().find("self-signed"), std::string::npos);
 }
 
+// ---- Key strength (DESIGN.md section 5, step 2) ------------------------------
+
+TEST(TrustTest, WeakSignerKeyRejected) {
+  const TestPki& pki = TestPki::Get();
+  // The control: RSA at the minimum, and the EC P-256 endorsers.
+  Status status = VerifyCert(pki.ca_dir(), pki.rsa_endorser().cert);
+  EXPECT_TRUE(status.ok()) << status.error().ToString();
+
+  // An RSA-1024 signer issued by a trusted CA, its chain otherwise perfect.
+  status = VerifyCert(pki.ca_dir(), pki.weak_rsa_endorser().cert);
+  EXPECT_CODE(status, ErrorCode::kWeakKey);
+  EXPECT_EQ(Detail(status.error(), "depth"), "0");
+  EXPECT_NE(status.error().message().find("Weak RSA Endorser has an RSA key of 1024 bits (at "
+                                          "least 2048 required)"),
+            std::string::npos)
+      << status.error().message();
+
+  // A strong signer under a CA whose key is RSA-1024.
+  status = VerifyCert(pki.ca_dir_weak_ca(), pki.weak_ca_endorser().cert);
+  EXPECT_CODE(status, ErrorCode::kWeakKey);
+  EXPECT_EQ(Detail(status.error(), "depth"), "1");
+  EXPECT_NE(status.error().message().find("CA certificate /C=DE/O=Test Grid/CN=Test Weak "
+                                          "Intermediate CA (depth 1 of the signer's chain) has "
+                                          "an RSA key of 1024 bits"),
+            std::string::npos)
+      << status.error().message();
+
+  // And through a message: signing with the weak key works, trusting it not.
+  auto identity =
+      LoadSigningIdentity(pki.weak_rsa_endorser().cert, pki.weak_rsa_endorser().key, std::nullopt);
+  ASSERT_TRUE(identity.ok()) << identity.error().ToString();
+  auto message = SignSmime("{}", *identity);
+  ASSERT_TRUE(message.ok()) << message.error().ToString();
+  auto verified = VerifySmime(*message);
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  EXPECT_CODE(
+      VerifySignerChain(pki.ca_dir(), verified->signer.get(), verified->other_certificates, kValid),
+      ErrorCode::kWeakKey);
+}
+
+TEST(TrustTest, CertificateSignedWithSha1Rejected) {
+  const TestPki& pki = TestPki::Get();
+  const Status status = VerifyCert(pki.ca_dir(), pki.sha1_endorser().cert);
+  EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+  EXPECT_NE(status.error().message().find("SHA-1 Endorser is signed with SHA1; certificates of "
+                                          "the chain must be signed with SHA-2"),
+            std::string::npos)
+      << status.error().message();
+}
+
+TEST(TrustTest, KeyMinimumsMayOnlyBeRaised) {
+  const TestPki& pki = TestPki::Get();
+  EXPECT_TRUE(CheckKeyMinimums(kDefaultKeyMinimums).ok());
+  EXPECT_TRUE(CheckKeyMinimums({3072, 384}).ok());
+  EXPECT_CODE(CheckKeyMinimums({1024, 256}), ErrorCode::kConfigInvalid);
+  EXPECT_CODE(CheckKeyMinimums({2048, 224}), ErrorCode::kConfigInvalid);
+  EXPECT_CODE(CheckKeyMinimums({1 << 20, 256}), ErrorCode::kConfigInvalid);
+
+  auto strict = TrustStore::Open(pki.ca_dir(), {3072, 384});
+  ASSERT_TRUE(strict.ok()) << strict.error().ToString();
+  X509Ptr rsa = LoadCert(pki.rsa_endorser().cert);
+  X509Ptr ec = LoadCert(pki.endorser1().cert);
+  const Status rsa_status = VerifySignerChain(*strict, rsa.get(), {}, kValid);
+  EXPECT_CODE(rsa_status, ErrorCode::kWeakKey);
+  EXPECT_NE(rsa_status.error().message().find("at least 3072 required"), std::string::npos)
+      << rsa_status.error().message();
+  const Status ec_status = VerifySignerChain(*strict, ec.get(), {}, kValid);
+  EXPECT_CODE(ec_status, ErrorCode::kWeakKey);
+  EXPECT_NE(ec_status.error().message().find("an EC key of 256 bits (at least 384 required)"),
+            std::string::npos)
+      << ec_status.error().message();
+}
+
+// ---- Certificates the message carries ----------------------------------------
+
+// Signs with `who`, embedding `chain` (PEM files) in the message, and runs
+// steps 2 and 3 against the test CA directory.
+Status VerifyMessageWithChain(const test::PkiIdentity& who, const std::vector<fs::path>& chain) {
+  auto identity = LoadSigningIdentity(who.cert, who.key, std::nullopt);
+  if (!identity.ok()) return std::move(identity).error();
+  for (const auto& pem : chain) identity->chain.push_back(LoadCert(pem));
+  auto message = SignSmime("{}", *identity);
+  if (!message.ok()) return std::move(message).error();
+  auto verified = VerifySmime(*message);
+  if (!verified.ok()) return std::move(verified).error();
+  EXPECT_EQ(verified->other_certificates.size(), chain.size());
+  return VerifySignerChain(TestPki::Get().ca_dir(), verified->signer.get(),
+                           verified->other_certificates, kValid);
+}
+
+TEST(TrustTest, RogueCaEmbeddedInTheMessageIsAnUntrustedChain) {
+  const TestPki& pki = TestPki::Get();
+  struct Case {
+    const char* what;
+    test::PkiIdentity signer;
+    std::vector<fs::path> chain;
+    const char* named;  // the CA the message must name
+  };
+  const Case cases[] = {
+      // A CA the attacker made, claiming the real root as its issuer: OpenSSL
+      // found no CRL for it and this was "crl-missing".
+      {"rogue CA under the root's name",
+       pki.rogue_endorser(),
+       {pki.rogue_ca().cert},
+       "Test Rogue CA"},
+      {"rogue CA and its fake root",
+       pki.rogue_endorser(),
+       {pki.rogue_ca().cert, pki.rogue_root().cert},
+       "Test Rogue CA"},
+      // A self-made root carried by the message.
+      {"self-made root", pki.untrusted_endorser(), {pki.untrusted_ca().cert}, "Test Untrusted CA"},
+      // A real CA, just not installed: trust comes from the directory alone.
+      {"CA not in the directory", pki.nocrl_endorser(), {pki.nocrl_ca().cert}, "Test No-CRL CA"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Status status = VerifyMessageWithChain(c.signer, c.chain);
+    EXPECT_CODE(status, ErrorCode::kUntrustedChain);
+    const std::string& message = status.error().message();
+    EXPECT_NE(message.find(c.named), std::string::npos) << message;
+    EXPECT_NE(message.find("is not in CA directory"), std::string::npos) << message;
+    EXPECT_NE(message.find("certificates embedded in a message are never trust anchors"),
+              std::string::npos)
+        << message;
+  }
+  // The chain a real endorser embeds (the intermediate, also in the
+  // directory) is as good as none.
+  const Status real = VerifyMessageWithChain(pki.endorser1(), {pki.intermediate().cert});
+  EXPECT_TRUE(real.ok()) << real.error().ToString();
+}
+
 TEST(TrustTest, PartialChainRejected) {
   // The intermediate and its CRL are there, the root is not: OpenSSL must not
   // stop at the intermediate.

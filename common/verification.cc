@@ -50,15 +50,21 @@ Status CheckDeclaredEndorser(const ImageList& list, const VerifiedMessage& messa
 
 Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
                                        std::vector<std::string>* warnings) {
+  // Step 2's warnings (a SHA-1 signature) reach the same reader as step 5's.
+  if (warnings != nullptr) {
+    warnings->insert(warnings->end(), message.warnings.begin(), message.warnings.end());
+  }
   return ImageList::Parse(message.content, warnings);
 }
 
-Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew) {
-  return CheckFreshness(list.identifier(), list.created(), list.expires(), now, skew);
+Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew,
+                      std::optional<std::chrono::seconds> max_age) {
+  return CheckFreshness(list.identifier(), list.created(), list.expires(), now, skew, max_age);
 }
 
 Status CheckFreshness(std::string_view identifier, std::optional<TimePoint> created,
-                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew) {
+                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew,
+                      std::optional<std::chrono::seconds> max_age) {
   const std::string context = "image list " + std::string(identifier);
   if (!created || !expires) {
     return Error(ErrorCode::kSchemaViolation, context + " lacks dc:date:created or dc:date:expires")
@@ -77,6 +83,17 @@ Status CheckFreshness(std::string_view identifier, std::optional<TimePoint> crea
                                               "). Its images will not be updated.")
         .With("expires", FormatDate(*expires))
         .With("now", FormatDate(now));
+  }
+  if (max_age && *created + *max_age < now) {
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - *created);
+    return Error(ErrorCode::kListTooOld,
+                 context + " is too old: created " + FormatDate(*created) + ", " +
+                     std::to_string(age.count()) + " s before now (" + FormatDate(now) +
+                     "), more than max-list-age (" + std::to_string(max_age->count()) +
+                     " s) allows. A replayed or frozen list? Its images will not be updated.")
+        .With("created", FormatDate(*created))
+        .With("now", FormatDate(now))
+        .With("max_list_age", std::to_string(max_age->count()));
   }
   return Ok();
 }

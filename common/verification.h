@@ -51,10 +51,17 @@ Result<ImageList> ParseVerifiedContent(const VerifiedMessage& message,
 // later than now. Returns kListFutureDated or kListExpired naming the list,
 // the date and now, in the manner of apt ("... is expired (invalid since
 // ...)"). A list without these dates fails the schema at step 5 already.
-Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew);
+// With `max_age` (the site's max-list-age), a list created more than
+// max_age before now is refused too, even before it expires (kListTooOld):
+// it caps how long a replayed or frozen list stays acceptable, as apt caps
+// Valid-Until. A list exactly max_age old is still accepted; one second older
+// is not.
+Status CheckFreshness(const ImageList& list, TimePoint now, std::chrono::seconds skew,
+                      std::optional<std::chrono::seconds> max_age = std::nullopt);
 // The same, from the identifier and dates recorded when a list was accepted.
 Status CheckFreshness(std::string_view identifier, std::optional<TimePoint> created,
-                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew);
+                      std::optional<TimePoint> expires, TimePoint now, std::chrono::seconds skew,
+                      std::optional<std::chrono::seconds> max_age = std::nullopt);
 
 // What an offline check proved.
 struct VerifiedList {

@@ -79,6 +79,23 @@ class TestPki {
   PkiIdentity untrusted_endorser() const { return Identity("untrusted-endorser"); }
   PkiIdentity self_signed() const { return Identity("selfsigned"); }
 
+  // Key strength (RSA endorsers; the test PKI is otherwise EC P-256): RSA
+  // 2048 and RSA 1024 endorsers of the intermediate, a CA with an RSA 1024
+  // key (in ca_dir_weak_ca() only) and an EC endorser it issued.
+  PkiIdentity rsa_endorser() const { return Identity("rsa-endorser"); }
+  PkiIdentity weak_rsa_endorser() const { return Identity("weak-rsa-endorser"); }
+  PkiIdentity weak_intermediate() const { return Identity("weak-intermediate"); }
+  PkiIdentity weak_ca_endorser() const { return Identity("weak-ca-endorser"); }
+  // An endorser of the intermediate whose certificate is signed with SHA-1.
+  PkiIdentity sha1_endorser() const { return Identity("sha1-endorser"); }
+
+  // An attacker's CA: rogue_root() bears the real root's name on another
+  // key; rogue_ca() claims to be issued by it; rogue_endorser() bears
+  // endorser1's subject and is issued by rogue_ca(). In no CA directory.
+  PkiIdentity rogue_root() const { return Identity("rogue-root"); }
+  PkiIdentity rogue_ca() const { return Identity("rogue-ca"); }
+  PkiIdentity rogue_endorser() const { return Identity("rogue-endorser"); }
+
   // TLS server certificate for localhost and 127.0.0.1; fullchain adds the
   // intermediate (nginx's ssl_certificate).
   PkiIdentity server() const { return Identity("server"); }
@@ -99,6 +116,8 @@ class TestPki {
   std::filesystem::path ca_dir_missing_crl() const { return dir_ / "cadir-missing-crl"; }
   std::filesystem::path ca_dir_expired_crl() const { return dir_ / "cadir-expired-crl"; }
   std::filesystem::path ca_dir_nocrl_ca() const { return dir_ / "cadir-nocrl-ca"; }
+  // As ca_dir(), plus weak_intermediate() and its CRL.
+  std::filesystem::path ca_dir_weak_ca() const { return dir_ / "cadir-weak-ca"; }
 
  private:
   explicit TestPki(std::filesystem::path dir) : dir_(std::move(dir)) {}
