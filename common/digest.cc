@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -163,6 +164,11 @@ Result<FileDigest> HashFile(const std::filesystem::path& path, const HashProgres
   }
   VMC_ASSIGN_OR_RETURN(std::string hex, sha.FinishHex());
   return FileDigest{std::move(hex), total};
+}
+
+bool IsSha2Digest(int nid) {
+  return nid == NID_sha224 || nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512 ||
+         nid == NID_sha512_224 || nid == NID_sha512_256;
 }
 
 }  // namespace vmc

@@ -100,6 +100,11 @@ using HashProgress = std::function<void(std::uint64_t bytes_so_far)>;
 // reason when the file cannot be opened or read.
 Result<FileDigest> HashFile(const std::filesystem::path& path, const HashProgress& progress = {});
 
+// Whether OpenSSL's digest `nid` (EVP_MD_get_type) is of the SHA-2 family,
+// the only digests a signature or a certificate is trusted with (DESIGN.md
+// section 5 step 2); SHA-1 is judged apart, where old lists allow it.
+bool IsSha2Digest(int nid);
+
 }  // namespace vmc
 
 #endif  // VMC_COMMON_DIGEST_H_

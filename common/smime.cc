@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/digest.h"
 #include "common/string_bio.h"
 
 namespace vmc {
@@ -274,19 +275,8 @@ std::string AlgorithmText(int resolved, const ASN1_OBJECT* oid) {
 enum class DigestVerdict { kGood, kLegacy, kRefused };
 
 DigestVerdict JudgeDigest(int nid) {
-  switch (nid) {
-    case NID_sha224:
-    case NID_sha256:
-    case NID_sha384:
-    case NID_sha512:
-    case NID_sha512_224:
-    case NID_sha512_256:
-      return DigestVerdict::kGood;
-    case NID_sha1:
-      return DigestVerdict::kLegacy;
-    default:
-      return DigestVerdict::kRefused;
-  }
+  if (IsSha2Digest(nid)) return DigestVerdict::kGood;
+  return nid == NID_sha1 ? DigestVerdict::kLegacy : DigestVerdict::kRefused;
 }
 
 struct Algorithms {

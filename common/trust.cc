@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/digest.h"
+
 namespace vmc {
 namespace {
 
@@ -536,14 +538,8 @@ std::optional<std::string> WeakCertificateSignature(X509* cert) {
     ERR_clear_error();
     return "an algorithm OpenSSL cannot identify";
   }
+  if (IsSha2Digest(md)) return std::nullopt;
   switch (md) {
-    case NID_sha224:
-    case NID_sha256:
-    case NID_sha384:
-    case NID_sha512:
-    case NID_sha512_224:
-    case NID_sha512_256:
-      return std::nullopt;
     case NID_undef:
       if (pk == NID_ED25519 || pk == NID_ED448) return std::nullopt;
       return "an algorithm without a known digest";
