@@ -134,6 +134,13 @@ std::unique_ptr<ASN1_OBJECT, Asn1ObjectFree> AttributeType(const std::string& ty
 Status AddComponent(std::string_view dn, X509_NAME* name, const Component& c) {
   if (c.value.empty()) return BadDn(dn, "empty value for " + c.type);
   if (!IsValidUtf8(c.value)) return BadDn(dn, "the value of " + c.type + " is not UTF-8");
+  // No endorser's name holds them, and X.509 matching would read a tab or a
+  // newline as a space (SameDn refuses such names too).
+  for (const char ch : c.value) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) {
+      return BadDn(dn, "the value of " + c.type + " holds a control character");
+    }
+  }
   const auto type = AttributeType(c.type);
   if (type == nullptr) {
     ERR_clear_error();

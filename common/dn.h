@@ -26,7 +26,8 @@
 // none of these escapes (a stray one, "\x" without two hex digits), and
 // "\xHH" for a printable byte ("\x45"), which oneline never writes and which
 // therefore is a literal backslash or a disguise. Also refused: an empty
-// component, an empty value, an unknown type, a value that is not UTF-8.
+// component, an empty value, an unknown type, a value that is not UTF-8 or
+// holds a control character (a byte below 0x20, or 0x7F).
 //
 // Equality is X.509 name equality (RFC 5280 section 7.1, as OpenSSL's own
 // chain building matches issuers): string types unified (a UTF8String and a

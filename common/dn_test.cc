@@ -131,6 +131,8 @@ TEST(DnTest, TextWithTwoReadingsIsRefused) {
       {"/CN=\\n", "no C-style escapes"},
       {"/CN=\\=", "'=' needs no escape and has none"},
       {"/CN=\\xC3", "escaped bytes that are not UTF-8"},
+      {"/CN=tab\\x09x", "a control character (X.509 matching reads it as a space)"},
+      {"/O=\\x00Grid", "a NUL"},
   };
   for (const Case& c : cases) {
     auto parsed = ParseDn(c.dn);
