@@ -9,6 +9,7 @@
 
 #include "common/smime.h"
 #include "common/trust.h"
+#include "test/support/fixtures.h"
 #include "test/support/pki.h"
 #include "test/support/temp_dir.h"
 
@@ -25,16 +26,7 @@ X509Ptr LoadCert(const fs::path& pem) {
   return certs.ok() ? std::move(certs->front()) : nullptr;
 }
 
-std::string Fixture() {
-  for (const fs::path& dir :
-       {fs::path(VMC_SOURCE_DIR) / "test/fixtures", fs::path("/work/shared/fixtures")}) {
-    if (fs::exists(dir / "hepix-readme-example.smime")) {
-      return ReadFile(dir / "hepix-readme-example.smime");
-    }
-  }
-  ADD_FAILURE() << "fixture hepix-readme-example.smime not found";
-  return "";
-}
+std::string Fixture() { return test::HepixReadmeFixture(); }
 
 // Both texts parse, and whether they are one name.
 bool Same(std::string_view a, std::string_view b) {

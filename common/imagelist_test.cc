@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test/support/fixtures.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc {
@@ -115,18 +116,8 @@ ImageList MustParse(std::string_view json, std::vector<std::string>* warnings = 
 // The JSON part of the clear-signed fixture: between the first delimiter
 // line and the next (RFC 2046: the line break before a delimiter belongs to it).
 std::string FixtureJson() {
-  std::string smime;
-  for (const auto& dir : {std::filesystem::path(VMC_SOURCE_DIR) / "test/fixtures",
-                          std::filesystem::path("/work/shared/fixtures")}) {
-    if (std::filesystem::exists(dir / "hepix-readme-example.smime")) {
-      smime = test::ReadFile(dir / "hepix-readme-example.smime");
-      break;
-    }
-  }
-  if (smime.empty()) {
-    ADD_FAILURE() << "fixture hepix-readme-example.smime not found";
-    return {};
-  }
+  const std::string smime = test::HepixReadmeFixture();
+  if (smime.empty()) return {};
   const std::string marker = "boundary=\"";
   const auto b = smime.find(marker);
   const auto b_end = smime.find('"', b + marker.size());

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/smime.h"
+#include "test/support/fixtures.h"
 #include "test/support/pki.h"
 #include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
@@ -60,16 +61,7 @@ fs::path CopyCaDir(const TempDir& tmp, const fs::path& from) {
   return to;
 }
 
-std::string Fixture() {
-  for (const fs::path& dir :
-       {fs::path(VMC_SOURCE_DIR) / "test/fixtures", fs::path("/work/shared/fixtures")}) {
-    if (fs::exists(dir / "hepix-readme-example.smime")) {
-      return ReadFile(dir / "hepix-readme-example.smime");
-    }
-  }
-  ADD_FAILURE() << "fixture hepix-readme-example.smime not found";
-  return "";
-}
+std::string Fixture() { return test::HepixReadmeFixture(); }
 
 #define EXPECT_CODE(status, expected)                                  \
   do {                                                                 \
