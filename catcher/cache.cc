@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "catcher/claims.h"
 #include "catcher/download_budget.h"
@@ -28,6 +30,19 @@ namespace vmc::catcher {
 namespace {
 
 namespace fs = std::filesystem;
+
+// What the steps of one cache run share (CacheRun hands it down).
+struct RunScope {
+  Context& ctx;
+  const EventRunner& events;
+  const CacheLayout& layout;
+  const CacheDirFds& dirs;
+  TimePoint now;
+  const std::atomic<bool>* cancel;
+  CacheReport& report;
+
+  bool Stopping() const { return cancel != nullptr && cancel->load(); }
+};
 
 bool IsSha512Name(const std::string& name) {
   if (name.size() != kSha512HexSize) return false;
@@ -131,14 +146,8 @@ constexpr std::size_t kCacheBatch = 512;
 
 class Availability {
  public:
-  Availability(Context& ctx, const EventRunner& events, const CacheLayout& layout,
-               const CacheDirFds& dirs, const CacheOptions& options, CacheReport& report)
-      : ctx_(ctx),
-        events_(events),
-        layout_(layout),
-        dirs_(dirs),
-        options_(options),
-        report_(report) {}
+  explicit Availability(const RunScope& run)
+      : run_(run), ctx_(run.ctx), events_(run.events), dirs_(run.dirs), report_(run.report) {}
 
   Status Load() {
     VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.CachedSummaries());
@@ -190,12 +199,11 @@ class Availability {
       // is queued goes first, so that events keep the inventory's order.
       VMC_RETURN_IF_ERROR(Flush());
       VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
-      if (record) VMC_RETURN_IF_ERROR(ExpireOne(ctx_, events_, dirs_, id, *record, report_));
+      if (record) VMC_RETURN_IF_ERROR(ExpireOne(run_, id, *record));
       cached_.erase(it);
     }
-    const CacheDirectories dirs = EventDirectories(layout_);
-    Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, dirs);
-    records_[id] = CachedImage{sha, owner, prefix.variables, true, options_.now};
+    Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, run_.layout);
+    records_[id] = CachedImage{sha, owner, prefix.variables, true, run_.now};
     cached_[id] = CachedSummary{sha, owner, true};
     Queue({id, sha, std::move(prefix)});
     return Ok();
@@ -270,11 +278,10 @@ class Availability {
     return Ok();
   }
 
-  static Status ExpireOne(Context& ctx, const EventRunner& events, const CacheDirFds& dirs,
-                          const std::string& id, const CachedImage& record, CacheReport& report) {
-    VMC_RETURN_IF_ERROR(ExpireView(events, dirs, id, record, report));
-    VMC_RETURN_IF_ERROR(ctx.state.RemoveCached(id));
-    ++report.expired;
+  static Status ExpireOne(const RunScope& run, const std::string& id, const CachedImage& record) {
+    VMC_RETURN_IF_ERROR(ExpireView(run.events, run.dirs, id, record, run.report));
+    VMC_RETURN_IF_ERROR(run.ctx.state.RemoveCached(id));
+    ++run.report.expired;
     return Ok();
   }
 
@@ -287,7 +294,7 @@ class Availability {
     std::optional<Event> prefix;
   };
 
-  bool Stopping() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  bool Stopping() const { return run_.Stopping(); }
 
   void Queue(Pending p) {
     pending_.push_back(std::move(p));
@@ -295,11 +302,10 @@ class Availability {
     if (Status s = Flush(); !s.ok()) report_.Fail(std::move(s).error());
   }
 
+  const RunScope& run_;
   Context& ctx_;
   const EventRunner& events_;
-  const CacheLayout& layout_;
   const CacheDirFds& dirs_;
-  const CacheOptions& options_;
   CacheReport& report_;
   // Every record of the state, as far as offering needs to know it.
   std::map<std::string, CachedSummary> cached_;
@@ -443,29 +449,19 @@ Status PurgeExpired(const SafeDir& expired, const Settings& settings, TimePoint 
   return Ok();
 }
 
-// The run's shared inventory, or one built into `own`.
-Result<const Inventory*> InventoryOf(const Context& ctx, const CacheOptions& options,
-                                     std::optional<Inventory>& own) {
-  if (options.inventory != nullptr) return options.inventory;
-  VMC_ASSIGN_OR_RETURN(own, BuildInventory(ctx, options.now));
-  return &*own;
-}
-
 // Once the process is asked to stop, every transfer still running is aborted
 // and none starts: their network errors are the stop's, not the server's.
-bool StoppedBy(const CacheOptions& options, const Error& error) {
-  return options.cancel != nullptr && options.cancel->load() && error.code() == ErrorCode::kNetwork;
+bool StoppedBy(const RunScope& run, const Error& error) {
+  return run.Stopping() && error.code() == ErrorCode::kNetwork;
 }
 
 // Makes available every wanted image whose content is in the store.
-Status OfferEntries(Context& ctx, const EventRunner& events, const CacheLayout& layout,
-                    const CacheDirFds& dirs, const std::vector<Entry>& wanted,
-                    const CacheOptions& options, CacheReport& report) {
-  Availability availability(ctx, events, layout, dirs, options, report);
+Status OfferEntries(const RunScope& run, const std::vector<Entry>& wanted) {
+  Availability availability(run);
   VMC_RETURN_IF_ERROR(availability.Load());
   for (const auto& e : wanted) {
-    if (options.cancel != nullptr && options.cancel->load()) break;
-    if (Status s = availability.Offer(e); !s.ok()) report.Fail(std::move(s).error());
+    if (run.Stopping()) break;
+    if (Status s = availability.Offer(e); !s.ok()) run.report.Fail(std::move(s).error());
   }
   return availability.Flush();
 }
@@ -483,65 +479,65 @@ void CacheReport::Fail(Error error) {
   if (!first_error) first_error = std::move(error);
 }
 
-Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, CacheReport& report,
-                         const std::function<Status()>& steps) {
-  const CacheDirectories dirs = EventDirectories(layout);
-  if (Status s = events.Run(ProcessEvent("ProcessPrefix", dirs)); !s.ok()) {
-    report.Fail(std::move(s).error());
+Result<CacheRun> CacheRun::Open(Cycle& cycle, const std::atomic<bool>* cancel,
+                                CacheReport& report) {
+  VMC_ASSIGN_OR_RETURN(CacheDirFds dirs, OpenCacheDirs(cycle.layout()));
+  return CacheRun(cycle, std::make_shared<const CacheDirFds>(std::move(dirs)), cancel, report);
+}
+
+Status CacheRun::WithProcessEvents(const std::function<Status()>& steps) {
+  const EventRunner& events = cycle_.events();
+  if (Status s = events.Run(ProcessEvent("ProcessPrefix", cycle_.layout())); !s.ok()) {
+    report_.Fail(std::move(s).error());
   }
   Status result = steps();
-  if (Status s = events.Run(ProcessEvent("ProcessPostfix", dirs)); !s.ok()) {
-    report.Fail(std::move(s).error());
+  if (Status s = events.Run(ProcessEvent("ProcessPostfix", cycle_.layout())); !s.ok()) {
+    report_.Fail(std::move(s).error());
   }
   return result;
 }
 
-Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                      CacheReport& report) {
-  const CacheLayout layout(ctx.settings.state_dir);
-  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
-  VMC_ASSIGN_OR_RETURN(const CacheDirs fetch_dirs, CacheDirsFor(dirs));
-  std::optional<Inventory> own;
-  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+Status CacheRun::DownloadWanted(unsigned downloads) {
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, cycle_.TheInventory());
   LogConflicts(*inventory);
+  const RunScope run{cycle_.context(), cycle_.events(), cycle_.layout(), *dirs_,
+                     cycle_.now(),     cancel_,         report_};
   const std::vector<Entry> wanted = WantedEntries(*inventory);
-  const std::vector<FetchJob> jobs = PlanDownloads(ctx, layout, wanted, report);
+  const std::vector<FetchJob> jobs = PlanDownloads(run.ctx, run.layout, wanted, report_);
   FetchOptions fetch;
-  fetch.http = HttpOptionsFor(ctx.settings);
-  fetch.concurrency = options.downloads;
-  fetch.cancel = options.cancel;
-  const auto results = FetchAll(fetch_dirs, jobs, fetch);
+  fetch.http = HttpOptionsFor(run.ctx.settings);
+  fetch.concurrency = downloads;
+  fetch.cancel = cancel_;
+  const auto results = FetchAll(*dirs_, jobs, fetch);
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
-      ++report.downloaded;
-    } else if (StoppedBy(options, results[i].error())) {
-      report.Interrupt(results[i].error());
+      ++report_.downloaded;
+    } else if (StoppedBy(run, results[i].error())) {
+      report_.Interrupt(results[i].error());
     } else {
-      report.Fail(results[i].error());
+      report_.Fail(results[i].error());
     }
   }
-  return OfferEntries(ctx, events, layout, dirs, wanted, options, report);
+  return OfferEntries(run, wanted);
 }
 
-Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                    CacheReport& report, std::vector<FetchJob>& jobs) {
-  const CacheLayout layout(ctx.settings.state_dir);
-  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
-  std::optional<Inventory> own;
-  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+Status CacheRun::OfferAndPlan(std::vector<FetchJob>& jobs) {
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, cycle_.TheInventory());
   LogConflicts(*inventory);
+  const RunScope run{cycle_.context(), cycle_.events(), cycle_.layout(), *dirs_,
+                     cycle_.now(),     cancel_,         report_};
   const std::vector<Entry> wanted = WantedEntries(*inventory);
-  VMC_RETURN_IF_ERROR(OfferEntries(ctx, events, layout, dirs, wanted, options, report));
-  jobs = PlanDownloads(ctx, layout, wanted, report);
+  VMC_RETURN_IF_ERROR(OfferEntries(run, wanted));
+  jobs = PlanDownloads(run.ctx, run.layout, wanted, report_);
   return Ok();
 }
 
-Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                      CacheReport& report) {
-  const CacheLayout layout(ctx.settings.state_dir);
-  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
-  std::optional<Inventory> own;
-  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, InventoryOf(ctx, options, own));
+Status CacheRun::ExpireUnwanted() {
+  VMC_ASSIGN_OR_RETURN(const Inventory* inventory, cycle_.TheInventory());
+  Context& ctx = cycle_.context();
+  const EventRunner& events = cycle_.events();
+  const CacheDirFds& dirs = *dirs_;
+  CacheReport& report = report_;
   std::map<std::string, std::string> wanted;  // identifier -> sha512
   std::set<std::string> wanted_content;
   for (const auto& e : WantedEntries(*inventory)) {
@@ -597,12 +593,14 @@ Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOption
     const std::string sha = name.substr(0, name.find('.'));
     if (wanted_content.count(sha) == 0) (void)dirs.partial.Unlink(name);
   }
-  return PurgeExpired(dirs.expired, ctx.settings, options.now, report);
+  return PurgeExpired(dirs.expired, ctx.settings, cycle_.now(), report);
 }
 
-Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) {
-  const CacheLayout layout(ctx.settings.state_dir);
-  VMC_ASSIGN_OR_RETURN(const CacheDirFds dirs, OpenCacheDirs(layout));
+Status CacheRun::Check() {
+  Context& ctx = cycle_.context();
+  const CacheDirFds& dirs = *dirs_;
+  CacheReport& report = report_;
+  const RunScope run{ctx, cycle_.events(), cycle_.layout(), dirs, cycle_.now(), cancel_, report};
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
   std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_content;
   for (const auto& entry : cached) by_content.emplace(entry.second.sha512, &entry);
@@ -638,7 +636,7 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
     const auto [first, last] = by_content.equal_range(name);
     for (auto it = first; it != last; ++it) {
       const auto& [id, record] = *it->second;
-      if (Status s = Availability::ExpireOne(ctx, events, dirs, id, record, report); !s.ok()) {
+      if (Status s = Availability::ExpireOne(run, id, record); !s.ok()) {
         report.Fail(std::move(s).error());
       }
     }
@@ -658,6 +656,55 @@ Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report) 
                     .With("path", dirs.expired.PathOf(dest).string()));
   }
   return Ok();
+}
+
+// One cache run at a time per state directory (the daemon's or a command's).
+// A command waits for the lock as long as it takes. With `cancel` (the
+// daemon) the lock is polled instead, so that SIGTERM stops the daemon while
+// another run, a `catcher cache` by hand, holds the cache for hours; nullopt
+// then says the process stopped before its turn came.
+Result<std::optional<FileLock>> LockCache(const CacheLayout& layout,
+                                          const std::atomic<bool>* cancel) {
+  constexpr char kPurpose[] = "a cache run";
+  if (cancel == nullptr) {
+    VMC_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(layout.lock, true, kPurpose));
+    return std::optional<FileLock>(std::move(lock));
+  }
+  bool told = false;
+  for (;;) {
+    auto lock = FileLock::Acquire(layout.lock, false, kPurpose);
+    if (lock.ok()) return std::optional<FileLock>(std::move(lock).value());
+    if (lock.error().code() != ErrorCode::kLocked) return std::move(lock).error();
+    if (!told) {
+      LogInfo(lock.error().message() + "; waiting for it to finish");
+      told = true;
+    }
+    if (cancel->load()) {
+      LogInfo("the cache was not run: the process is stopping while " + lock.error().message());
+      return std::optional<FileLock>();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Status RunCache(Cycle& cycle, const CacheSteps& steps, const std::atomic<bool>* cancel,
+                CacheReport& report) {
+  VMC_ASSIGN_OR_RETURN(const std::optional<FileLock> lock, LockCache(cycle.layout(), cancel));
+  if (!lock) return Ok();
+  VMC_ASSIGN_OR_RETURN(CacheRun run, CacheRun::Open(cycle, cancel, report));
+  return run.WithProcessEvents([&]() -> Status {
+    // The check moves corrupt files out before the cycle's inventory is
+    // taken (by the first step that needs it); downloads change no image's
+    // being wanted, so expiry shares that inventory.
+    if (steps.check) VMC_RETURN_IF_ERROR(run.Check());
+    if (steps.download) {
+      VMC_RETURN_IF_ERROR(run.DownloadWanted(DownloadsAtOnce(cycle.context().settings)));
+    }
+    // Stopping: expiry (and the handlers it runs) waits for the next run.
+    if (cancel != nullptr && cancel->load()) return Ok();
+    if (steps.expire) VMC_RETURN_IF_ERROR(run.ExpireUnwanted());
+    return Ok();
+  });
 }
 
 }  // namespace vmc::catcher

@@ -12,20 +12,21 @@
 // AvailablePostfix that did not run or failed is run on the next cache run.
 //
 // Thread-safety: one cache run at a time per state directory (the caller
-// holds CacheLayout::lock).
+// holds CacheLayout::lock, see LockCache).
 #ifndef VMC_CATCHER_CACHE_H_
 #define VMC_CATCHER_CACHE_H_
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "catcher/cache_layout.h"
-#include "catcher/context.h"
-#include "catcher/events.h"
+#include "catcher/cycle.h"
 #include "catcher/image_fetch.h"
-#include "common/clock.h"
+#include "catcher/lock.h"
 
 namespace vmc::catcher {
 
@@ -45,49 +46,79 @@ struct CacheReport {
   void Interrupt(const Error& error);
 };
 
-struct Inventory;  // inventory.h
-
-struct CacheOptions {
-  TimePoint now;
-  // The inventory at `now` that the steps of one run share (RunCache builds
-  // it once: re-verifying every list and looking at every view again per
-  // step doubled the cost of a run); nullptr: each step builds its own.
-  const Inventory* inventory = nullptr;
-  unsigned downloads = 1;  // at once
-  // Set by a signal handler: transfers stop at once, partials are kept.
-  const std::atomic<bool>* cancel = nullptr;
+// The steps of one cache run, in the order they run.
+struct CacheSteps {
+  bool check = false;     // re-hash the content store, move corrupt files out
+  bool download = false;  // download what is wanted and make it available
+  bool expire = false;    // move out what is no longer wanted, purge expired/
 };
 
-// Runs `steps` (the parts of one cache run) between the ProcessPrefix and
-// ProcessPostfix events. ProcessPostfix runs even when a step failed; a
-// failed event is reported in `report`. Returns the steps' status.
-Status WithProcessEvents(const CacheLayout& layout, const EventRunner& events, CacheReport& report,
-                         const std::function<Status()>& steps);
+// One cache run over a cycle's inventory (catcher/cycle.h): its steps share
+// the cycle's instant, its one inventory, its events and the cache
+// directories, opened once.
+class CacheRun {
+ public:
+  // Opens the cache directories (kUnsafePath, see OpenCacheDirs). `cancel`,
+  // set by a signal handler, may be null: once set, transfers stop at once
+  // (partials are kept) and no step starts new work. `cycle` and `report`
+  // must outlive the run.
+  static Result<CacheRun> Open(Cycle& cycle, const std::atomic<bool>* cancel, CacheReport& report);
 
-// Downloads what is wanted, waiting for every transfer (each within its time
-// budget), and makes it available (events fired).
-Status DownloadWanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                      CacheReport& report);
+  // Runs `steps` (the parts of one cache run) between the ProcessPrefix and
+  // ProcessPostfix events. ProcessPostfix runs even when a step failed; a
+  // failed event is reported. Returns the steps' status.
+  Status WithProcessEvents(const std::function<Status()>& steps);
 
-// The daemon's half of DownloadWanted, without network I/O: makes available
-// the wanted images whose content is already proven (events fired), and sets
-// `jobs` to the downloads still needed (one per SHA-512, within the cache
-// quota, each with its time budget), for the caller to run beside its cycles
-// (download_worker.h). Images that cannot be planned (quota, a local file
-// named by a remote list, credentials) are failures in `report`.
-Status OfferAndPlan(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                    CacheReport& report, std::vector<FetchJob>& jobs);
+  // Downloads what is wanted, `downloads` at once, waiting for every
+  // transfer (each within its time budget), and makes it available.
+  Status DownloadWanted(unsigned downloads);
 
-// Moves out what is no longer wanted (events fired) and purges expired/
-// entries older than the grace period.
-Status ExpireUnwanted(Context& ctx, const EventRunner& events, const CacheOptions& options,
-                      CacheReport& report);
+  // The daemon's half of DownloadWanted, without network I/O: makes
+  // available the wanted images whose content is already proven, and sets
+  // `jobs` to the downloads still needed (one per SHA-512, within the cache
+  // quota, each with its time budget), for the caller to run beside its
+  // cycles (download_worker.h). Images that cannot be planned (quota, a local
+  // file named by a remote list, credentials) are failures in the report.
+  Status OfferAndPlan(std::vector<FetchJob>& jobs);
 
-// Re-hashes every file of the content store; a file whose digest is not its
-// name is moved out to expired/ and reported (kChecksumMismatch). Images
-// made available from it are expired (events fired, views to expired/), so
-// that they are wanted, and downloaded, again.
-Status CheckCache(Context& ctx, const EventRunner& events, CacheReport& report);
+  // Moves out what is no longer wanted and purges expired/ entries older
+  // than the grace period.
+  Status ExpireUnwanted();
+
+  // Re-hashes every file of the content store; a file whose digest is not
+  // its name is moved out to expired/ and reported (kChecksumMismatch).
+  // Images made available from it are expired (events fired, views to
+  // expired/), so that they are wanted, and downloaded, again. Runs before
+  // the cycle's inventory is taken.
+  Status Check();
+
+  // The open directories, for downloads that outlive the run (the daemon's).
+  std::shared_ptr<const CacheDirFds> dirs() const { return dirs_; }
+
+ private:
+  CacheRun(Cycle& cycle, std::shared_ptr<const CacheDirFds> dirs, const std::atomic<bool>* cancel,
+           CacheReport& report)
+      : cycle_(cycle), dirs_(std::move(dirs)), cancel_(cancel), report_(report) {}
+
+  bool Stopping() const { return cancel_ != nullptr && cancel_->load(); }
+
+  Cycle& cycle_;
+  std::shared_ptr<const CacheDirFds> dirs_;
+  const std::atomic<bool>* cancel_;
+  CacheReport& report_;
+};
+
+// The cache lock (CacheLayout::lock) for one cache run. Without `cancel`
+// waits as long as it takes; with it (the daemon) polls, and returns nullopt
+// when the process is stopping before its turn came (said at info level).
+Result<std::optional<FileLock>> LockCache(const CacheLayout& layout,
+                                          const std::atomic<bool>* cancel);
+
+// One whole cache run of `cycle` (`catcher cache`, `run --once`): `steps`
+// under the cache lock, between the Process events, `DownloadsAtOnce`
+// transfers at once. A stop (`cancel`) leaves expiry to the next run.
+Status RunCache(Cycle& cycle, const CacheSteps& steps, const std::atomic<bool>* cancel,
+                CacheReport& report);
 
 }  // namespace vmc::catcher
 

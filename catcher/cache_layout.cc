@@ -57,8 +57,4 @@ Status CheckStateDirectory(const std::filesystem::path& state_dir) {
   return Ok();
 }
 
-CacheDirectories EventDirectories(const CacheLayout& layout) {
-  return {layout.cache, layout.partial, layout.expired};
-}
-
 }  // namespace vmc::catcher

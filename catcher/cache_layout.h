@@ -23,7 +23,6 @@
 #include <filesystem>
 #include <string>
 
-#include "catcher/events.h"
 #include "common/error.h"
 #include "common/safe_dir.h"
 
@@ -76,9 +75,6 @@ Result<CacheDirFds> OpenCacheDirs(const CacheLayout& layout);
 // group or others. Missing subdirectories are fine (they are made 0755 or,
 // db/, 0700); a missing state directory is created (0755).
 Status CheckStateDirectory(const std::filesystem::path& state_dir);
-
-// The directories event handlers are told about (VMCATCHER_CACHE_DIR_*).
-CacheDirectories EventDirectories(const CacheLayout& layout);
 
 }  // namespace vmc::catcher
 

@@ -21,15 +21,6 @@ struct Context {
   std::vector<ResolvedSubscription> subscriptions;
 };
 
-struct UpdateParameters;
-class EventRunner;
-
-// The update parameters of this context at `now`.
-UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now);
-
-// The event runner the settings configure (none when no event command).
-Result<EventRunner> MakeEventRunner(const Settings& settings);
-
 // Resolves settings, loads the policy (kPolicyInvalid: exit 2), opens the
 // state database and lists the subscriptions. Warnings are logged.
 Result<Context> OpenContext(const Invocation& inv);

@@ -11,8 +11,10 @@
 #include <random>
 #include <thread>
 
+#include "catcher/cache.h"
 #include "catcher/commands.h"
 #include "catcher/context.h"
+#include "catcher/cycle.h"
 #include "catcher/download_worker.h"
 #include "catcher/lock.h"
 #include "catcher/policy.h"
@@ -102,32 +104,38 @@ class SignalWatcher {
   std::condition_variable cv_;
 };
 
-// `run --once`: update every subscription, then the cache, waiting for its
-// downloads (each within its time budget). Returns the worst failure.
-Status Cycle(Context& ctx, const std::atomic<bool>& stop) {
-  // Subscriptions made or removed with `catcher subscribe` / `unsubscribe`
-  // since the last cycle count from this one on.
+// Subscriptions made or removed with `catcher subscribe` / `unsubscribe`
+// since the last cycle count from this one on.
+void Refresh(Context& ctx) {
   if (Status s = RefreshSubscriptions(ctx); !s.ok()) {
     LogWarning("cannot list the subscriptions again, keeping the previous list: " +
                s.error().message());
   }
-  VMC_ASSIGN_OR_RETURN(HttpClient client, HttpClient::Create(HttpOptionsFor(ctx.settings)));
-  VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
-  const auto results =
-      UpdateAll(client, ctx.state, ctx.subscriptions, UpdateParametersFor(ctx, SystemClock().Now()),
-                events, EventDirectories(CacheLayout(ctx.settings.state_dir)));
+}
+
+std::string Summary(const CacheReport& report) {
+  return std::to_string(report.downloaded) + " downloaded, " +
+         std::to_string(report.made_available) + " made available, " +
+         std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
+         " failures" +
+         (report.interrupted > 0
+              ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
+              : std::string());
+}
+
+// `run --once`: update every subscription, then the cache, waiting for its
+// downloads (each within its time budget), in one Cycle. Returns the worst
+// failure.
+Status RunOnce(Context& ctx, const std::atomic<bool>& stop) {
+  Refresh(ctx);
+  VMC_ASSIGN_OR_RETURN(Cycle cycle, Cycle::Begin(ctx, SystemClock()));
+  VMC_ASSIGN_OR_RETURN(const auto results, cycle.Update(ctx.subscriptions));
   Status updates = WorstFailure(results);
   if (stop.load()) return updates;
   CacheReport report;
-  Status cache = RunCache(ctx, true, true, false, &stop, report);
-  LogInfo("cycle done: " + std::to_string(results.size()) + " subscriptions, " +
-          std::to_string(report.downloaded) + " downloaded, " +
-          std::to_string(report.made_available) + " made available, " +
-          std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
-          " failures" +
-          (report.interrupted > 0
-               ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
-               : std::string()));
+  Status cache = RunCache(cycle, {.check = false, .download = true, .expire = true}, &stop, report);
+  cycle.LogWork();
+  LogInfo("cycle done: " + std::to_string(results.size()) + " subscriptions, " + Summary(report));
   if (!updates.ok()) return updates;
   if (!cache.ok()) return cache;
   if (report.first_error) return *report.first_error;
@@ -152,27 +160,22 @@ class DaemonCache {
   DaemonCache(const DaemonCache&) = delete;
   DaemonCache& operator=(const DaemonCache&) = delete;
 
-  // One pass: makes available what is proven, hands what is missing to the
-  // worker (cancelling downloads no longer wanted) and expires what is no
-  // longer wanted. Never waits for a transfer.
-  Status Pass(Context& ctx, const std::atomic<bool>& stop, CacheReport& report) {
-    VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
-    const CacheLayout layout(ctx.settings.state_dir);
-    VMC_ASSIGN_OR_RETURN(const std::shared_ptr<const FileLock> hold, Hold(layout, stop));
+  // One pass over `cycle`'s inventory: makes available what is proven,
+  // hands what is missing to the worker (cancelling downloads no longer
+  // wanted) and expires what is no longer wanted. Never waits for a
+  // transfer.
+  Status Pass(Cycle& cycle, const std::atomic<bool>& stop, CacheReport& report) {
+    VMC_ASSIGN_OR_RETURN(const std::shared_ptr<const FileLock> hold, Hold(cycle.layout(), stop));
     if (!hold) return Ok();
-    CacheOptions options;
-    options.now = SystemClock().Now();
-    options.downloads = DownloadsAtOnce(ctx.settings);
-    options.cancel = &stop;
-    return WithProcessEvents(layout, events, report, [&]() -> Status {
+    VMC_ASSIGN_OR_RETURN(CacheRun run, CacheRun::Open(cycle, &stop, report));
+    const Settings& settings = cycle.context().settings;
+    return run.WithProcessEvents([&]() -> Status {
       std::vector<FetchJob> jobs;
-      VMC_RETURN_IF_ERROR(OfferAndPlan(ctx, events, options, report, jobs));
+      VMC_RETURN_IF_ERROR(run.OfferAndPlan(jobs));
       if (stop.load()) return Ok();
-      VMC_ASSIGN_OR_RETURN(const CacheDirFds fds, OpenCacheDirs(layout));
-      VMC_ASSIGN_OR_RETURN(CacheDirs dirs, CacheDirsFor(fds));
-      worker_.Submit({std::make_shared<const CacheDirs>(std::move(dirs)),
-                      HttpOptionsFor(ctx.settings), options.downloads, std::move(jobs), hold});
-      return ExpireUnwanted(ctx, events, options, report);
+      worker_.Submit(
+          {run.dirs(), HttpOptionsFor(settings), DownloadsAtOnce(settings), std::move(jobs), hold});
+      return run.ExpireUnwanted();
     });
   }
 
@@ -206,50 +209,42 @@ class DaemonCache {
   DownloadWorker worker_;
 };
 
-std::string Summary(const CacheReport& report) {
-  return std::to_string(report.downloaded) + " downloaded, " +
-         std::to_string(report.made_available) + " made available, " +
-         std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
-         " failures" +
-         (report.interrupted > 0
-              ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
-              : std::string());
-}
-
 // One cycle of the long-running daemon: update every subscription, then a
-// cache pass; the downloads it starts go on after it returns. Failures are
-// logged.
+// cache pass over the same Cycle; the downloads it starts go on after it
+// returns. Failures are logged.
 void DaemonCycle(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache) {
-  if (Status s = RefreshSubscriptions(ctx); !s.ok()) {
-    LogWarning("cannot list the subscriptions again, keeping the previous list: " +
-               s.error().message());
-  }
-  auto client = HttpClient::Create(HttpOptionsFor(ctx.settings));
-  auto events = MakeEventRunner(ctx.settings);
-  if (!client.ok() || !events.ok()) {
-    LogError("cycle: " + (client.ok() ? events.error() : client.error()).message());
+  Refresh(ctx);
+  auto cycle = Cycle::Begin(ctx, SystemClock());
+  if (!cycle.ok()) {
+    LogError("cycle: " + cycle.error().message());
     return;
   }
-  const auto results = UpdateAll(*client, ctx.state, ctx.subscriptions,
-                                 UpdateParametersFor(ctx, SystemClock().Now()), *events,
-                                 EventDirectories(CacheLayout(ctx.settings.state_dir)));
-  if (Status updates = WorstFailure(results); !updates.ok()) {
+  auto results = cycle->Update(ctx.subscriptions);
+  if (!results.ok()) {
+    LogError("cycle: " + results.error().message());
+    return;
+  }
+  if (Status updates = WorstFailure(*results); !updates.ok()) {
     LogError("cycle: " + updates.error().message());
   }
   if (stop.load()) return;
   CacheReport report;
-  if (Status s = cache.Pass(ctx, stop, report); !s.ok()) LogError("cycle: " + s.error().message());
+  if (Status s = cache.Pass(*cycle, stop, report); !s.ok()) {
+    LogError("cycle: " + s.error().message());
+  }
   cache.Collect(report);
-  LogInfo("cycle done: " + std::to_string(results.size()) + " subscriptions, " + Summary(report) +
+  cycle->LogWork();
+  LogInfo("cycle done: " + std::to_string(results->size()) + " subscriptions, " + Summary(report) +
           ", " + std::to_string(cache.Downloading()) + " downloading");
 }
 
-// Between cycles, after a background download finished: makes it available.
+// Between cycles, after a background download finished: makes it available,
+// in a Cycle of its own (no updates: its instant and inventory are new).
 void DownloadPass(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache) {
   CacheReport report;
-  if (Status s = cache.Pass(ctx, stop, report); !s.ok()) {
-    LogError("cache pass: " + s.error().message());
-  }
+  auto cycle = Cycle::Begin(ctx, SystemClock());
+  Status s = cycle.ok() ? cache.Pass(*cycle, stop, report) : Status(cycle.error());
+  if (!s.ok()) LogError("cache pass: " + s.error().message());
   cache.Collect(report);
   LogInfo("downloads done: " + Summary(report) + ", " + std::to_string(cache.Downloading()) +
           " downloading");
@@ -312,7 +307,7 @@ Status RunDaemon(const Invocation& inv) {
   LogInfo("catcher run: state " + ctx.settings.state_dir.string() + ", " +
           std::to_string(ctx.subscriptions.size()) + " subscriptions");
   // One cycle that waits for its downloads (each within its budget).
-  if (inv.Has("once")) return Cycle(ctx, signals.stop());
+  if (inv.Has("once")) return RunOnce(ctx, signals.stop());
   std::mt19937_64 random(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   DaemonCache cache(signals);

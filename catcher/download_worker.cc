@@ -91,7 +91,7 @@ void DownloadWorker::Run() {
   for (;;) {
     FetchJob job;
     std::shared_ptr<Transfer> transfer;
-    std::shared_ptr<const CacheDirs> dirs;
+    std::shared_ptr<const CacheDirFds> dirs;
     HttpOptions http;
     {
       std::lock_guard<std::mutex> lock(mutex_);

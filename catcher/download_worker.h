@@ -52,7 +52,7 @@ class DownloadWorker {
 
   struct Batch {
     // Shared by the downloads (each reaches its files from these descriptors).
-    std::shared_ptr<const CacheDirs> dirs;
+    std::shared_ptr<const CacheDirFds> dirs;
     HttpOptions http;
     unsigned concurrency = 1;
     // One per SHA-512 (as the cache plans them).
@@ -99,7 +99,7 @@ class DownloadWorker {
   mutable std::mutex mutex_;
   // All guarded by mutex_.
   bool stopping_ = false;
-  std::shared_ptr<const CacheDirs> dirs_;
+  std::shared_ptr<const CacheDirFds> dirs_;
   HttpOptions http_;
   unsigned concurrency_ = 1;
   std::deque<FetchJob> queue_;

@@ -35,10 +35,10 @@ void Put(Event& e, const std::string& name, std::string value) {
   e.variables[name] = std::move(value);
 }
 
-void PutDirs(Event& e, const CacheDirectories& dirs) {
-  Put(e, "VMCATCHER_CACHE_DIR_CACHE", dirs.cache.string());
-  Put(e, "VMCATCHER_CACHE_DIR_DOWNLOAD", dirs.download.string());
-  Put(e, "VMCATCHER_CACHE_DIR_EXPIRE", dirs.expire.string());
+void PutDirs(Event& e, const CacheLayout& layout) {
+  Put(e, "VMCATCHER_CACHE_DIR_CACHE", layout.cache.string());
+  Put(e, "VMCATCHER_CACHE_DIR_DOWNLOAD", layout.partial.string());
+  Put(e, "VMCATCHER_CACHE_DIR_EXPIRE", layout.expired.string());
 }
 
 // The environment: ours (some of it), the event's variables capped, the
@@ -205,7 +205,7 @@ Result<std::vector<std::string>> SplitCommandLine(std::string_view command) {
 }
 
 Event ImageEvent(std::string_view type, const ImageList& list, const Image& image,
-                 std::string_view filename, const CacheDirectories& dirs) {
+                 std::string_view filename, const CacheLayout& layout) {
   Event e;
   e.type = std::string(type);
   const std::string p = kPrefix;
@@ -227,15 +227,23 @@ Event ImageEvent(std::string_view type, const ImageList& list, const Image& imag
   Put(e, p + "IL_DC_IDENTIFIER", list.identifier());
   Put(e, p + "AD_MPURI", image.mpuri());
   Put(e, p + "VO", image.vo());
-  PutDirs(e, dirs);
+  PutDirs(e, layout);
   return e;
 }
 
-Event ProcessEvent(std::string_view type, const CacheDirectories& dirs) {
+Result<EventRunner> MakeEventRunner(const Settings& settings) {
+  // <state>/events/: the handlers' metadata files.
+  const std::filesystem::path metadata_dir = settings.state_dir / "events";
+  if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout, metadata_dir);
+  VMC_ASSIGN_OR_RETURN(auto argv, SplitCommandLine(settings.event_command));
+  return EventRunner(std::move(argv), settings.event_timeout, metadata_dir);
+}
+
+Event ProcessEvent(std::string_view type, const CacheLayout& layout) {
   Event e;
   e.type = std::string(type);
   Put(e, std::string(kPrefix) + "TYPE", e.type);
-  PutDirs(e, dirs);
+  PutDirs(e, layout);
   return e;
 }
 
@@ -249,9 +257,7 @@ Status EventRunner::Run(const Event& event) const {
   const std::string what = "event handler " + args[0] + " for " + event.type;
   auto metadata = MetadataFile::Write(metadata_dir_, MetadataJson(event));
   if (!metadata.ok()) {
-    Error error = std::move(metadata).error().Prefix("cannot run " + what + ": metadata file: ");
-    LogError(error.message());
-    return error;
+    return std::move(metadata).error().Prefix("cannot run " + what + ": metadata file: ");
   }
   std::vector<std::string> env = Environment(event, metadata->path().string());
   auto argp = Pointers(args);
@@ -286,7 +292,6 @@ Status EventRunner::Run(const Event& event) const {
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    LogError("cannot run " + what + ": " + std::strerror(rc));
     return Error(ErrorCode::kIo, "cannot run " + what + ": " + std::strerror(rc));
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
@@ -298,10 +303,8 @@ Status EventRunner::Run(const Event& event) const {
     if (std::chrono::steady_clock::now() >= deadline) {
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
-      LogError(what + " did not finish within " + std::to_string(timeout_.count()) +
-               " s and was killed");
-      return Error(ErrorCode::kIo,
-                   what + " timed out after " + std::to_string(timeout_.count()) + " s");
+      return Error(ErrorCode::kIo, what + " timed out: it did not finish within " +
+                                       std::to_string(timeout_.count()) + " s and was killed");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -312,7 +315,6 @@ Status EventRunner::Run(const Event& event) const {
   const std::string how = WIFEXITED(status)
                               ? "exited " + std::to_string(WEXITSTATUS(status))
                               : "was killed by signal " + std::to_string(WTERMSIG(status));
-  LogWarning(what + " " + how);
   return Error(ErrorCode::kIo, what + " " + how);
 }
 

@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "catcher/cache_layout.h"
+#include "catcher/settings.h"
 #include "common/error.h"
 #include "common/imagelist.h"
 
@@ -46,20 +48,15 @@ struct Event {
   std::map<std::string, std::string> variables;
 };
 
-struct CacheDirectories {
-  std::filesystem::path cache;     // VMCATCHER_CACHE_DIR_CACHE
-  std::filesystem::path download;  // VMCATCHER_CACHE_DIR_DOWNLOAD
-  std::filesystem::path expire;    // VMCATCHER_CACHE_DIR_EXPIRE
-};
-
 // An event about one image of a list. `filename` is the image's file name in
 // its directory (VMCATCHER_EVENT_FILENAME; vmcatcher's layout names the file
-// by the image identifier).
+// by the image identifier). The layout's directories are the handler's
+// VMCATCHER_CACHE_DIR_CACHE, _DOWNLOAD (partial/) and _EXPIRE.
 Event ImageEvent(std::string_view type, const ImageList& list, const Image& image,
-                 std::string_view filename, const CacheDirectories& dirs);
+                 std::string_view filename, const CacheLayout& layout);
 
 // An event without an image (ProcessPrefix, ProcessPostfix).
-Event ProcessEvent(std::string_view type, const CacheDirectories& dirs);
+Event ProcessEvent(std::string_view type, const CacheLayout& layout);
 
 // The most bytes of a variable's value a handler is given in its environment.
 inline constexpr std::size_t kMaxVariableBytes = 4096;
@@ -84,9 +81,10 @@ class EventRunner {
   // Runs the command for `event` and waits for it, at most the timeout (then
   // its process group is killed). The environment is PATH, HOME, LANG, TZ
   // from ours plus the event's variables (capped) and CATCHER_EVENT_*
-  // (above). Returns Ok() when it exited 0, kIo otherwise (its exit status or
-  // signal, or the timeout, in the message; or why the metadata file could
-  // not be written); every outcome is logged.
+  // (above). Returns Ok() when it exited 0 (logged at info), kIo otherwise
+  // (its exit status or signal, or the timeout, in the message; or why the
+  // metadata file could not be written). A failure is not logged here: the
+  // caller reports it, once.
   Status Run(const Event& event) const;
 
  private:
@@ -94,6 +92,9 @@ class EventRunner {
   std::chrono::seconds timeout_;
   std::filesystem::path metadata_dir_;
 };
+
+// The event runner the settings configure (none when no event command).
+Result<EventRunner> MakeEventRunner(const Settings& settings);
 
 }  // namespace vmc::catcher
 

@@ -84,8 +84,8 @@ TEST_F(EventRunTest, HookReceivesHostileTitleVerbatim) {
   const std::string description = "line one\nline two\n\ttabbed; touch " + pwned + "\n";
   const ImageList list = MakeList(title, description);
   const auto images = list.images();
-  const CacheDirectories dirs{dir_ / "cache", dir_ / "partial", dir_ / "expired"};
-  const Event event = ImageEvent("AvailablePostfix", list, images[0], images[0].identifier(), dirs);
+  const Event event = ImageEvent("AvailablePostfix", list, images[0], images[0].identifier(),
+                                 CacheLayout(dir_.path()));
   const EventRunner runner({"/bin/sh", handler_.string(), (dir_ / "out").string()},
                            std::chrono::seconds(10), dir_ / "events");
   ASSERT_TRUE(runner.Run(event).ok());
@@ -100,7 +100,7 @@ TEST_F(EventRunTest, HookReceivesHostileTitleVerbatim) {
 TEST_F(EventRunTest, EventCarriesVmcatcherVariables) {
   const ImageList list = MakeList("t", "d");
   const auto images = list.images();
-  const Event e = ImageEvent("ExpirePrefix", list, images[0], "file", {"/c", "/d", "/e"});
+  const Event e = ImageEvent("ExpirePrefix", list, images[0], "file", CacheLayout("/s"));
   for (const char* name : {"VMCATCHER_EVENT_TYPE",        "VMCATCHER_EVENT_DC_IDENTIFIER",
                            "VMCATCHER_EVENT_DC_TITLE",    "VMCATCHER_EVENT_DC_DESCRIPTION",
                            "VMCATCHER_EVENT_HV_URI",      "VMCATCHER_EVENT_HV_SIZE",
@@ -115,24 +115,28 @@ TEST_F(EventRunTest, EventCarriesVmcatcherVariables) {
     EXPECT_EQ(e.variables.count(name), 1u) << name;
   }
   EXPECT_EQ(e.variables.at("VMCATCHER_EVENT_HV_SIZE"), "42");
+  // vmcatcher's names for the layout's directories.
+  EXPECT_EQ(e.variables.at("VMCATCHER_CACHE_DIR_CACHE"), "/s/cache");
+  EXPECT_EQ(e.variables.at("VMCATCHER_CACHE_DIR_DOWNLOAD"), "/s/partial");
+  EXPECT_EQ(e.variables.at("VMCATCHER_CACHE_DIR_EXPIRE"), "/s/expired");
   EXPECT_EQ(e.variables.at("VMCATCHER_EVENT_IL_DC_IDENTIFIER"),
             "4e186b44-2c64-40ea-97d5-e9e5c0bce059");
 }
 
 TEST_F(EventRunTest, FailingHandlerIsReported) {
   const EventRunner runner({"/bin/sh", "-c", "exit 3"}, std::chrono::seconds(10), dir_ / "events");
-  const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
+  const Status s = runner.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s")));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find("exited 3"), std::string::npos);
   const EventRunner missing({"/nonexistent/handler"}, std::chrono::seconds(10), dir_ / "events");
-  EXPECT_FALSE(missing.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"})).ok());
+  EXPECT_FALSE(missing.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s"))).ok());
 }
 
 TEST_F(EventRunTest, HangingHandlerIsKilledAtTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   const EventRunner runner({"/bin/sh", "-c", "sleep 60 & sleep 60"}, std::chrono::seconds(1),
                            dir_ / "events");
-  const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
+  const Status s = runner.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s")));
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find("timed out"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
@@ -154,7 +158,7 @@ TEST_F(EventRunTest, HandlerInheritsOnlyStdio) {
   const fs::path listing = dir_ / "out" / "fds";
   const EventRunner runner({"/bin/sh", "-c", "exec ls -l /proc/self/fd > \"$0\"", listing.string()},
                            std::chrono::seconds(10), dir_ / "events");
-  const Status s = runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"}));
+  const Status s = runner.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s")));
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   std::map<std::string, std::string> fds;  // descriptor -> what it is
   std::istringstream lines(test::ReadFile(listing));
@@ -183,7 +187,7 @@ TEST_F(EventRunTest, OversizedVariableIsCappedAndWholeInMetadataFile) {
   for (int i = 0; i < 100000; ++i) title += "\xc3\xa9";  // e-acute, two bytes each
   const ImageList list = MakeList(title, "short");
   const auto images = list.images();
-  const Event event = ImageEvent("AvailablePostfix", list, images[0], "img", {"/c", "/d", "/e"});
+  const Event event = ImageEvent("AvailablePostfix", list, images[0], "img", CacheLayout("/s"));
   const fs::path out = dir_ / "out";
   const EventRunner runner({"/bin/sh", "-c",
                             "printf '%s' \"$VMCATCHER_EVENT_DC_TITLE\" > \"$0/title\"; "
@@ -230,7 +234,7 @@ TEST(CapValueTest, CutsAtACharacterBoundaryAndMarks) {
 TEST_F(EventRunTest, NoCommandRunsNothing) {
   const EventRunner runner({}, std::chrono::seconds(1), dir_ / "events");
   EXPECT_FALSE(runner.enabled());
-  EXPECT_TRUE(runner.Run(ProcessEvent("ProcessPrefix", {"/c", "/d", "/e"})).ok());
+  EXPECT_TRUE(runner.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s"))).ok());
 }
 
 }  // namespace

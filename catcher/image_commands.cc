@@ -1,6 +1,7 @@
 // catcher images | image accept | image refuse
 #include "catcher/commands.h"
 #include "catcher/context.h"
+#include "catcher/cycle.h"
 #include "catcher/inventory.h"
 #include "common/identifier.h"
 #include "common/log.h"
@@ -38,7 +39,9 @@ void WriteImage(JsonWriter& w, const InventoryImage& item, const Image& image) {
 
 Status Images(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Context ctx, OpenContext(inv));
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, SystemClock().Now()));
+  Cycle cycle = Cycle::Observe(ctx, SystemClock());
+  VMC_ASSIGN_OR_RETURN(const Inventory inventory, cycle.TakeInventory());
+  cycle.LogWork();
   rapidjson::StringBuffer b;
   JsonWriter w(b);
   w.StartArray();
@@ -63,7 +66,9 @@ Status Choose(const Invocation& inv, AdminChoice choice) {
   VMC_ASSIGN_OR_RETURN(Context ctx, OpenContext(inv));
   const std::string image = inv.Get<std::string>("image");
   VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
-  VMC_ASSIGN_OR_RETURN(const Inventory inventory, BuildInventory(ctx, SystemClock().Now()));
+  Cycle cycle = Cycle::Observe(ctx, SystemClock());
+  VMC_ASSIGN_OR_RETURN(const Inventory inventory, cycle.TakeInventory());
+  cycle.LogWork();
   bool known = false;
   for (const auto& item : inventory.images) {
     known = known || inventory.lists[item.list_index].list.image(item.index).identifier() == image;

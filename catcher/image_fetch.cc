@@ -107,8 +107,8 @@ bool StillNames(const SafeDir& dir, const std::string& name, int fd) {
 }
 
 // Proves the partial file and moves it into the content store.
-Status Commit(int fd, const CacheDirs& dirs, const std::string& partial_name, OverlappedSha512& sha,
-              const FetchJob& job, const std::string& expected) {
+Status Commit(int fd, const CacheDirFds& dirs, const std::string& partial_name,
+              OverlappedSha512& sha, const FetchJob& job, const std::string& expected) {
   const fs::path partial = dirs.partial.PathOf(partial_name);
   VMC_ASSIGN_OR_RETURN(const std::string actual, sha.FinishHex());
   if (actual != expected) {
@@ -180,13 +180,7 @@ bool DiscardsPartial(ErrorCode code) {
 
 }  // namespace
 
-Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs) {
-  VMC_ASSIGN_OR_RETURN(SafeDir content, dirs.content.Dup());
-  VMC_ASSIGN_OR_RETURN(SafeDir partial, dirs.partial.Dup());
-  return CacheDirs{std::move(content), std::move(partial)};
-}
-
-Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
+Status FetchImage(HttpClient& client, const CacheDirFds& dirs, const FetchJob& job,
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress) {
   VMC_ASSIGN_OR_RETURN(const std::string sha512, NormalizeSha512Hex(job.sha512));
   // A scheme the job may not use is refused before any file is touched.
@@ -247,7 +241,7 @@ Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job
   return Commit(fd.get(), dirs, partial_name, sha, job, sha512);
 }
 
-std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,
+std::vector<Status> FetchAll(const CacheDirFds& dirs, const std::vector<FetchJob>& jobs,
                              const FetchOptions& options) {
   std::vector<Status> results(jobs.size());
   if (jobs.empty()) return results;

@@ -53,16 +53,8 @@ struct FetchOptions {
   bool progress = true;
 };
 
-// The content store and partial/, open: every file of a download is reached
-// from these descriptors, never through a link (common/safe_dir.h).
-struct CacheDirs {
-  SafeDir content;
-  SafeDir partial;
-};
-
-Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs);
-
-// Fetches one image with `client`. Ok when the content file exists
+// Fetches one image with `client`, reaching its files (the content store and
+// partial/) from `dirs`, never through a link. Ok when the content file exists
 // afterwards (already there, or downloaded and proven).
 // A link or other non-regular entry where the content file or the partial
 // file belongs, or a partial file with other hard links, is kUnsafePath: it
@@ -72,13 +64,13 @@ Result<CacheDirs> CacheDirsFor(const CacheDirFds& dirs);
 // kSizeMismatch / kChecksumMismatch (partial deleted), kIo, and the
 // transfer errors of HttpClient::Download (partial kept for resume), among
 // them kTransferTimeout saying so when job.budget ran out.
-Status FetchImage(HttpClient& client, const CacheDirs& dirs, const FetchJob& job,
+Status FetchImage(HttpClient& client, const CacheDirFds& dirs, const FetchJob& job,
                   const std::atomic<bool>* cancel, std::atomic<std::uint64_t>* progress = nullptr);
 
 // Runs the jobs, `options.concurrency` at once, so that one stalled server
 // holds up one slot only. Jobs for one SHA-512 are fetched once and share
 // the result. One result per job, in order.
-std::vector<Status> FetchAll(const CacheDirs& dirs, const std::vector<FetchJob>& jobs,
+std::vector<Status> FetchAll(const CacheDirFds& dirs, const std::vector<FetchJob>& jobs,
                              const FetchOptions& options);
 
 }  // namespace vmc::catcher

@@ -38,12 +38,10 @@ std::string Sha(const std::string& data) {
 class ImageFetchTest : public testing::Test {
  protected:
   void SetUp() override {
-    fs::create_directories(dir_ / "cache" / ".sha512");
-    fs::create_directories(dir_ / "partial");
-    auto content = SafeDir::Open(dir_ / "cache" / ".sha512");
-    auto partial = SafeDir::Open(dir_ / "partial");
-    ASSERT_TRUE(content.ok() && partial.ok());
-    dirs_.emplace(CacheDirs{std::move(content).value(), std::move(partial).value()});
+    fs::permissions(dir_.path(), fs::perms(0755));
+    auto dirs = OpenCacheDirs(CacheLayout(dir_.path()));
+    ASSERT_TRUE(dirs.ok()) << dirs.error().ToString();
+    dirs_.emplace(std::move(dirs).value());
     fs::create_directories(dir_ / "server");
     data_ = RandomBytes(3 * 1024 * 1024 + 123, 7);
     sha_ = Sha(data_);
@@ -85,7 +83,7 @@ class ImageFetchTest : public testing::Test {
   }
 
   test::TempDir dir_;
-  std::optional<CacheDirs> dirs_;
+  std::optional<CacheDirFds> dirs_;
   std::optional<HttpClient> client_;
   std::string data_;
   std::string sha_;

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "catcher/cache_layout.h"
 #include "catcher/claims.h"
 #include "catcher/update.h"
@@ -9,22 +11,39 @@
 namespace vmc::catcher {
 namespace {
 
+std::atomic<std::uint64_t> inventories_built{0};
+
 struct ListVerdict {
   std::optional<ImageList> list;
   std::string refusal;
 };
 
-// The stored list, re-verified at `now` (steps 2-8; rollback holds trivially
-// against itself). A list that no longer verifies is still read, from its
-// signature-checked content, so that its images can be shown as expired.
+// The stored list, verified at params.now (steps 2-8; rollback holds
+// trivially against itself), its signature once. A list that no longer
+// verifies is still read, from the content its signature proved, so that
+// its images can be shown as expired.
 Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
                              const UpdateParameters& params) {
-  auto candidate = VerifyCandidate(stored.signed_bytes, sub, stored, params);
-  if (candidate.ok()) return ListVerdict{std::move(candidate->list), ""};
-  std::string refusal = candidate.error().message();
-  auto list = ReadAcceptedList(stored);
+  auto message = VerifySmime(stored.signed_bytes);
+  if (!message.ok()) return ListVerdict{std::nullopt, message.error().message()};
+  auto content = CheckVerifiedMessage(*message, sub, stored, params);
+  if (content.ok()) return ListVerdict{std::move(content->list), ""};
+  std::string refusal = content.error().message();
+  auto list = ImageList::Parse(message->content, nullptr);
   if (!list.ok()) return ListVerdict{std::nullopt, refusal};
   return ListVerdict{std::move(list).value(), refusal};
+}
+
+// The list of `sub` held in the state, judged at params.now: the one the
+// cycle verified when it is still the one stored, else verified now.
+Result<ListVerdict> ListOf(const ResolvedSubscription& sub, const AcceptedList& stored,
+                           const UpdateParameters& params,
+                           std::map<std::string, VerifiedList>& verified) {
+  const auto it = verified.find(sub.name);
+  if (it != verified.end() && it->second.content_sha512 == stored.content_sha512) {
+    return ListVerdict{std::move(it->second.list), ""};
+  }
+  return Reverify(sub, stored, params);
 }
 
 }  // namespace
@@ -55,15 +74,31 @@ std::string_view InventoryStateName(InventoryState state) {
   return "unknown";
 }
 
-Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
+ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now) {
+  const ImageDecision& decision = facts.decision;
+  if (decision.state == ImageState::kDenied) return {InventoryState::kDenied, decision.reason};
+  if (!facts.list_refusal.empty()) {
+    return {InventoryState::kExpired, std::string(facts.list_refusal)};
+  }
+  if (facts.expires && *facts.expires <= now) {
+    return {InventoryState::kExpired, "the image expired on " + FormatDate(*facts.expires)};
+  }
+  if (!decision.wanted()) return {InventoryState::kAvailable, decision.reason};
+  return {facts.cached ? InventoryState::kCached : InventoryState::kWanted, decision.reason};
+}
+
+std::uint64_t InventoriesBuilt() { return inventories_built.load(); }
+
+Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
+                                 std::map<std::string, VerifiedList> verified) {
+  inventories_built.fetch_add(1, std::memory_order_relaxed);
   Inventory inventory;
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
-  const UpdateParameters params = UpdateParametersFor(ctx, now);
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(const auto stored, ctx.state.CurrentList(sub.name));
     if (!stored) continue;
-    VMC_ASSIGN_OR_RETURN(ListVerdict verdict, Reverify(sub, *stored, params));
+    VMC_ASSIGN_OR_RETURN(ListVerdict verdict, ListOf(sub, *stored, params, verified));
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
     const auto endorser = verdict.list->endorser();
@@ -84,24 +119,13 @@ Result<Inventory> BuildInventory(const Context& ctx, TimePoint now) {
       const AdminChoice choice = c == choices.end() ? AdminChoice::kNone : c->second;
       const ImageFacts facts{item.list_identifier, id, sha, endorser_dn, item.is_new, image.size()};
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
-      const auto image_expires = image.expires();
-      if (item.decision.state == ImageState::kDenied) {
-        item.state = InventoryState::kDenied;
-        item.reason = item.decision.reason;
-      } else if (!verdict.refusal.empty()) {
-        item.state = InventoryState::kExpired;
-        item.reason = verdict.refusal;
-      } else if (image_expires && *image_expires <= now) {
-        item.state = InventoryState::kExpired;
-        item.reason = "the image expired on " + FormatDate(*image_expires);
-      } else if (item.decision.wanted()) {
-        const bool cached = SameFile(layout.ViewFile(id), layout.ContentFile(sha));
-        item.state = cached ? InventoryState::kCached : InventoryState::kWanted;
-        item.reason = item.decision.reason;
-      } else {
-        item.state = InventoryState::kAvailable;
-        item.reason = item.decision.reason;
-      }
+      // Only a wanted image's files are looked at.
+      const bool cached =
+          item.decision.wanted() && SameFile(layout.ViewFile(id), layout.ContentFile(sha));
+      ImageVerdict judged =
+          JudgeImage({item.decision, verdict.refusal, image.expires(), cached}, params.now);
+      item.state = judged.state;
+      item.reason = std::move(judged.reason);
       inventory.images.push_back(std::move(item));
     }
     inventory.lists.push_back({sub.name, std::move(*verdict.list), verdict.refusal});

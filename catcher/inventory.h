@@ -24,6 +24,7 @@
 
 #include "catcher/context.h"
 #include "catcher/selection.h"
+#include "catcher/update.h"
 #include "common/clock.h"
 #include "common/imagelist.h"
 
@@ -64,8 +65,32 @@ struct Inventory {
 // Whether both paths name the same file (inode).
 bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b);
 
-// Builds the inventory at `now` from the accepted lists in the state.
-Result<Inventory> BuildInventory(const Context& ctx, TimePoint now);
+// What an image's state rests on, as far as the inventory judges it.
+struct InventoryFacts {
+  const ImageDecision& decision;     // the policy's and the admin's (selection.h)
+  std::string_view list_refusal;     // why its list does not verify now; empty: it does
+  std::optional<TimePoint> expires;  // the image's own dc:date:expires
+  bool cached = false;               // its view is a link of its content
+};
+
+struct ImageVerdict {
+  InventoryState state;
+  std::string reason;
+};
+
+// The state of one image at `now` (the table at the top of this file, but
+// for kConflict, which ResolveClaims decides across subscriptions). Pure.
+ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now);
+
+// Builds the inventory at params.now from the accepted lists in the state.
+// A stored list found in `verified` with the same content was verified at
+// this instant already (by the cycle's update) and is taken as it is; every
+// other one is verified in full (steps 2-8), once.
+Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
+                                 std::map<std::string, VerifiedList> verified);
+
+// How many inventories this process built (catcher/cycle.h counts them).
+std::uint64_t InventoriesBuilt();
 
 }  // namespace vmc::catcher
 

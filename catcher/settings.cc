@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "catcher/policy.h"
@@ -167,6 +168,12 @@ HttpOptions HttpOptionsFor(const Settings& settings) {
   std::error_code ec;
   if (std::filesystem::is_directory(settings.ca_dir, ec)) o.ca_dir = settings.ca_dir;
   return o;
+}
+
+unsigned DownloadsAtOnce(const Settings& settings) {
+  if (settings.downloads > 0) return settings.downloads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? cores : 2;
 }
 
 }  // namespace vmc::catcher

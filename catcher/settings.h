@@ -68,6 +68,9 @@ std::optional<ConfigSource> LocateConfig(const po::variables_map& vm);
 // Resolves the settings of this invocation; kConfigInvalid for bad values.
 Result<Settings> ResolveSettings(const Invocation& inv);
 
+// Downloads at once: the setting, else the core count.
+unsigned DownloadsAtOnce(const Settings& settings);
+
 // The HTTP options the settings imply (CA dir also used for TLS).
 HttpOptions HttpOptionsFor(const Settings& settings);
 

@@ -7,6 +7,7 @@
 #include "catcher/cache_layout.h"
 #include "catcher/commands.h"
 #include "catcher/context.h"
+#include "catcher/cycle.h"
 #include "catcher/inventory.h"
 #include "common/log.h"
 #include "common/output.h"
@@ -67,7 +68,9 @@ struct Snapshot {
 
 Result<Snapshot> TakeSnapshot(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(Context ctx, OpenContext(inv));
-  VMC_ASSIGN_OR_RETURN(Inventory inventory, BuildInventory(ctx, SystemClock().Now()));
+  Cycle cycle = Cycle::Observe(ctx, SystemClock());
+  VMC_ASSIGN_OR_RETURN(Inventory inventory, cycle.TakeInventory());
+  cycle.LogWork();
   std::map<std::string, std::optional<AttemptRecord>> attempts;
   std::map<std::string, std::optional<AcceptedList>> lists;
   for (const auto& sub : ctx.subscriptions) {

@@ -36,6 +36,7 @@ Status CheckSubscriptionEndorser(const X509_NAME* subject, const X509_NAME* issu
                Describe(sub) + ": the list is signed by \"" + signer_dn + "\" (issuer \"" +
                    signer_ca_dn + "\"), not by the endorser trusted for it, \"" + sub.endorser_dn +
                    "\" (issuer \"" + sub.endorser_ca + "\")")
+      .With("subscription", sub.name)
       .With("signer", signer_dn)
       .With("signer_ca", signer_ca_dn)
       .With("endorser", sub.endorser_dn);
@@ -73,11 +74,24 @@ Status CheckIdentifier(const std::string& identifier, const ResolvedSubscription
   return Error(ErrorCode::kIdentifierMismatch,
                Describe(sub) + " served image list " + identifier + " instead of " + expected +
                    ". The list was not applied (a substituted list).")
+      .With("subscription", sub.name)
       .With("identifier", identifier)
       .With("expected", expected);
 }
 
 }  // namespace
+
+UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now) {
+  UpdateParameters params;
+  params.ca_dir = ctx.settings.ca_dir;
+  params.key_minimums = ctx.settings.key_minimums;
+  params.now = now;
+  params.created_skew = ctx.settings.created_skew;
+  params.max_list_age = ctx.settings.max_list_age;
+  params.max_list_bytes = ctx.policy.limits.max_list_bytes;
+  params.history_limit = ctx.settings.history_limit;
+  return params;
+}
 
 Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const ResolvedSubscription& sub,
@@ -85,6 +99,15 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const UpdateParameters& params) {
   // Step 2.
   VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
+  VMC_ASSIGN_OR_RETURN(CheckedContent content, CheckVerifiedMessage(message, sub, current, params));
+  return VerifiedCandidate{std::move(message), std::move(content.list),
+                           std::move(content.content_sha512), std::move(content.warnings)};
+}
+
+Result<CheckedContent> CheckVerifiedMessage(const VerifiedMessage& message,
+                                            const ResolvedSubscription& sub,
+                                            const std::optional<AcceptedList>& current,
+                                            const UpdateParameters& params) {
   // Step 3.
   if (params.trust) {
     VMC_RETURN_IF_ERROR(VerifySignerChain(*params.trust, message.signer.get(),
@@ -115,10 +138,12 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
     previous = ListFingerprint{current->version, current->content_sha512,
                                current->version_reset.has_value()};
   }
-  VMC_RETURN_IF_ERROR(CheckRollback(previous, {list.version(), content_sha512},
-                                    "image list " + list.identifier() + " of " + Describe(sub)));
-  return VerifiedCandidate{std::move(message), std::move(list), std::move(content_sha512),
-                           std::move(warnings)};
+  if (Status s = CheckRollback(previous, {list.version(), content_sha512},
+                               "image list " + list.identifier() + " of " + Describe(sub));
+      !s.ok()) {
+    return std::move(s).error().With("subscription", sub.name);
+  }
+  return CheckedContent{std::move(list), std::move(content_sha512), std::move(warnings)};
 }
 
 Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& sub,
@@ -227,7 +252,8 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
     return Error(ErrorCode::kHttpStatus,
                  Describe(sub) +
                      ": the server answered 304 Not Modified to a request without "
-                     "validators");
+                     "validators")
+        .With("subscription", sub.name);
   }
   UpdateOutcome outcome;
   if (unchanged && !current->certificates.empty()) {
@@ -269,6 +295,7 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
       if (held.count(id) == 0) outcome.new_images.push_back(std::move(id));
     }
   }
+  outcome.verified = VerifiedList{candidate.content_sha512, std::move(candidate.list)};
   return outcome;
 }
 
@@ -290,34 +317,26 @@ Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
   }
   if (outcome.ok()) return outcome;
   Error error = std::move(outcome).error();
-  // Every message names the subscription once.
-  if (error.message().find("subscription " + sub.name) == std::string::npos) {
-    error.Prefix(Describe(sub) + ": ");
-  }
-  return error.With("subscription", sub.name);
-}
-
-Result<ImageList> ReadAcceptedList(const AcceptedList& accepted) {
-  VMC_ASSIGN_OR_RETURN(const VerifiedMessage message, VerifySmime(accepted.signed_bytes));
-  return ImageList::Parse(message.content, nullptr);
+  // Every message names the subscription once: the errors that name it say
+  // so in their "subscription" detail.
+  if (error.Find("subscription") != nullptr) return error;
+  return std::move(error.Prefix(Describe(sub) + ": ")).With("subscription", sub.name);
 }
 
 namespace {
 
-void AnnounceNewImages(const State& state, const std::string& name,
-                       const std::vector<std::string>& ids, const EventRunner& events,
-                       const CacheDirectories& dirs) {
-  if (ids.empty() || !events.enabled()) return;
-  auto current = state.CurrentList(name);
-  if (!current.ok() || !*current) return;
-  auto list = ReadAcceptedList(**current);
-  if (!list.ok()) return;
-  for (const auto& id : ids) {
-    const auto image = list->FindImage(id);
+void AnnounceNewImages(const UpdateOutcome& outcome, const EventRunner& events,
+                       const CacheLayout& layout) {
+  if (outcome.new_images.empty() || !events.enabled() || !outcome.verified) return;
+  const ImageList& list = outcome.verified->list;
+  for (const auto& id : outcome.new_images) {
+    const auto image = list.FindImage(id);
     if (!image) continue;
-    // A failed SubscriptionImageNew is logged by the runner; it is news, not
-    // a state to retry.
-    (void)events.Run(ImageEvent("SubscriptionImageNew", *list, *image, id, dirs));
+    // It is news, not a state to retry: a failure is only logged.
+    if (Status s = events.Run(ImageEvent("SubscriptionImageNew", list, *image, id, layout));
+        !s.ok()) {
+      LogWarning(s.error().message());
+    }
   }
 }
 
@@ -334,7 +353,7 @@ AttemptRecord AttemptFor(const SubscriptionUpdate& r, TimePoint now) {
 std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const std::vector<ResolvedSubscription>& subs,
                                           const UpdateParameters& params, const EventRunner& events,
-                                          const CacheDirectories& dirs) {
+                                          const CacheLayout& layout) {
   std::vector<SubscriptionUpdate> results;
   std::vector<CycleRecord> records;
   for (const auto& sub : subs) {
@@ -347,7 +366,7 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
     if (outcome.ok()) {
       r.outcome = std::move(outcome).value();
       for (const auto& w : r.outcome.warnings) LogWarning(w);
-      AnnounceNewImages(state, sub.name, r.outcome.new_images, events, dirs);
+      AnnounceNewImages(r.outcome, events, layout);
     } else {
       r.error = std::move(outcome).error();
       LogError(r.error->message());

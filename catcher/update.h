@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "catcher/cache_layout.h"
+#include "catcher/context.h"
 #include "catcher/state.h"
 #include "catcher/subscription.h"
 #include "common/clock.h"
@@ -53,6 +55,18 @@ struct UpdateParameters {
   std::optional<std::chrono::seconds> max_list_age;
   std::uint64_t max_list_bytes = kDefaultMaxDocumentBytes;
   std::size_t history_limit = 20;
+};
+
+// The update parameters of `ctx` at `now`, without a trust store (a cycle
+// opens its one store, catcher/cycle.h; without one, each verification opens
+// its own).
+UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now);
+
+// What steps 3-8 made of a message whose signature step 2 proved.
+struct CheckedContent {
+  ImageList list;
+  std::string content_sha512;
+  std::vector<std::string> warnings;
 };
 
 // A list that passed steps 2-8.
@@ -82,6 +96,20 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const std::optional<AcceptedList>& current,
                                           const UpdateParameters& params);
 
+// Steps 3 to 8 over a message step 2 verified (VerifySmime): for a caller
+// that keeps the message when the list is refused.
+Result<CheckedContent> CheckVerifiedMessage(const VerifiedMessage& message,
+                                            const ResolvedSubscription& sub,
+                                            const std::optional<AcceptedList>& current,
+                                            const UpdateParameters& params);
+
+// A stored list that steps 2-8 passed at a cycle's now: what the cycle's
+// inventory takes instead of verifying the same bytes again.
+struct VerifiedList {
+  std::string content_sha512;  // of the content, as stored (AcceptedList)
+  ImageList list;
+};
+
 // The facts to store for a verified candidate (step 9's input).
 AcceptedList ToAcceptedList(const VerifiedCandidate& candidate, std::string signed_bytes,
                             const FetchResult& fetch, TimePoint now);
@@ -100,6 +128,10 @@ struct UpdateOutcome {
   // The server answered 304 for the list held: its validators, recorded with
   // the cycle's attempts (UpdateAll) rather than in a transaction of its own.
   std::optional<ListTouch> touch;
+  // The list held after the update when steps 2-8 ran over it (a new list,
+  // or a 304 verified in full); none when a 304 was judged without them
+  // (VerifyUnchanged).
+  std::optional<VerifiedList> verified;
 };
 
 // Runs the nine steps for one subscription. When another process stored a
@@ -121,22 +153,19 @@ struct SubscriptionUpdate {
 // Updates `subs` at one `now`: runs UpdateSubscription for each (one's
 // failure does not stop the others), records every attempt and 304 in one
 // transaction at the end, and fires
-// SubscriptionImageNew for images new in a subscription's list. A
-// subscription found removed (UpdateOutcome::removed) is left out of the
-// results and gets no attempt record.
+// SubscriptionImageNew for images new in a subscription's list (from the
+// list just verified: it is not read again). A subscription found removed
+// (UpdateOutcome::removed) is left out of the results and gets no attempt
+// record.
 std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const std::vector<ResolvedSubscription>& subs,
                                           const UpdateParameters& params,
                                           const class EventRunner& events,
-                                          const struct CacheDirectories& dirs);
+                                          const CacheLayout& layout);
 
 // The worst failure of a cycle (the highest exit status), as one Error that
 // names it; Ok() when all succeeded.
 Status WorstFailure(const std::vector<SubscriptionUpdate>& results);
-
-// The list of an accepted record, read back from its signed bytes (the
-// signature is checked again; trust is not: it was when it was accepted).
-Result<ImageList> ReadAcceptedList(const AcceptedList& accepted);
 
 // Fetches `url` (step 1) with the subscription's credentials and validators,
 // over the protocols ListProtocols allows. Refuses (CheckListCredentials)

@@ -1,7 +1,7 @@
 // catcher update | verify
-#include "catcher/cache_layout.h"
 #include "catcher/commands.h"
 #include "catcher/context.h"
+#include "catcher/cycle.h"
 #include "catcher/update.h"
 #include "common/log.h"
 #include "common/output.h"
@@ -15,13 +15,11 @@ Status Update(const Invocation& inv) {
   const auto names =
       inv.Find<std::vector<std::string>>("subscription").value_or(std::vector<std::string>{});
   VMC_ASSIGN_OR_RETURN(const auto selected, SelectSubscriptions(ctx.subscriptions, names));
-  VMC_ASSIGN_OR_RETURN(HttpClient client, HttpClient::Create(HttpOptionsFor(ctx.settings)));
-  VMC_ASSIGN_OR_RETURN(const EventRunner events, MakeEventRunner(ctx.settings));
-  // One "now" for the whole cycle; the trust store is built afresh for each
-  // verification (common/trust.h), so a replaced CRL counts at once.
-  const auto results =
-      UpdateAll(client, ctx.state, selected, UpdateParametersFor(ctx, SystemClock().Now()), events,
-                EventDirectories(CacheLayout(ctx.settings.state_dir)));
+  // One "now" and one trust store for the whole cycle (catcher/cycle.h),
+  // read afresh by every run, so a replaced CRL counts at once.
+  VMC_ASSIGN_OR_RETURN(Cycle cycle, Cycle::Begin(ctx, SystemClock()));
+  VMC_ASSIGN_OR_RETURN(const auto results, cycle.Update(selected));
+  cycle.LogWork();
   rapidjson::StringBuffer b;
   JsonWriter w(b);
   w.StartArray();

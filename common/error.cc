@@ -76,6 +76,13 @@ std::string_view ErrorCodeName(ErrorCode code) { return InfoFor(code).name; }
 
 int ExitStatusFor(ErrorCode code) { return InfoFor(code).exit_status; }
 
+const std::string* Error::Find(std::string_view key) const {
+  for (const auto& [name, value] : details_) {
+    if (name == key) return &value;
+  }
+  return nullptr;
+}
+
 Error& Error::With(std::string key, std::string value) & {
   details_.emplace_back(std::move(key), std::move(value));
   return *this;

@@ -87,6 +87,8 @@ class Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::vector<std::pair<std::string, std::string>>& details() const { return details_; }
+  // The detail named `key`, or null: what callers decide on, never the text.
+  const std::string* Find(std::string_view key) const;
 
   // Adds a named detail ("pointer", "file", "line", "url", ...). Returns *this
   // so that call sites read as one expression.

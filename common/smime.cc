@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <cctype>
 #include <climits>
 #include <cstring>
@@ -443,9 +444,14 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path, std::string
   return content.str();
 }
 
+std::atomic<std::uint64_t> smime_verifications{0};
+
 }  // namespace
 
+std::uint64_t SmimeVerifications() { return smime_verifications.load(); }
+
 Result<VerifiedMessage> VerifySmime(std::string_view message) {
+  smime_verifications.fetch_add(1, std::memory_order_relaxed);
   if (message.size() > static_cast<size_t>(INT_MAX)) {
     return Malformed("the S/MIME message is " + std::to_string(message.size()) +
                      " bytes, more than OpenSSL can read");

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -91,6 +92,10 @@ struct VerifiedMessage {
 // kMultipleSigners; kSignatureInvalid (bad signature, content changed, or a
 // broken digest).
 Result<VerifiedMessage> VerifySmime(std::string_view message);
+
+// How many times VerifySmime ran in this process: a cycle proves with it
+// that it verifies each stored list once (catcher/cycle.h).
+std::uint64_t SmimeVerifications();
 
 // A certificate and its private key, ready to sign.
 struct SigningIdentity {

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -344,8 +345,15 @@ void TrustStore::Remember(std::string key, const Status& answer) const {
   answers_->by_chain.insert_or_assign(std::move(key), answer);
 }
 
+namespace {
+std::atomic<std::uint64_t> stores_opened{0};
+}  // namespace
+
+std::uint64_t TrustStore::Opened() { return stores_opened.load(); }
+
 Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir,
                                     const KeyMinimums& minimums) {
+  stores_opened.fetch_add(1, std::memory_order_relaxed);
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
   return TrustStore(ca_dir, std::unique_ptr<X509_STORE, Free>(store.release()), minimums);

@@ -15,6 +15,7 @@
 
 #include <openssl/x509.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -118,6 +119,10 @@ class TrustStore {
   // REQUIRES: CheckKeyMinimums(minimums) passed.
   static Result<TrustStore> Open(const std::filesystem::path& ca_dir,
                                  const KeyMinimums& minimums = kDefaultKeyMinimums);
+
+  // How many stores this process opened: a cycle proves with it that it
+  // reads the CA directory once (catcher/cycle.h).
+  static std::uint64_t Opened();
 
   const std::filesystem::path& ca_dir() const { return ca_dir_; }
   const KeyMinimums& key_minimums() const { return key_minimums_; }

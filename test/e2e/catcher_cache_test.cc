@@ -606,6 +606,76 @@ TEST_F(CatcherCacheTest, CachesImagesFiresEventsAndExpiresDroppedImage) {
 
 // The same job with `catcher update` and `catcher cache` run by hand, and a
 // subscription made with `catcher subscribe`.
+// One cycle verifies each stored list's S/MIME exactly once, with one trust
+// store and one inventory, whatever consumes it (announcements, downloads,
+// expiry): a new list is verified by its update only, an unchanged one (304)
+// by the inventory only, and a subscription without a list costs nothing.
+// `run --once` and the daemon's cycles alike (issue 12).
+TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
+  const std::vector<std::string> names = {"a", "b", "c"};
+  std::map<std::string, ListSpec> specs;
+  std::string subs;
+  for (const auto& n : names) {
+    ListSpec spec = Spec("1", {Entry(MakeImage("img-" + n, 1024))});
+    spec.identifier = NewTestUuid();
+    Publish("list-" + n, spec);
+    specs[n] = spec;
+    subs += Sub(n, Url("list-" + n), "e1", ", \"images\": \"all\"") + ",";
+  }
+  // Never served: a failed fetch, and no stored list to verify.
+  subs += Sub("gone", Url("missing"), "e1", ", \"images\": \"all\"");
+  CatcherE2eTest::WritePolicy(subs);
+  const auto cycle_work = [](const std::string& log) {
+    std::vector<std::string> lines;
+    for (const auto& line : Lines(log)) {
+      if (line.find("cycle work: ") != std::string::npos) {
+        lines.push_back(line.substr(line.find("cycle work: ")));
+      }
+    }
+    return lines;
+  };
+  const std::string once =
+      "cycle work: S/MIME verifications 3, trust stores opened 1, "
+      "inventories built 1";
+
+  // New lists: each verified by its update, its images downloaded.
+  RunResult r = Catcher({"-v", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);  // the missing list's 404
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(ImageStates().size(), 3u);
+  for (const auto& n : names) EXPECT_EQ(ImageStates()["img-" + n], "cached") << n;
+
+  // Unchanged (304): each verified in full once, by the inventory.
+  r = Catcher({"-v", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+
+  // One new list with a new image, announced from the list its update
+  // verified (SubscriptionImageNew), the other two unchanged.
+  specs["b"].version = "2";
+  specs["b"].images.push_back(Entry(MakeImage("img-b2", 1024)));
+  Publish("list-b", specs["b"]);
+  r = Catcher({"-v", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(EventsFor(ReadEvents(events_), "SubscriptionImageNew", "img-b2").size(), 1u);
+  EXPECT_EQ(ImageStates()["img-b2"], "cached");
+
+  // The daemon's cycle: one pass of updates, offers, plans and expiry.
+  const fs::path log = dir_ / "daemon.log";
+  auto daemon = Start({"-v", "run", "--interval", "1h"}, log);
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadFile(log).find("cycle done") != std::string::npos; }, seconds(30)))
+      << ReadFile(log);
+  EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);
+  EXPECT_EQ(cycle_work(ReadFile(log)), std::vector<std::string>{once}) << ReadFile(log);
+
+  // Images and status look at one inventory of their own.
+  r = Catcher({"-v", "--json", "images"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+}
+
 TEST_F(CatcherCacheTest, SubscribeUpdateAndCacheByHand) {
   WriteFile(policy_, "{}\n");
   const std::vector<Published> images = {MakeImage("one", 400 * 1024),
