@@ -29,6 +29,8 @@ ROWS = [
     ("verify-10k", "catcher verify", ["openssl smime -verify"], 1.0, "<= 1.0x"),
     ("verify-10k", "caster verify", ["openssl smime -verify"], None, "report"),
     ("update-500", "unchanged update", ["first update"], 0.2, "<= 0.2x"),
+    # Issue 12: a cycle with nothing to do costs little more than its update.
+    ("idle-cycle", "run --once (all cached)", ["update (unchanged)"], 1.3, "<= 1.3x"),
     ("caster-add-2g", "caster image add --file", ["sha512sum"], None, "report"),
     ("caster-add-2g", "caster image add --file", ["openssl dgst -sha512"], None, "report"),
     # Issue 11, finding 8: every command linear in the images of a list at
@@ -49,6 +51,23 @@ RSS_ROWS = [
     ("verify-10k", "catcher verify", None),
     ("caster-add-2g", "caster image add --file", None),
 ]
+
+
+def scale_rows(order):
+    """idle-cycle-scale's rows, from the sizes measured: run --once against
+    update at each size, and each size's run --once against the smallest's
+    (linear growth: the ratio of the sizes)."""
+    sizes = sorted({int(label.split(", ")[1].split()[0]) for bench, label in order
+                    if bench == "idle-cycle-scale" and label.startswith("run --once, ")})
+    rows = []
+    for n in sizes:
+        rows.append(("idle-cycle-scale", "run --once, %d subscriptions" % n,
+                     ["update, %d subscriptions" % n], None, "report"))
+    for n in sizes[1:]:
+        rows.append(("idle-cycle-scale", "run --once, %d subscriptions" % n,
+                     ["run --once, %d subscriptions" % sizes[0]], None,
+                     "report (linear: %gx)" % (n / sizes[0])))
+    return rows
 
 
 def main():
@@ -72,10 +91,12 @@ def main():
     def median(key):
         return statistics.median(seconds[key])
 
+    rows = ROWS + scale_rows(order)
+
     table = [("benchmark", "ours", "median s", "baseline", "median s", "ratio", "target", "met")]
     missed = 0
     benches = []
-    for bench, *_ in ROWS:
+    for bench in [r[0] for r in rows] + list(failures):
         if bench not in benches:
             benches.append(bench)
     for bench in benches:
@@ -83,7 +104,7 @@ def main():
             table.append((bench, "FAILED", "-", "-", "-", "-", "-", "no"))
             missed += 1
             continue
-        for row_bench, ours, bases, target, target_text in ROWS:
+        for row_bench, ours, bases, target, target_text in rows:
             if row_bench != bench or (bench, ours) not in seconds:
                 continue
             if any((bench, b) not in seconds for b in bases):
