@@ -3,7 +3,8 @@
 
   report.py RESULTS FAILURES
 
-RESULTS: TSV lines "bench label repeat seconds maxrss_kib" (common.sh timed).
+RESULTS: TSV lines "bench label repeat seconds maxrss_kib cpu_seconds"
+(common.sh timed).
 FAILURES: lines "bench<TAB>reason" of benchmarks that stopped.
 
 Each row compares the median of ours with the median of a baseline (the
@@ -73,15 +74,17 @@ def scale_rows(order):
 def main():
     seconds = collections.defaultdict(list)
     rss = collections.defaultdict(list)
+    cpu = collections.defaultdict(list)
     order = []
     with open(sys.argv[1]) as f:
         for line in f:
-            bench, label, _repeat, secs, kib = line.rstrip("\n").split("\t")
+            bench, label, _repeat, secs, kib, cpu_secs = line.rstrip("\n").split("\t")
             key = (bench, label)
             if key not in seconds:
                 order.append(key)
             seconds[key].append(float(secs))
             rss[key].append(int(kib))
+            cpu[key].append(float(cpu_secs))
     failures = {}
     with open(sys.argv[2]) as f:
         for line in f:
@@ -137,10 +140,11 @@ def main():
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
-    print("\nEvery measurement (seconds, in repeat order; peak RSS):")
+    print("\nEvery measurement (seconds, in repeat order; peak RSS; median CPU time, user + system):")
     for key in order:
-        print("  %-16s %-36s %s   (%.1f MiB)" % (
-            key[0], key[1], " ".join("%.3f" % s for s in seconds[key]), max(rss[key]) / 1024))
+        print("  %-16s %-36s %s   (%.1f MiB; CPU %.2f s)" % (
+            key[0], key[1], " ".join("%.3f" % s for s in seconds[key]), max(rss[key]) / 1024,
+            statistics.median(cpu[key])))
     for bench, reason in failures.items():
         print("  %-16s FAILED: %s" % (bench, reason))
     print("\n%d target(s) missed" % missed if missed else "\nevery target met")

@@ -5,8 +5,8 @@
 
 RESULTS: bench/run's measurements (common.sh timed); the rows of BENCH
 labelled "run --once, N subscriptions" and "update, N subscriptions".
-Prints a table of the medians per size, with the cost of each subscription
-added between two sizes and a least-squares line t = a + b * n through the
+Prints a table of the medians per size (wall and CPU time), with the cost
+of each subscription added between two sizes and a least-squares line t = a + b * n through the
 run --once medians, and plots the medians (every repeat as a dot), the
 fitted line and the line through the two smallest sizes, extended, to PNG
 with gnuplot (its data and script are written to WORKDIR). Growth is linear
@@ -26,18 +26,22 @@ LABEL = re.compile(r"^(run --once|update), (\d+) subscriptions$")
 def main():
     results, bench, png, workdir, title = sys.argv[1:6]
     times = collections.defaultdict(list)
+    cpu = collections.defaultdict(list)
     with open(results) as f:
         for line in f:
-            b, label, _repeat, secs, _kib = line.rstrip("\n").split("\t")
+            b, label, _repeat, secs, _kib, cpu_secs = line.rstrip("\n").split("\t")
             m = LABEL.match(label)
             if b == bench and m:
                 times[(m.group(1), int(m.group(2)))].append(float(secs))
+                cpu[(m.group(1), int(m.group(2)))].append(float(cpu_secs))
     sizes = sorted({n for _, n in times})
     if len(sizes) < 2:
         print("scale.py: fewer than two sizes measured", file=sys.stderr)
         return 1
     once = {n: statistics.median(times[("run --once", n)]) for n in sizes}
     update = {n: statistics.median(times[("update", n)]) for n in sizes}
+    once_cpu = {n: statistics.median(cpu[("run --once", n)]) for n in sizes}
+    update_cpu = {n: statistics.median(cpu[("update", n)]) for n in sizes}
 
     # Least squares through the run --once medians.
     mx = statistics.mean(sizes)
@@ -51,13 +55,18 @@ def main():
     ext_slope = (once[n1] - once[n0]) / (n1 - n0)
     ext_intercept = once[n0] - ext_slope * n0
 
-    rows = [("subscriptions", "images", "run --once s", "update s", "ratio",
-             "ms/subscription", "ms per added subscription", "linear from %d,%d" % (n0, n1))]
+    rows = [("subscriptions", "images", "wall: run --once s", "update s", "ratio", "CPU: run --once s",
+             "update s", "ratio", "ms per added subscription (CPU)",
+             "linear from %d,%d" % (n0, n1))]
     prev = None
     for n in sizes:
-        added = "-" if prev is None else "%.2f" % (1000 * (once[n] - once[prev]) / (n - prev))
+        added = "-"
+        if prev is not None:
+            added = "%.2f (%.2f)" % (1000 * (once[n] - once[prev]) / (n - prev),
+                                     1000 * (once_cpu[n] - once_cpu[prev]) / (n - prev))
         rows.append((str(n), str(20 * n), "%.3f" % once[n], "%.3f" % update[n],
-                     "%.2fx" % (once[n] / update[n]), "%.2f" % (1000 * once[n] / n), added,
+                     "%.2fx" % (once[n] / update[n]), "%.2f" % once_cpu[n], "%.2f" % update_cpu[n],
+                     "%.2fx" % (once_cpu[n] / update_cpu[n]), added,
                      "%.3f s" % (ext_intercept + ext_slope * n)))
         prev = n
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
