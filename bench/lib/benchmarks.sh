@@ -146,24 +146,14 @@ bench_verify_10k() {
 # --- update-500: N unchanged subscriptions (304) vs their first update ------
 bench_update_500() {
   local b=update-500 dir=$work/update
-  local www=$work/www/many
-  mkdir -p "$dir/json" "$www"
-  /usr/bin/python3 "$root/bench/lib/mklist.py" --many "$update_lists" --out-dir "$dir/json" \
-    --list-uri-base "$base/many" >"$dir/ids"
-  local t0=$EPOCHREALTIME
-  seq 1 "$update_lists" | xargs -P "$(nproc)" -I{} openssl smime -sign -md sha256 \
-    -in "$dir/json/list-{}.json" -signer "$pki/endorser1/cert.pem" -inkey "$pki/endorser1/key.pem" \
-    -out "$www/list-{}.list"
-  log "$b: signed $update_lists lists in $(elapsed "$t0" "$EPOCHREALTIME") s"
-  awk -v base="$base/many" '{ printf "list-%d %s/list-%d.list\n", $1, base, $1 }' "$dir/ids" |
-    /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy.json"
-  catcher_conf "$dir/catcher.conf" "$dir/state" "$dir/policy.json" 1
-  local K=("$catcher" --config "$dir/catcher.conf")
+  many_lists "$dir" many "$update_lists"
+  many_subscriptions "$dir" many "$update_lists" 1
+  local K=("$catcher" --config "$dir/catcher-$update_lists.conf")
   local access=$work/nginx/access.log
 
   local r
   for ((r = 1; r <= repeat; r++)); do
-    rm -rf "$dir/state"
+    rm -rf "$dir/state-$update_lists"
     settle
     : >"$access"
     timed $b "first update" "$r" "${K[@]}" update
@@ -172,7 +162,34 @@ bench_update_500() {
     timed $b "unchanged update" "$r" "${K[@]}" update
     [[ $r -eq 1 ]] && connection_note "$b: unchanged update" "$access"
   done
-  ((keep)) || rm -rf "$dir" "$www"
+  ((keep)) || rm -rf "$dir" "$work/www/many"
+}
+
+# many_lists DIR PATH N [MKLIST_OPTION ...]: N signed lists (mklist.py
+# --many, with the options given), each with an identifier of its own,
+# served at $base/PATH/list-<i>.list; "<i> <identifier>" per list in DIR/ids.
+many_lists() {
+  local dir=$1 path=$2 n=$3
+  shift 3
+  local www=$work/www/$path
+  mkdir -p "$dir/json" "$www"
+  /usr/bin/python3 "$root/bench/lib/mklist.py" --many "$n" --out-dir "$dir/json" \
+    --list-uri-base "$base/$path" "$@" >"$dir/ids"
+  local t0=$EPOCHREALTIME
+  seq 1 "$n" | xargs -P "$(nproc)" -I{} openssl smime -sign -md sha256 \
+    -in "$dir/json/list-{}.json" -signer "$pki/endorser1/cert.pem" -inkey "$pki/endorser1/key.pem" \
+    -out "$www/list-{}.list"
+  log "signed $n lists in $(elapsed "$t0" "$EPOCHREALTIME") s"
+}
+
+# many_subscriptions DIR PATH N DOWNLOADS: a policy subscribing to the first
+# N lists of `many_lists DIR PATH` (DIR/policy-N.json) and a config with the
+# state directory DIR/state-N (DIR/catcher-N.conf).
+many_subscriptions() {
+  local dir=$1 path=$2 n=$3 downloads=$4
+  head -n "$n" "$dir/ids" | awk -v base="$base/$path" '{ printf "list-%d %s/list-%d.list\n", $1, base, $1 }' |
+    /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy-$n.json"
+  catcher_conf "$dir/catcher-$n.conf" "$dir/state-$n" "$dir/policy-$n.json" "$downloads"
 }
 
 # Notes how many requests an update made, their statuses and over how many
@@ -184,6 +201,103 @@ connection_note() {
     END { printf "%d requests (", n; sep = "";
           for (k in s) { printf "%s%d x %s", sep, s[k], k; sep = ", " }
           printf ") over %d connection(s)", length(c) }' "$access")"
+}
+
+# --- idle-cycle: run --once with nothing to do vs update alone (issue 12) --
+# N unchanged subscriptions (nginx answers 304 to the conditional GET) of 20
+# small images each, every image cached: a cycle then has nothing to do but
+# the update it starts with and a cache pass that finds everything in place,
+# so it should cost little more than `catcher update` alone (target 1.3x).
+# The lists share their 20 contents (one download each, hard-linked), each
+# image under an identifier of its own.
+bench_idle_cycle() {
+  local b=idle-cycle dir=$work/idle-cycle
+  idle_lists "$dir" idle-cycle "$idle_lists"
+  many_subscriptions "$dir" idle-cycle "$idle_lists" "$(nproc)"
+  idle_prime $b "$dir" "$idle_lists"
+  local K=("$catcher" --config "$dir/catcher-$idle_lists.conf")
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    idle_timed $b "run --once (all cached)" "$r" "$idle_lists" "${K[@]}" run --once
+    idle_timed $b "update (unchanged)" "$r" "$idle_lists" "${K[@]}" update
+  done
+  ((keep)) || rm -rf "$dir" "$work/www/idle-cycle"
+}
+
+# --- idle-cycle-scale: the idle cycle of idle-cycle at several sizes ------
+# Measures run --once and update (as idle-cycle, interleaved) for each of
+# scale_sizes subscriptions, prints a table of medians with the cost of each
+# added subscription, and plots time against subscriptions to $plot (PNG,
+# gnuplot) with a fitted line. Not in the default set: priming the largest
+# size takes a while.
+bench_idle_cycle_scale() {
+  local b=idle-cycle-scale dir=$work/idle-scale n
+  idle_lists "$dir" idle-scale "${scale_sizes[-1]}"
+  for n in "${scale_sizes[@]}"; do
+    many_subscriptions "$dir" idle-scale "$n" "$(nproc)"
+    idle_prime $b "$dir" "$n"
+  done
+  local r
+  for ((r = 1; r <= repeat; r++)); do
+    for n in "${scale_sizes[@]}"; do
+      local K=("$catcher" --config "$dir/catcher-$n.conf")
+      idle_timed $b "run --once, $n subscriptions" "$r" "$n" "${K[@]}" run --once
+      idle_timed $b "update, $n subscriptions" "$r" "$n" "${K[@]}" update
+    done
+  done
+  mkdir -p "$(dirname "$plot")"
+  /usr/bin/python3 "$root/bench/lib/scale.py" "$results" $b "$plot" "$dir" \
+    "idle run --once, $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), nproc $(nproc)" \
+    >"$dir/table" || die "$b: the table or the plot failed"
+  log "$b: the plot is $plot"
+  cat "$dir/table" >&2
+  note "$b (plot: $plot):"
+  sed 's/^/  /' "$dir/table" >>"$notes"
+  ((keep)) || rm -rf "$dir" "$work/www/idle-scale"
+}
+
+# idle_lists DIR PATH N: N signed lists of 20 small images each, served at
+# $base/PATH/ with their contents at $base/PATH/images/.
+idle_lists() {
+  local dir=$1 path=$2 n=$3
+  many_lists "$dir" "$path" "$n" --served-images 20 --image-dir "$work/www/$path/images" \
+    --image-uri-base "$base/$path/images/"
+}
+
+# idle_prime BENCH DIR N: the first cycle of DIR's N subscriptions (timed as
+# one measurement, for the record), which downloads and links every image;
+# stops the benchmark unless `catcher images --json` then shows all 20 x N
+# images cached.
+idle_prime() {
+  local b=$1 dir=$2 n=$3
+  local K=("$catcher" --config "$dir/catcher-$n.conf") access=$work/nginx/access.log
+  : >"$access"
+  timed "$b" "first run --once, $n subscriptions" 1 "${K[@]}" run --once
+  sleep 0.2 # nginx writes its log line after the response
+  note "$b: the first run --once of $n subscriptions fetched $(awk '$5 ~ /\.img$/ && $3 == 200 { n++ }
+    END { print n + 0 }' "$access") image(s) for $((20 * n)) images"
+  "${K[@]}" images --json >"$dir/images-$n.json" 2>"$dir/images-$n.err" ||
+    die "$b: catcher images --json failed after priming: $(tail -n 3 "$dir/images-$n.err")"
+  local problem
+  problem=$(/usr/bin/python3 "$root/bench/lib/allcached.py" "$dir/images-$n.json" $((20 * n))) ||
+    die "$b: priming did not cache every image, so an idle cycle cannot be measured: $problem"
+}
+
+# idle_timed BENCH LABEL REPEAT N CMD...: `timed` after a sync, then stops the
+# benchmark unless nginx answered exactly N requests, all 304 (every list
+# unchanged, no image fetched).
+idle_timed() {
+  local b=$1 label=$2 rep=$3 n=$4 access=$work/nginx/access.log seen
+  shift 4
+  settle
+  : >"$access"
+  timed "$b" "$label" "$rep" "$@"
+  sleep 0.2 # nginx writes its log line after the response
+  seen=$(awk '{ s[$3]++ } END { for (k in s) printf "%s%d x %s", (sep++ ? ", " : ""), s[k], k }' "$access")
+  [[ $seen == "$n x 304" ]] ||
+    die "$b: '$label' should have made $n requests, all answered 304 (lists unchanged); nginx saw ${seen:-none}"
+  ((rep == 1)) && connection_note "$b: $label" "$access"
+  return 0
 }
 
 # --- caster-add-2g: caster image add --file vs sha512sum, openssl dgst -------

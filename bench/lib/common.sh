@@ -18,15 +18,17 @@ note() { printf '%s\n' "$*" >>"$notes"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 
 # timed BENCH LABEL REPEAT CMD...: runs CMD (stdout and stderr to a log) under
-# `/usr/bin/time -v` and appends "BENCH LABEL REPEAT SECONDS MAXRSS_KIB" to
-# $results. The wall time is taken around the whole command by the shell, so
-# it includes process start-up, as a user's would. A failing command stops the
-# benchmark: a fast failure must never pass for a fast run.
+# `/usr/bin/time -v` and appends "BENCH LABEL REPEAT SECONDS MAXRSS_KIB
+# CPU_SECONDS" to $results. The wall time is taken around the whole command by
+# the shell, so it includes process start-up, as a user's would; the CPU time
+# (user + system, from time -v) is reported beside it, since it moves less
+# when other jobs share the cores. A failing command stops the benchmark: a
+# fast failure must never pass for a fast run.
 timed() {
   local bench=$1 label=$2 rep=$3
   shift 3
   local logf=$work/logs/$bench.$rep.${label//[^A-Za-z0-9]/_}.log
-  local tv=$logf.time t0 t1 rc=0 rss
+  local tv=$logf.time t0 t1 rc=0 rss cpu
   t0=$EPOCHREALTIME
   /usr/bin/time -v -o "$tv" "$@" >"$logf" 2>&1 || rc=$?
   t1=$EPOCHREALTIME
@@ -35,8 +37,9 @@ timed() {
     die "$bench: '$label' failed (exit $rc): $*"
   fi
   rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tv")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$bench" "$label" "$rep" "$(elapsed "$t0" "$t1")" "$rss" >>"$results"
-  log "$bench #$rep $label: $(elapsed "$t0" "$t1") s, max RSS ${rss} KiB"
+  cpu=$(awk -F': ' '/(User|System) time/ { s += $2 } END { printf "%.2f", s }' "$tv")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$bench" "$label" "$rep" "$(elapsed "$t0" "$t1")" "$rss" "$cpu" >>"$results"
+  log "$bench #$rep $label: $(elapsed "$t0" "$t1") s, CPU $cpu s, max RSS ${rss} KiB"
 }
 
 # Runs CMD quietly; on failure shows its output and stops the benchmark.

@@ -10,6 +10,13 @@ itself is not needed to make thousands of lists quickly.
             writes DIR/list-<i>.json (i = 1..N), each with its own identifier,
             hv:uri URL/list-<i>.list and one made-up image, and prints
             "<i> <identifier>" per list
+  mklist.py --many N --out-dir DIR --list-uri-base URL
+            --served-images K --image-dir IMGDIR --image-uri-base URL
+            the same, each list with K real images instead (idle-cycle):
+            writes K small files IMGDIR/image-<n>.img (n = 0..K-1) and gives
+            every list the K of them, each under an identifier of its own,
+            so that lists share content (downloaded once, hard-linked) but
+            no identifier (one in two lists is a conflict, never cached)
 
 --fake-images N adds N images with made-up (but well-formed) SHA-512s, for
 lists that are only verified and parsed, never downloaded.
@@ -70,6 +77,8 @@ def main():
     p.add_argument("--tiny-images", type=int, default=0)
     p.add_argument("--max-bytes", type=int, default=0)
     p.add_argument("--content-dir")
+    p.add_argument("--served-images", type=int, default=0)
+    p.add_argument("--image-dir")
     a = p.parse_args()
 
     if a.tiny_images:
@@ -79,11 +88,16 @@ def main():
         return
 
     if a.many:
+        served = served_files(a.served_images, a.image_dir)
         for i in range(1, a.many + 1):
             identifier = str(uuid.uuid4())
+            if served:
+                images = [image(str(uuid.uuid4()), a.image_uri_base + name, size, sha512, n)
+                          for n, (name, size, sha512) in enumerate(served)]
+            else:
+                images = fake_images(1, a.image_uri_base)
             write_list("%s/list-%d.json" % (a.out_dir, i), identifier,
-                       "%s/list-%d.list" % (a.list_uri_base, i), a.version,
-                       fake_images(1, a.image_uri_base))
+                       "%s/list-%d.list" % (a.list_uri_base, i), a.version, images)
             print(i, identifier)
         return
     images = []
@@ -102,6 +116,21 @@ def fake_images(count, uri_base):
         images.append(image(identifier, uri_base + identifier + ".img",
                             1048576 * (1 + n % 1000), sha512, n))
     return images
+
+
+def served_files(count, image_dir):
+    """Writes `count` small files of their own content (1 KiB each) to
+    image_dir for a web server to serve; returns (name, size, sha512) each."""
+    files = []
+    if count:
+        os.makedirs(image_dir, exist_ok=True)
+    for n in range(count):
+        name = "image-%d.img" % n
+        content = hashlib.sha512(b"served image %d" % n).digest() * 16
+        with open(os.path.join(image_dir, name), "wb") as f:
+            f.write(content)
+        files.append((name, len(content), hashlib.sha512(content).hexdigest()))
+    return files
 
 
 def tiny_images(count, max_bytes, content_dir):

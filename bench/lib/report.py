@@ -3,7 +3,8 @@
 
   report.py RESULTS FAILURES
 
-RESULTS: TSV lines "bench label repeat seconds maxrss_kib" (common.sh timed).
+RESULTS: TSV lines "bench label repeat seconds maxrss_kib cpu_seconds"
+(common.sh timed).
 FAILURES: lines "bench<TAB>reason" of benchmarks that stopped.
 
 Each row compares the median of ours with the median of a baseline (the
@@ -29,6 +30,8 @@ ROWS = [
     ("verify-10k", "catcher verify", ["openssl smime -verify"], 1.0, "<= 1.0x"),
     ("verify-10k", "caster verify", ["openssl smime -verify"], None, "report"),
     ("update-500", "unchanged update", ["first update"], 0.2, "<= 0.2x"),
+    # Issue 12: a cycle with nothing to do costs little more than its update.
+    ("idle-cycle", "run --once (all cached)", ["update (unchanged)"], 1.3, "<= 1.3x"),
     ("caster-add-2g", "caster image add --file", ["sha512sum"], None, "report"),
     ("caster-add-2g", "caster image add --file", ["openssl dgst -sha512"], None, "report"),
     # Issue 11, finding 8: every command linear in the images of a list at
@@ -51,18 +54,37 @@ RSS_ROWS = [
 ]
 
 
+def scale_rows(order):
+    """idle-cycle-scale's rows, from the sizes measured: run --once against
+    update at each size, and each size's run --once against the smallest's
+    (linear growth: the ratio of the sizes)."""
+    sizes = sorted({int(label.split(", ")[1].split()[0]) for bench, label in order
+                    if bench == "idle-cycle-scale" and label.startswith("run --once, ")})
+    rows = []
+    for n in sizes:
+        rows.append(("idle-cycle-scale", "run --once, %d subscriptions" % n,
+                     ["update, %d subscriptions" % n], None, "report"))
+    for n in sizes[1:]:
+        rows.append(("idle-cycle-scale", "run --once, %d subscriptions" % n,
+                     ["run --once, %d subscriptions" % sizes[0]], None,
+                     "report (linear: %gx)" % (n / sizes[0])))
+    return rows
+
+
 def main():
     seconds = collections.defaultdict(list)
     rss = collections.defaultdict(list)
+    cpu = collections.defaultdict(list)
     order = []
     with open(sys.argv[1]) as f:
         for line in f:
-            bench, label, _repeat, secs, kib = line.rstrip("\n").split("\t")
+            bench, label, _repeat, secs, kib, cpu_secs = line.rstrip("\n").split("\t")
             key = (bench, label)
             if key not in seconds:
                 order.append(key)
             seconds[key].append(float(secs))
             rss[key].append(int(kib))
+            cpu[key].append(float(cpu_secs))
     failures = {}
     with open(sys.argv[2]) as f:
         for line in f:
@@ -72,10 +94,12 @@ def main():
     def median(key):
         return statistics.median(seconds[key])
 
+    rows = ROWS + scale_rows(order)
+
     table = [("benchmark", "ours", "median s", "baseline", "median s", "ratio", "target", "met")]
     missed = 0
     benches = []
-    for bench, *_ in ROWS:
+    for bench in [r[0] for r in rows] + list(failures):
         if bench not in benches:
             benches.append(bench)
     for bench in benches:
@@ -83,7 +107,7 @@ def main():
             table.append((bench, "FAILED", "-", "-", "-", "-", "-", "no"))
             missed += 1
             continue
-        for row_bench, ours, bases, target, target_text in ROWS:
+        for row_bench, ours, bases, target, target_text in rows:
             if row_bench != bench or (bench, ours) not in seconds:
                 continue
             if any((bench, b) not in seconds for b in bases):
@@ -116,10 +140,11 @@ def main():
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
-    print("\nEvery measurement (seconds, in repeat order; peak RSS):")
+    print("\nEvery measurement (seconds, in repeat order; peak RSS; median CPU time, user + system):")
     for key in order:
-        print("  %-16s %-36s %s   (%.1f MiB)" % (
-            key[0], key[1], " ".join("%.3f" % s for s in seconds[key]), max(rss[key]) / 1024))
+        print("  %-16s %-36s %s   (%.1f MiB; CPU %.2f s)" % (
+            key[0], key[1], " ".join("%.3f" % s for s in seconds[key]), max(rss[key]) / 1024,
+            statistics.median(cpu[key])))
     for bench, reason in failures.items():
         print("  %-16s FAILED: %s" % (bench, reason))
     print("\n%d target(s) missed" % missed if missed else "\nevery target met")
