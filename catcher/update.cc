@@ -204,6 +204,7 @@ Result<FetchResult> FetchList(HttpClient& client, const std::string& url,
                               const std::optional<AcceptedList>& current,
                               std::uint64_t max_list_bytes) {
   VMC_RETURN_IF_ERROR(CheckListCredentials(url, credentials_file));
+  LogDebug("fetching the list " + RedactUrl(url));
   FetchRequest request;
   request.url = url;
   request.protocols = ListProtocols(url);

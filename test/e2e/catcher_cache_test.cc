@@ -718,36 +718,6 @@ TEST_F(CatcherCacheTest, SubscribeUpdateAndCacheByHand) {
   EXPECT_TRUE(ImageStates().empty());
 }
 
-// A list that expires takes its images out of the cache; expired/ is purged
-// after the grace period.
-TEST_F(CatcherCacheTest, ImagesOfAnExpiredListLeaveTheCache) {
-  WriteConfig("30s", "expired-grace = 2s\n");
-  const Published p = MakeImage("short-lived", 100 * 1024);
-  expires_ = Now() + seconds(3);
-  PublishList("1", {p});
-  RunOnceOk();
-  ExpectCached(p);
-
-  std::this_thread::sleep_until(std::chrono::system_clock::time_point(expires_) + seconds(1));
-  const RunResult r = Catcher({"--json", "run", "--once"});
-  EXPECT_EQ(r.exit_code, 5) << Describe(r);
-  EXPECT_EQ(ErrorCodeOf(r), "list-expired") << Describe(r);
-  EXPECT_FALSE(fs::exists(ViewFile(p.id)));
-  EXPECT_FALSE(fs::exists(ContentFile(p.sha)));
-  ASSERT_TRUE(fs::exists(state_ / "expired" / p.id));
-  EXPECT_EQ(Sha512SumOf(state_ / "expired" / p.id), p.sha);
-  EXPECT_EQ(ImageStates().at(p.id), "expired");
-  EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", p.id).size(), 1u);
-
-  std::this_thread::sleep_for(seconds(3));
-  const RunResult purge = Catcher({"--json", "cache", "--expire"});
-  ASSERT_EQ(purge.exit_code, 0) << Describe(purge);
-  auto report = ParseJson(Lines(purge.out).front());
-  ASSERT_TRUE(report && report->IsObject()) << purge.out;
-  EXPECT_EQ(U64(*report, "purged"), 1u);
-  EXPECT_TRUE(fs::is_empty(state_ / "expired"));
-}
-
 // Two identifiers name the same bytes: they share one content file. One of
 // them leaving, coming back and leaving again must take its view out of the
 // cache each time, however often its content stayed.

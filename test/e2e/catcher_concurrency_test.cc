@@ -216,14 +216,23 @@ TEST_F(CatcherConcurrencyTest, ConcurrentUpdatesOfOneListBothSucceed) {
   for (int version = 2; version <= 3; ++version) {
     SCOPED_TRACE("version " + std::to_string(version));
     Publish("list", Spec(id, version, images), /*slow=*/true);
-    RunResult first;
-    std::thread t([&] { first = Catcher({"--json", "update"}); });
-    std::this_thread::sleep_for(milliseconds(300));
+    const fs::path log = dir_ / ("first-" + std::to_string(version) + ".log");
+    auto first = Start({"-v", "--json", "update"}, log);
+    // The second starts while the first is fetching, slowly (2 KiB/s): both
+    // verify the new list against the one held.
+    ASSERT_TRUE(WaitFor(
+        [&] { return ReadFile(log).find("fetching the list") != std::string::npos; }, seconds(20)))
+        << ReadFile(log);
     const RunResult second = Catcher({"--json", "update"});
-    t.join();
-    EXPECT_EQ(first.exit_code, 0) << Describe(first);
+    EXPECT_EQ(first->Wait(), 0) << ReadFile(log);
     EXPECT_EQ(second.exit_code, 0) << Describe(second);
     EXPECT_EQ(Versions()["sub"], std::to_string(version));
+    // The race ran: the one that stored second found the list changed under
+    // it and updated again.
+    const std::string again = "; updating it again";
+    EXPECT_TRUE(ReadFile(log).find(again) != std::string::npos ||
+                second.err.find(again) != std::string::npos)
+        << ReadFile(log) << Describe(second);
   }
   ExpectStateOnlyOf({"sub"});
 }
@@ -239,13 +248,19 @@ TEST_F(CatcherConcurrencyTest, UnsubscribeDuringUpdateLeavesNoState) {
   ASSERT_EQ(Catcher(Subscribe(Url("other"), "other")).exit_code, 0);
 
   Publish("list", Spec(id, 2, images), /*slow=*/true);
-  RunResult update;
-  std::thread t([&] { update = Catcher({"--json", "update"}); });
-  std::this_thread::sleep_for(milliseconds(500));
+  const fs::path log = dir_ / "update.log";
+  auto update = Start({"-v", "--json", "update"}, log);
+  const std::string fetching = "fetching the list " + Url("list", true);
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadFile(log).find(fetching) != std::string::npos; }, seconds(20)))
+      << ReadFile(log);
   const RunResult unsubscribe = Catcher({"--json", "unsubscribe", "mine"});
-  t.join();
   EXPECT_EQ(unsubscribe.exit_code, 0) << Describe(unsubscribe);
-  EXPECT_EQ(update.exit_code, 0) << Describe(update);
+  EXPECT_EQ(update->Wait(), 0) << ReadFile(log);
+  // The race ran: the update found its subscription gone when it came to
+  // store the list it fetched.
+  EXPECT_NE(ReadFile(log).find("subscription mine was removed meanwhile"), std::string::npos)
+      << ReadFile(log);
   EXPECT_EQ(Versions(), (std::map<std::string, std::string>{{"other", "1"}}));
   ExpectStateOnlyOf({"other"});
   EXPECT_EQ(ImageStates(), (std::map<std::string, std::string>{{"img-o", "wanted"}}));

@@ -180,6 +180,16 @@ bool BackgroundProcess::Running() {
   return r == 0;
 }
 
+int BackgroundProcess::Wait() {
+  if (pid_ < 0) return -1;
+  if (exit_code_) return *exit_code_;
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  exit_code_ = DecodeStatus(status);
+  return *exit_code_;
+}
+
 int BackgroundProcess::Stop() {
   if (pid_ < 0) return -1;
   if (exit_code_) return *exit_code_;

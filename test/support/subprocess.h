@@ -52,6 +52,8 @@ class BackgroundProcess {
   bool Running();
   // Sends SIGTERM and waits (then SIGKILL after 5 s). Returns the exit code.
   int Stop();
+  // Waits for the process to end by itself. Returns the exit code.
+  int Wait();
 
  private:
   int pid_ = -1;
