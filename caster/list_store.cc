@@ -1,12 +1,9 @@
 #include "caster/list_store.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <compare>
 
 #include "common/identifier.h"
+#include "common/record_codec.h"
 #include "common/version.h"
 
 namespace vmc::caster {
@@ -29,7 +26,7 @@ Result<StoredList> Decode(const std::string& identifier, const std::string& list
   }
   ListMeta meta;
   if (meta_json) {
-    VMC_ASSIGN_OR_RETURN(meta, MetaFromJson(*meta_json));
+    VMC_ASSIGN_OR_RETURN(meta, MetaFromJson(identifier, *meta_json));
   }
   return StoredList{std::move(list).value(), std::move(meta)};
 }
@@ -37,40 +34,20 @@ Result<StoredList> Decode(const std::string& identifier, const std::string& list
 }  // namespace
 
 std::string MetaToJson(const ListMeta& meta) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  w.StartObject();
-  w.Key("lifetime_days");
-  w.Int(meta.lifetime_days);
-  w.Key("signed_version");
-  w.String(meta.signed_version);
-  w.Key("image_files");
-  w.StartObject();
-  for (const auto& [image, path] : meta.image_files) {
-    w.Key(image.c_str(), static_cast<rapidjson::SizeType>(image.size()));
-    w.String(path);
-  }
-  w.EndObject();
-  w.EndObject();
-  return buffer.GetString();
+  RecordWriter w;
+  w.Int("lifetime_days", meta.lifetime_days)
+      .Str("signed_version", meta.signed_version)
+      .StrMap("image_files", meta.image_files);
+  return w.Finish();
 }
 
-Result<ListMeta> MetaFromJson(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("lifetime_days") ||
-      !doc["lifetime_days"].IsInt() || !doc.HasMember("signed_version") ||
-      !doc["signed_version"].IsString() || !doc.HasMember("image_files") ||
-      !doc["image_files"].IsObject()) {
-    return Error(ErrorCode::kStorage, "list metadata in the store is damaged");
-  }
+Result<ListMeta> MetaFromJson(std::string_view identifier, std::string_view json) {
+  RecordReader r({"caster", kMeta, std::string(identifier)}, json);
   ListMeta meta;
-  meta.lifetime_days = doc["lifetime_days"].GetInt();
-  meta.signed_version = doc["signed_version"].GetString();
-  for (const auto& m : doc["image_files"].GetObject()) {
-    if (!m.value.IsString()) return Error(ErrorCode::kStorage, "list metadata is damaged");
-    meta.image_files[m.name.GetString()] = m.value.GetString();
-  }
+  meta.lifetime_days = r.Int("lifetime_days");
+  meta.signed_version = r.Str("signed_version");
+  meta.image_files = r.StrMap("image_files");
+  VMC_RETURN_IF_ERROR(r.status());
   return meta;
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -70,9 +71,11 @@ class ListStore {
   std::shared_ptr<Environment> env_;
 };
 
-// ListMeta as JSON and back (exposed for tests).
+// ListMeta as its "meta" record (common/record_codec.h) and back; kStorage
+// naming the entry meta/<identifier> when the record is damaged. (Exposed
+// for tests.)
 std::string MetaToJson(const ListMeta& meta);
-Result<ListMeta> MetaFromJson(std::string_view json);
+Result<ListMeta> MetaFromJson(std::string_view identifier, std::string_view json);
 
 }  // namespace vmc::caster
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "common/store.h"
@@ -275,7 +276,7 @@ TEST(ListMetaTest, JsonRoundTrip) {
   meta.lifetime_days = 90;
   meta.signed_version = "1.0-rc\"2";
   meta.image_files = {{"a", "/x/a b.img"}, {"b", "/y/\xc3\xa9.img"}};
-  auto back = MetaFromJson(MetaToJson(meta));
+  auto back = MetaFromJson("list", MetaToJson(meta));
   ASSERT_TRUE(back.ok()) << back.error().ToString();
   EXPECT_EQ(back->lifetime_days, 90);
   EXPECT_EQ(back->signed_version, meta.signed_version);
@@ -288,10 +289,34 @@ TEST(ListMetaTest, DamagedJsonRefused) {
         R"({"lifetime_days": "1", "signed_version": "", "image_files": {}})",
         R"({"lifetime_days": 1, "signed_version": 2, "image_files": {}})",
         R"({"lifetime_days": 1, "signed_version": "", "image_files": {"a": 1}})"}) {
-    auto meta = MetaFromJson(json);
+    auto meta = MetaFromJson("some-list", json);
     ASSERT_FALSE(meta.ok()) << json;
     EXPECT_EQ(meta.error().code(), ErrorCode::kStorage) << json;
+    EXPECT_EQ(meta.error().message(), "the caster database entry meta/some-list is damaged");
   }
+}
+
+// Records as MetaToJson wrote them before the shared record codec (commit
+// a6fc805), captured by running that code: the stores on publishers' machines
+// hold these and must keep reading them, and writing must not change them.
+TEST(ListMetaTest, RecordsOfEarlierVersionsReadBack) {
+  const std::string old =
+      R"({"lifetime_days":90,"signed_version":"1.0-rc\"2","image_files":{"a":"/x/a b.img",)"
+      "\"b\":\"/y/\xc3\xa9.img\"}}";
+  auto meta = MetaFromJson("list", old);
+  ASSERT_TRUE(meta.ok()) << meta.error().ToString();
+  EXPECT_EQ(meta->lifetime_days, 90);
+  EXPECT_EQ(meta->signed_version, "1.0-rc\"2");
+  EXPECT_EQ(meta->image_files,
+            (std::map<std::string, std::string>{{"a", "/x/a b.img"}, {"b", "/y/\xc3\xa9.img"}}));
+  EXPECT_EQ(MetaToJson(*meta), old);
+
+  const std::string fresh = R"({"lifetime_days":28,"signed_version":"","image_files":{}})";
+  auto defaults = MetaFromJson("list", fresh);
+  ASSERT_TRUE(defaults.ok()) << defaults.error().ToString();
+  EXPECT_EQ(defaults->lifetime_days, ListMeta{}.lifetime_days);
+  EXPECT_TRUE(defaults->image_files.empty());
+  EXPECT_EQ(MetaToJson(ListMeta{}), fresh);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 #include "caster/publish.h"
 
-#include <algorithm>
 #include <sstream>
 #include <utility>
+
+#include "common/url.h"
 
 namespace vmc::caster {
 namespace {
@@ -27,18 +28,6 @@ Result<Rule> ParseRule(const std::string& line) {
   return rule;
 }
 
-// Where the path of `url` starts and ends: after "scheme://authority" (a
-// URL without a path has an empty one there), before any query or fragment.
-std::pair<size_t, size_t> PathBounds(const std::string& url) {
-  const size_t end = std::min(url.find_first_of("?#"), url.size());
-  size_t start = 0;
-  const size_t scheme = url.find("://");
-  if (scheme != std::string::npos && scheme < end) {
-    start = std::min(url.find('/', scheme + 3), end);
-  }
-  return {start, end};
-}
-
 }  // namespace
 
 Result<UploadTarget> ResolveTarget(const std::string& list_uri,
@@ -59,8 +48,10 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
   if (!best) {
     // Without a rule, a list is uploaded to where it says it is published,
     // when that is a place one can upload to safely.
-    for (const char* scheme : {"https://", "file://", "sftp://"}) {
-      if (list_uri.rfind(scheme, 0) == 0) return UploadTarget{list_uri, credentials};
+    const auto origin = ParseOrigin(list_uri);
+    if (origin.ok() &&
+        (origin->scheme == "https" || origin->scheme == "file" || origin->scheme == "sftp")) {
+      return UploadTarget{list_uri, credentials};
     }
     return Error(ErrorCode::kInvalidValue,
                  "no upload target for " + (list_uri.empty() ? "a list without hv:uri" : list_uri) +
@@ -71,21 +62,6 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
   }
   return UploadTarget{best->target + list_uri.substr(best->prefix.size()),
                       explicit_credentials ? credentials : best->credentials};
-}
-
-std::string SiblingUrl(const std::string& url, const std::string& name) {
-  const auto [start, end] = PathBounds(url);
-  const size_t slash = url.rfind('/', end == 0 ? 0 : end - 1);
-  if (slash == std::string::npos && start == 0) return name;  // not a URL: a bare name
-  if (slash == std::string::npos || slash < start) return url.substr(0, start) + "/" + name;
-  return url.substr(0, slash + 1) + name;
-}
-
-std::string UrlFileName(const std::string& url) {
-  const auto [start, end] = PathBounds(url);
-  const size_t slash = url.rfind('/', end == 0 ? 0 : end - 1);
-  if (slash == std::string::npos || slash < start) return url.substr(start, end - start);
-  return url.substr(slash + 1, end - slash - 1);
 }
 
 Result<std::string> PublishedImageName(const std::filesystem::path& file) {

@@ -8,9 +8,10 @@
 // (prefix, target, optional credentials file), so that hv:uri
 // https://example.org/lists/my.list is uploaded to
 // sftp://me@web.example.org/srv/www/lists/my.list. The longest matching
-// prefix wins. Without a matching rule, an https://, file:// or sftp://
-// hv:uri is its own target (plain http:// is not: credentials would travel
-// in clear).
+// prefix wins. Without a matching rule, an https, file or sftp hv:uri (its
+// scheme as libcurl reads it) is its own target (plain http is not:
+// credentials would travel in clear). The URLs of image files beside the
+// list come from SiblingUrl (common/url.h).
 #ifndef VMC_CASTER_PUBLISH_H_
 #define VMC_CASTER_PUBLISH_H_
 
@@ -37,15 +38,6 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
                                    const std::optional<std::string>& explicit_target,
                                    const std::optional<std::string>& explicit_credentials,
                                    const std::vector<std::string>& rules);
-
-// The URL of a file named `name` in the same directory as `url`
-// ("https://h/a/list" + "img.qcow2" -> "https://h/a/img.qcow2"; a query or
-// fragment of `url` is not carried over; "https://h" -> "https://h/img.qcow2").
-std::string SiblingUrl(const std::string& url, const std::string& name);
-
-// The last segment of the path of `url` ("https://h/a/my.list?x" ->
-// "my.list"); empty when the path ends with "/" or there is none.
-std::string UrlFileName(const std::string& url);
 
 // The name under which an image file is published beside its list: the
 // local file's name, when it is a safe URL path segment (1-128 of

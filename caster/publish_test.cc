@@ -80,6 +80,18 @@ TEST(ResolveTargetTest, NonMatchingRulesFallBackToTheUriItself) {
   }
 }
 
+// The scheme is the one libcurl will upload with, however it is spelt.
+TEST(ResolveTargetTest, TheUrisSchemeIsReadAsLibcurlReadsIt) {
+  for (const std::string uri : {"FILE:///srv/www/l.list", "Sftp://me@host/srv/l", "file:/srv/l"}) {
+    EXPECT_EQ(Resolve(uri, nullopt, nullopt, {}).url, uri);
+  }
+  for (const std::string uri : {"httpsx://h/l", "https//h/l", " https://h/l", "HTTP://h/l"}) {
+    const auto t = ResolveTarget(uri, nullopt, nullopt, {});
+    ASSERT_FALSE(t.ok()) << uri;
+    EXPECT_EQ(t.error().code(), ErrorCode::kInvalidValue) << uri;
+  }
+}
+
 TEST(ResolveTargetTest, PlainHttpUriIsNoTarget) {
   // Credentials would travel in clear: a rule or --target must say so.
   const auto t = ResolveTarget("http://www.example.org/l.list", nullopt, nullopt, {});
@@ -112,34 +124,6 @@ TEST(ResolveTargetTest, MalformedRuleRefusedEvenWithAnotherMatch) {
                                {"https://www.example.org/ file:///srv/", "broken"});
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.error().code(), ErrorCode::kConfigInvalid);
-}
-
-TEST(SiblingUrlTest, ReplacesTheLastPathSegment) {
-  EXPECT_EQ(SiblingUrl("https://h/a/list", "img.qcow2"), "https://h/a/img.qcow2");
-  EXPECT_EQ(SiblingUrl("https://h/a/", "img.qcow2"), "https://h/a/img.qcow2");
-  EXPECT_EQ(SiblingUrl("file:///srv/www/l.list", "i.img"), "file:///srv/www/i.img");
-  EXPECT_EQ(SiblingUrl("sftp://me@h:2222/~/lists/l", "i.img"), "sftp://me@h:2222/~/lists/i.img");
-}
-
-TEST(SiblingUrlTest, HostWithoutPath) {
-  EXPECT_EQ(SiblingUrl("https://h", "img"), "https://h/img");
-  EXPECT_EQ(SiblingUrl("https://h:8443", "img"), "https://h:8443/img");
-  EXPECT_EQ(SiblingUrl("https://h/", "img"), "https://h/img");
-}
-
-TEST(SiblingUrlTest, QueryAndFragmentAreNotCarriedOver) {
-  EXPECT_EQ(SiblingUrl("https://h/a/list?sig=x/y", "img"), "https://h/a/img");
-  EXPECT_EQ(SiblingUrl("https://h/a/list#frag/x", "img"), "https://h/a/img");
-  EXPECT_EQ(SiblingUrl("https://h?x=/y", "img"), "https://h/img");
-}
-
-TEST(UrlFileNameTest, LastSegmentOfThePath) {
-  EXPECT_EQ(UrlFileName("https://h/a/my.list"), "my.list");
-  EXPECT_EQ(UrlFileName("https://h/a/my.list?x=/y#z"), "my.list");
-  EXPECT_EQ(UrlFileName("sftp://me@h/srv/l"), "l");
-  EXPECT_EQ(UrlFileName("https://h/a/"), "");
-  EXPECT_EQ(UrlFileName("https://h"), "");
-  EXPECT_EQ(UrlFileName("file:///l.list"), "l.list");
 }
 
 TEST(PublishedImageNameTest, SafeNamesPass) {

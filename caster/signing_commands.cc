@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <utility>
 
 #include "caster/commands.h"
 #include "caster/list_store.h"
@@ -17,6 +18,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/output.h"
+#include "common/url.h"
 #include "common/verify_command.h"
 
 namespace vmc::caster {
@@ -53,7 +55,7 @@ Status PlaceImagesBesideList(ImageList& list, const ListMeta& meta) {
   // Published name -> local file: two files of one name would overwrite each
   // other beside the list (and so would a file named like the list itself).
   std::map<std::string, std::string> placed;
-  const std::string list_name = UrlFileName(list.uri());
+  VMC_ASSIGN_OR_RETURN(const std::string list_name, UrlFileName(list.uri()));
   for (const auto& [image_id, file] : meta.image_files) {
     const auto image = list.FindImage(image_id);
     if (!image) continue;
@@ -65,11 +67,11 @@ Status PlaceImagesBesideList(ImageList& list, const ListMeta& meta) {
           .With("file", file)
           .With("image", image_id);
     }
+    VMC_ASSIGN_OR_RETURN(const std::string image_url, SiblingUrl(list.uri(), name));
     const auto [other, fresh] = placed.emplace(name, file);
     if (!fresh && other->second != file) {
       return Error(ErrorCode::kInvalidValue, "image files " + other->second + " and " + file +
-                                                 " would both be published as " +
-                                                 SiblingUrl(list.uri(), name) +
+                                                 " would both be published as " + image_url +
                                                  ": rename one of them")
           .With("file", file)
           .With("image", image_id);
@@ -83,7 +85,7 @@ Status PlaceImagesBesideList(ImageList& list, const ListMeta& meta) {
           .With("file", file)
           .With("image", image_id);
     }
-    VMC_RETURN_IF_ERROR(list.SetImage(image_id, "hv:uri", SiblingUrl(list.uri(), name)));
+    VMC_RETURN_IF_ERROR(list.SetImage(image_id, "hv:uri", image_url));
   }
   return Ok();
 }
@@ -178,7 +180,7 @@ class TempFile {
 // Refuses an image file whose published name is the target's own file name:
 // the list, uploaded last, would replace it.
 Status CheckImageNamesAgainstTarget(const SignedList& s, const UploadTarget& target) {
-  const std::string list_name = UrlFileName(target.url);
+  VMC_ASSIGN_OR_RETURN(const std::string list_name, UrlFileName(target.url));
   for (const auto& [image_id, file] : s.meta.image_files) {
     if (!s.list.FindImage(image_id)) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
@@ -198,7 +200,8 @@ Status UploadImages(HttpClient& client, const SignedList& s, const UploadTarget&
   for (const auto& [image_id, file] : s.meta.image_files) {
     if (!s.list.FindImage(image_id)) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
-    UploadRequest request{SiblingUrl(target.url, name), file, credentials};
+    VMC_ASSIGN_OR_RETURN(std::string image_url, SiblingUrl(target.url, name));
+    UploadRequest request{std::move(image_url), file, credentials};
     LogInfo("uploading image " + image_id + " to " + RedactUrl(request.url));
     VMC_RETURN_IF_ERROR(client.Upload(request));
   }

@@ -14,7 +14,8 @@
 //                    announced with the same metadata after the image left
 //                    its list), and whether AvailablePostfix is still due
 // Keys are built only from names and identifiers that passed
-// ValidateIdentifier(), so "/" never occurs inside one.
+// ValidateIdentifier(), so "/" never occurs inside one. The values' encoding
+// is state_records.h's.
 //
 // Each method is one transaction (Environment::Update/View), so no
 // transaction outlives a call, and none spans network I/O.
@@ -75,7 +76,7 @@ struct AcceptedList {
   TimePoint created{};
   TimePoint expires{};
   // When an update last judged this list current: it accepted it, or a 304
-  // judged it again (steps 3, 4, 6, 7) and TouchList/RecordCycle recorded
+  // judged it again (steps 3, 4, 6, 7) and RecordCycle recorded
   // that. (`catcher_subscription_last_verified_timestamp_seconds`.)
   TimePoint fetched_at{};
   std::string etag;
@@ -190,11 +191,6 @@ class State {
                     const std::string& verified_against, TimePoint now, size_t history_limit,
                     bool subscribed = false);
 
-  // Records that a conditional fetch found the list unchanged (new validators
-  // when the server sent them); nothing else changes.
-  Status TouchList(const std::string& name, const std::string& etag,
-                   const std::string& last_modified, TimePoint fetched_at, bool subscribed = false);
-
   // `catcher subscription reset-version`: marks the list held so that the
   // next list is accepted whatever its version (AcceptedList::version_reset)
   // and records the reset, its time and reason in the history, in one
@@ -202,8 +198,6 @@ class State {
   Result<std::string> ResetVersion(const std::string& name, const std::string& reason, TimePoint at,
                                    bool subscribed = false);
 
-  Status RecordAttempt(const std::string& name, const AttemptRecord& attempt,
-                       bool subscribed = false);
   // The touches and attempts of a whole cycle in one transaction: one disk
   // sync for 500 unchanged subscriptions instead of a thousand. Returns the
   // command subscriptions removed meanwhile, for which nothing was recorded.

@@ -58,6 +58,26 @@ class StateTest : public ::testing::Test {
 
   State& state() { return *state_; }
 
+  // What an update cycle records for a 304 of subscription `name`: the
+  // validators on the list held (whichever it is, when `verified` is empty),
+  // and the attempt.
+  Status RecordUnchanged(const std::string& name, const std::string& etag, TimePoint at,
+                         const std::string& verified = "") {
+    const CycleRecord record{name, false, ListTouch{verified, etag, "", at},
+                             AttemptRecord{at, "unchanged", "", 0}};
+    auto removed = state().RecordCycle({record});
+    if (!removed.ok()) return std::move(removed).error();
+    EXPECT_TRUE(removed->empty());
+    return Ok();
+  }
+
+  Status RecordAttempt(const std::string& name, const AttemptRecord& attempt) {
+    auto removed = state().RecordCycle({CycleRecord{name, false, std::nullopt, attempt}});
+    if (!removed.ok()) return std::move(removed).error();
+    EXPECT_TRUE(removed->empty());
+    return Ok();
+  }
+
   std::vector<std::string> HistoryVersions(const std::string& name) {
     auto h = state().History(name);
     EXPECT_TRUE(h.ok());
@@ -182,7 +202,7 @@ TEST_F(StateTest, ResetVersionIsRecordedAndLastsUntilAnotherListIsAccepted) {
   EXPECT_EQ(history->front().reset->reason, "key compromised");
 
   // A 304's touch and the same list served again keep it pending.
-  ASSERT_TRUE(state().TouchList("sub", "\"e2\"", "", At(2)).ok());
+  ASSERT_TRUE(RecordUnchanged("sub", "\"e2\"", At(2), "aa").ok());
   ASSERT_TRUE(state().AcceptList("sub", List("1000000", "aa"), "aa", At(3), 20).ok());
   held = state().CurrentList("sub");
   ASSERT_TRUE(held.ok() && held->has_value());
@@ -311,9 +331,9 @@ TEST_F(StateTest, AHostileImageIdentifierAbortsTheWholeAcceptance) {
   EXPECT_EQ(seen->count("img-c"), 0u);
 }
 
-TEST_F(StateTest, TouchListChangesOnlyValidatorsAndFetchTime) {
+TEST_F(StateTest, ACycleTouchChangesOnlyValidatorsAndFetchTime) {
   ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
-  ASSERT_TRUE(state().TouchList("sub", "\"new-etag\"", "", At(7)).ok());
+  ASSERT_TRUE(RecordUnchanged("sub", "\"new-etag\"", At(7)).ok());
   auto list = state().CurrentList("sub");
   ASSERT_TRUE(list.ok() && list->has_value());
   EXPECT_EQ((*list)->etag, "\"new-etag\"");
@@ -322,8 +342,8 @@ TEST_F(StateTest, TouchListChangesOnlyValidatorsAndFetchTime) {
   EXPECT_EQ((*list)->version, "1");
   EXPECT_EQ((*list)->signed_bytes, List("1", "aa").signed_bytes);
   EXPECT_TRUE(HistoryVersions("sub").empty());
-  // Nothing held: nothing to touch, nothing created.
-  ASSERT_TRUE(state().TouchList("none", "\"e\"", "", At(7)).ok());
+  // Nothing held: nothing to touch, no list created (only the attempt).
+  ASSERT_TRUE(RecordUnchanged("none", "\"e\"", At(7)).ok());
   auto none = state().CurrentList("none");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
@@ -369,10 +389,9 @@ TEST_F(StateTest, RecordCycleWritesTouchesAndAttemptsTogether) {
   EXPECT_EQ((*state().LastAttempt("a"))->at, At(5));
 }
 
-TEST_F(StateTest, RecordAttemptKeepsTheLastOne) {
-  ASSERT_TRUE(state().RecordAttempt("sub", {At(1), "updated", "", 0}).ok());
-  ASSERT_TRUE(
-      state().RecordAttempt("sub", {At(2), "list-expired", "image list x is expired", 5}).ok());
+TEST_F(StateTest, ACycleKeepsTheLastAttempt) {
+  ASSERT_TRUE(RecordAttempt("sub", {At(1), "updated", "", 0}).ok());
+  ASSERT_TRUE(RecordAttempt("sub", {At(2), "list-expired", "image list x is expired", 5}).ok());
   auto attempt = state().LastAttempt("sub");
   ASSERT_TRUE(attempt.ok() && attempt->has_value());
   EXPECT_EQ((*attempt)->at, At(2));
@@ -461,8 +480,8 @@ TEST_F(StateTest, HostileNamesAreRefusedByEveryMethod) {
     SCOPED_TRACE(name);
     EXPECT_FALSE(state().AddSubscription(Record(name), List("1", "aa"), At(0)).ok());
     EXPECT_FALSE(state().AcceptList(name, List("1", "aa"), "", At(0), 20).ok());
-    EXPECT_FALSE(state().TouchList(name, "", "", At(0)).ok());
-    EXPECT_FALSE(state().RecordAttempt(name, {At(0), "updated", "", 0}).ok());
+    EXPECT_FALSE(RecordUnchanged(name, "", At(0)).ok());
+    EXPECT_FALSE(RecordAttempt(name, {At(0), "updated", "", 0}).ok());
     EXPECT_FALSE(state().CurrentList(name).ok());
     EXPECT_FALSE(state().History(name).ok());
     EXPECT_FALSE(state().Seen(name).ok());
@@ -508,6 +527,29 @@ TEST_F(StateTest, KeptCertificatesRoundTrip) {
   const auto after = state().CurrentList("sub");
   ASSERT_TRUE(after.ok() && after->has_value());
   EXPECT_TRUE((*after)->certificates.empty());
+}
+
+// Damage found by an operation is reported, naming the entry, and nothing
+// is written on top of it.
+TEST_F(StateTest, DamagedEntriesAreStorageErrorsNamingThem) {
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  ASSERT_TRUE(state()
+                  .env()
+                  .Update([](WriteTxn& txn) -> Status {
+                    VMC_RETURN_IF_ERROR(txn.Put("history", "sub/not-a-number", "{}"));
+                    return txn.Put("lists", "other", "[]");
+                  })
+                  .ok());
+  const Status accept = state().AcceptList("sub", List("3", "cc"), "bb", At(2), 20);
+  ASSERT_FALSE(accept.ok());
+  EXPECT_EQ(accept.error().code(), ErrorCode::kStorage);
+  EXPECT_EQ(accept.error().message(),
+            "the catcher database entry history/sub/not-a-number is damaged");
+  EXPECT_EQ((*state().CurrentList("sub"))->version, "2");
+  const auto other = state().CurrentList("other");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message(), "the catcher database entry lists/other is damaged");
 }
 
 TEST_F(StateTest, CachedRecordsRoundTrip) {

@@ -38,16 +38,6 @@ namespace {
 // ---------------------------------------------------------------------------
 // Owners of libcurl and libc resources.
 
-struct CurlFree {
-  void operator()(char* p) const { curl_free(p); }
-};
-using CurlString = std::unique_ptr<char, CurlFree>;
-
-struct UrlCleanup {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-using UrlHandle = std::unique_ptr<CURLU, UrlCleanup>;
-
 struct SlistFree {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -82,59 +72,7 @@ CURLcode GlobalInit() {
 }
 
 // ---------------------------------------------------------------------------
-// URLs, through libcurl's own parser.
-
-UrlHandle ParseUrl(std::string_view url, unsigned flags) {
-  UrlHandle handle(curl_url());
-  if (!handle) return nullptr;
-  if (curl_url_set(handle.get(), CURLUPART_URL, std::string(url).c_str(), flags) != CURLUE_OK) {
-    return nullptr;
-  }
-  return handle;
-}
-
-std::string UrlPart(CURLU* url, CURLUPart part, unsigned flags = 0) {
-  char* raw = nullptr;
-  if (curl_url_get(url, part, &raw, flags) != CURLUE_OK) return {};
-  CurlString owned(raw);
-  return owned ? std::string(owned.get()) : std::string();
-}
-
-// Drops "user:password@" by hand, for text libcurl cannot parse.
-std::string StripUserinfo(std::string_view url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
-  const size_t authority = scheme_end + 3;
-  const size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
-  const size_t at = url.substr(authority, authority_end - authority).rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  return std::string(url.substr(0, authority)) + std::string(url.substr(authority + at + 1));
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string SchemeOf(std::string_view url) {
-  const UrlHandle parsed = ParseUrl(url, CURLU_NON_SUPPORT_SCHEME);
-  return parsed ? Lower(UrlPart(parsed.get(), CURLUPART_SCHEME)) : std::string();
-}
-
-bool ListContains(std::string_view comma_list, std::string_view word) {
-  size_t start = 0;
-  while (start <= comma_list.size()) {
-    const size_t end = std::min(comma_list.find(',', start), comma_list.size());
-    std::string_view item = comma_list.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (Lower(item) == word) return true;
-    start = end + 1;
-  }
-  return false;
-}
+// Redirects.
 
 // Redirects may stay on https, or go from http to http or https. Never to
 // file:// (a server must not make us read local files), never down from https
@@ -142,7 +80,7 @@ bool ListContains(std::string_view comma_list, std::string_view word) {
 std::string RedirectProtocols(std::string_view scheme, std::string_view allowed) {
   std::string out;
   auto add = [&](std::string_view p) {
-    if (!ListContains(allowed, p)) return;
+    if (!SchemeAllowed(p, allowed)) return;
     if (!out.empty()) out += ',';
     out += p;
   };
@@ -175,10 +113,7 @@ class Context {
     } else if (const auto* key = std::get_if<SshKey>(&credentials)) {
       secrets_.push_back(key->passphrase);
     }
-    if (const UrlHandle parsed = ParseUrl(url, CURLU_NON_SUPPORT_SCHEME)) {
-      secrets_.push_back(UrlPart(parsed.get(), CURLUPART_PASSWORD));
-      secrets_.push_back(UrlPart(parsed.get(), CURLUPART_PASSWORD, CURLU_URLDECODE));
-    }
+    for (std::string& password : UrlPasswords(url)) secrets_.push_back(std::move(password));
   }
 
   const std::string& url() const { return url_; }
@@ -395,7 +330,7 @@ int OnTransferInfo(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 // libcurl transfers from (CURLOPT_CURLU) and the scheme judged against the
 // request's protocols, so that no other reading of the text can differ.
 struct TargetUrl {
-  UrlHandle handle;
+  Url url;
   std::string scheme;  // lowercase
 };
 
@@ -403,10 +338,10 @@ struct TargetUrl {
 // (file:/x, FILE://, file://localhost/ are all "file").
 Result<TargetUrl> Target(const std::string& url, std::string_view protocols,
                          const Context& context) {
-  // No CURLU_GUESS_SCHEME: text without a scheme is not read as http.
-  TargetUrl target{ParseUrl(url, CURLU_NON_SUPPORT_SCHEME), {}};
-  if (!target.handle) return context.Fail(ErrorCode::kInvalidValue, "not a URL libcurl accepts");
-  target.scheme = Lower(UrlPart(target.handle.get(), CURLUPART_SCHEME));
+  auto parsed = Url::Parse(url);
+  if (!parsed.ok()) return context.Fail(ErrorCode::kInvalidValue, "not a URL libcurl accepts");
+  TargetUrl target{std::move(parsed).value(), {}};
+  target.scheme = target.url.scheme();
   if (!SchemeAllowed(target.scheme, protocols)) {
     return context
         .Fail(ErrorCode::kNetwork, "protocol not allowed: the URL's scheme is \"" + target.scheme +
@@ -629,33 +564,31 @@ struct UploadPlan {
 
 Result<UploadPlan> PlanUpload(const std::string& url, const Context& context) {
   UploadPlan plan;
-  plan.scheme = SchemeOf(url);
   plan.transfer_url = url;
+  auto parsed = Url::Parse(url);
+  if (!parsed.ok()) return plan;  // Target() refuses it, naming the transfer
+  plan.scheme = parsed->scheme();
   if (plan.scheme != "file" && plan.scheme != "sftp") return plan;  // http(s): atomic server-side
-  const UrlHandle parsed = ParseUrl(url, 0);
-  if (!parsed) return context.Fail(ErrorCode::kInvalidValue, "not a valid URL");
-  const std::string path = UrlPart(parsed.get(), CURLUPART_PATH, CURLU_URLDECODE);
+  const std::string path = parsed->path();
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash + 1 == path.size()) {
     return context.Fail(ErrorCode::kInvalidValue, "the URL names a directory, not a file");
   }
   const std::string temp =
       path.substr(0, slash + 1) + "." + path.substr(slash + 1) + "." + RandomHex() + ".part";
-  if (curl_url_set(parsed.get(), CURLUPART_PATH, temp.c_str(), CURLU_URLENCODE) != CURLUE_OK) {
+  auto temp_url = parsed->WithPath(temp);
+  if (!temp_url.ok())
     return context.Fail(ErrorCode::kInvalidValue, "cannot build a temporary name");
-  }
-  plan.transfer_url = UrlPart(parsed.get(), CURLUPART_URL);
+  plan.transfer_url = temp_url->ToString();
   if (plan.scheme == "file") {
     plan.local_temp = temp;
     plan.local_target = path;
     return plan;
   }
-  // libcurl reads "/~/" as the home directory; quote commands take paths
-  // relative to it instead.
-  auto remote = [](const std::string& p) { return p.rfind("/~/", 0) == 0 ? p.substr(3) : p; };
   // "*": the target may not exist yet.
-  plan.remote_commands = {"*rm " + QuotePath(remote(path)),
-                          "rename " + QuotePath(remote(temp)) + " " + QuotePath(remote(path))};
+  plan.remote_commands = {
+      "*rm " + QuotePath(SftpCommandPath(path)),
+      "rename " + QuotePath(SftpCommandPath(temp)) + " " + QuotePath(SftpCommandPath(path))};
   return plan;
 }
 
@@ -686,16 +619,6 @@ Status CommitLocal(const UploadPlan& plan, const Context& context) {
 // Public functions.
 
 std::string_view DefaultUserAgent() { return "caster-catcher/" VMC_VERSION; }
-
-std::string RedactUrl(std::string_view url) {
-  const UrlHandle parsed = ParseUrl(url, CURLU_NON_SUPPORT_SCHEME);
-  if (!parsed) return StripUserinfo(url);
-  curl_url_set(parsed.get(), CURLUPART_USER, nullptr, 0);
-  curl_url_set(parsed.get(), CURLUPART_PASSWORD, nullptr, 0);
-  curl_url_set(parsed.get(), CURLUPART_OPTIONS, nullptr, 0);
-  std::string out = UrlPart(parsed.get(), CURLUPART_URL);
-  return out.empty() ? StripUserinfo(url) : out;
-}
 
 void HttpClient::EasyDeleter::operator()(void* easy) const { curl_easy_cleanup(easy); }
 
@@ -746,7 +669,7 @@ Result<FetchResult> HttpClient::Fetch(const FetchRequest& request) {
   CURL* easy = easy_.get();
   char error_buffer[CURL_ERROR_SIZE];
   VMC_ASSIGN_OR_RETURN(const TargetUrl target, Target(request.url, request.protocols, context));
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.handle.get(),
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.url.handle(),
                               target.scheme, request.protocols, request.credentials,
                               options_.fetch_timeout, error_buffer, context));
   StringList headers;
@@ -817,7 +740,7 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
   const std::chrono::milliseconds total_timeout =
       request.timeout.count() > 0 ? request.timeout : options_.transfer_timeout;
   VMC_ASSIGN_OR_RETURN(const TargetUrl target, Target(request.url, request.protocols, context));
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.handle.get(),
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kReceive, target.url.handle(),
                               target.scheme, request.protocols, request.credentials, total_timeout,
                               error_buffer, context));
 
@@ -908,7 +831,7 @@ Status HttpClient::Upload(const UploadRequest& request) {
   char error_buffer[CURL_ERROR_SIZE];
   VMC_ASSIGN_OR_RETURN(const TargetUrl target,
                        Target(plan.transfer_url, options_.upload_protocols, context));
-  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kUpload, target.handle.get(),
+  VMC_RETURN_IF_ERROR(Prepare(easy, options_, Direction::kUpload, target.url.handle(),
                               target.scheme, options_.upload_protocols, request.credentials,
                               options_.transfer_timeout, error_buffer, context));
   StringList commands;

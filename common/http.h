@@ -44,10 +44,6 @@ inline constexpr uint64_t kDefaultMaxDocumentBytes = 16 * 1024 * 1024;
 // "caster-catcher/<version>", sent as the User-Agent.
 std::string_view DefaultUserAgent();
 
-// `url` with any user name, password and login options removed, for messages
-// and logs. A query string is kept: do not put secrets there.
-std::string RedactUrl(std::string_view url);
-
 // Credentials for one request. They are handed to libcurl and never logged
 // nor copied into an Error. They go only to the request URL's origin (scheme,
 // host, port): libcurl (CURLOPT_UNRESTRICTED_AUTH off, for basic auth and

@@ -665,16 +665,6 @@ TEST_F(HttpTest, WrongBearerTokenRejectedWithoutLeakingIt) {
   EXPECT_EQ(result.error().ToJson().find(wrong), std::string::npos);
 }
 
-TEST(RedactUrlTest, StripsUserinfo) {
-  EXPECT_EQ(RedactUrl("https://user:pw@example.org:8443/a/b?x=1"),
-            "https://example.org:8443/a/b?x=1");
-  EXPECT_EQ(RedactUrl("sftp://user@example.org/~/lists/l.json"),
-            "sftp://example.org/~/lists/l.json");
-  EXPECT_EQ(RedactUrl("https://example.org/plain"), "https://example.org/plain");
-  // Text libcurl cannot parse still loses its userinfo.
-  EXPECT_EQ(RedactUrl("weird://us er:p w@host name/x").find("p w"), std::string::npos);
-}
-
 // ---------------------------------------------------------------------------
 // Downloads.
 

@@ -112,7 +112,6 @@ class ReadTxn {
 
  private:
   friend class Environment;
-  class ResizeGate;  // store.cc
   struct TxnAbort {
     void operator()(MDB_txn* txn) const;
   };
@@ -134,7 +133,6 @@ class WriteTxn : public ReadTxn {
 
  private:
   friend class Environment;
-  class ResizeGate;  // store.cc
   WriteTxn(const Environment* env, MDB_txn* txn) : ReadTxn(env, txn) {}
 };
 

@@ -6,8 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <memory>
-
-#include "common/http.h"
+#include <utility>
 
 namespace vmc {
 namespace {
@@ -39,6 +38,32 @@ Error NotAUrl(std::string_view url, std::string_view why) {
       .With("url", shown);
 }
 
+// Text libcurl cannot parse: whatever precedes its last "@" may be a
+// password, and there is no reading of it to tell.
+std::string MaskUnparsed(std::string_view url) {
+  const size_t at = url.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return "***" + std::string(url.substr(at));
+}
+
+// A path segment's characters (RFC 3986 pchar) stay; others are %XX.
+std::string EncodeSegment(std::string_view name) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (alnum || std::string_view("-._~!$&'()*+,;=:@").find(c) != std::string_view::npos) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  return out;
+}
+
 Result<UrlHandle> Parse(std::string_view url) {
   UrlHandle handle(curl_url());
   if (!handle) return Error(ErrorCode::kInvalidValue, "out of memory parsing a URL");
@@ -49,6 +74,12 @@ Result<UrlHandle> Parse(std::string_view url) {
     return NotAUrl(url, std::string("is not a URL libcurl accepts: ") + curl_url_strerror(rc));
   }
   return handle;
+}
+
+Result<UrlHandle> Duplicate(CURLU* url) {
+  UrlHandle copy(curl_url_dup(url));
+  if (!copy) return Error(ErrorCode::kInvalidValue, "out of memory copying a URL");
+  return copy;
 }
 
 }  // namespace
@@ -97,6 +128,88 @@ Result<UrlOrigin> ParseHttpsOrigin(std::string_view text) {
     return NotAUrl(text, "is not https: credentials are never sent over " + origin.scheme);
   }
   return origin;
+}
+
+std::string RedactUrl(std::string_view url) {
+  UrlHandle parsed(curl_url());
+  if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, std::string(url).c_str(),
+                              CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return MaskUnparsed(url);
+  }
+  curl_url_set(parsed.get(), CURLUPART_USER, nullptr, 0);
+  curl_url_set(parsed.get(), CURLUPART_PASSWORD, nullptr, 0);
+  curl_url_set(parsed.get(), CURLUPART_OPTIONS, nullptr, 0);
+  std::string out = Part(parsed.get(), CURLUPART_URL);
+  return out.empty() ? MaskUnparsed(url) : out;
+}
+
+std::vector<std::string> UrlPasswords(std::string_view url) {
+  auto parsed = Parse(url);
+  if (!parsed.ok()) return {};
+  std::vector<std::string> out;
+  for (const unsigned flags : {0U, static_cast<unsigned>(CURLU_URLDECODE)}) {
+    std::string password = Part(parsed->get(), CURLUPART_PASSWORD, flags);
+    if (!password.empty()) out.push_back(std::move(password));
+  }
+  return out;
+}
+
+void Url::Cleanup::operator()(Curl_URL* url) const { curl_url_cleanup(url); }
+
+Url::Url(Url&&) noexcept = default;
+Url& Url::operator=(Url&&) noexcept = default;
+Url::~Url() = default;
+
+Result<Url> Url::Parse(std::string_view text) {
+  VMC_ASSIGN_OR_RETURN(UrlHandle handle, vmc::Parse(text));
+  return Url(std::unique_ptr<Curl_URL, Cleanup>(handle.release()));
+}
+
+std::string Url::scheme() const { return Lower(Part(handle_.get(), CURLUPART_SCHEME)); }
+
+std::string Url::raw_path() const { return Part(handle_.get(), CURLUPART_PATH); }
+
+std::string Url::path() const { return Part(handle_.get(), CURLUPART_PATH, CURLU_URLDECODE); }
+
+std::string Url::ToString() const { return Part(handle_.get(), CURLUPART_URL); }
+
+Result<Url> Url::WithPath(std::string_view decoded_path) const {
+  VMC_ASSIGN_OR_RETURN(UrlHandle copy, Duplicate(handle_.get()));
+  const CURLUcode rc =
+      curl_url_set(copy.get(), CURLUPART_PATH, std::string(decoded_path).c_str(), CURLU_URLENCODE);
+  if (rc != CURLUE_OK) {
+    return NotAUrl(ToString(), "cannot take the path \"" + std::string(decoded_path) +
+                                   "\": " + curl_url_strerror(rc));
+  }
+  return Url(std::unique_ptr<Curl_URL, Cleanup>(copy.release()));
+}
+
+Result<std::string> SiblingUrl(std::string_view url, std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) {
+    return Error(
+               ErrorCode::kInvalidValue,
+               "\"" + std::string(name) + "\" is not a file name to place beside " + RedactUrl(url))
+        .With("name", std::string(name));
+  }
+  VMC_ASSIGN_OR_RETURN(const UrlHandle parsed, vmc::Parse(url));
+  const std::string path = Part(parsed.get(), CURLUPART_PATH);
+  const std::string sibling = path.substr(0, path.rfind('/') + 1) + EncodeSegment(name);
+  if (curl_url_set(parsed.get(), CURLUPART_PATH, sibling.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(parsed.get(), CURLUPART_QUERY, nullptr, 0) != CURLUE_OK ||
+      curl_url_set(parsed.get(), CURLUPART_FRAGMENT, nullptr, 0) != CURLUE_OK) {
+    return NotAUrl(url, "cannot name a file beside it");
+  }
+  return Part(parsed.get(), CURLUPART_URL);
+}
+
+Result<std::string> UrlFileName(std::string_view url) {
+  VMC_ASSIGN_OR_RETURN(const UrlHandle parsed, vmc::Parse(url));
+  const std::string path = Part(parsed.get(), CURLUPART_PATH);
+  return path.substr(path.rfind('/') + 1);
+}
+
+std::string SftpCommandPath(std::string_view path) {
+  return std::string(path.starts_with("/~/") ? path.substr(3) : path);
 }
 
 }  // namespace vmc
