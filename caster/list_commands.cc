@@ -15,7 +15,7 @@ namespace vmc::caster {
 namespace {
 
 // A list file to import is at most this big (as a fetched list, DESIGN.md 5).
-constexpr uint64_t kMaxImportBytes = kDefaultMaxDocumentBytes;
+constexpr uint64_t kMaxImportBytes = kDefaultMaxListBytes;
 
 Result<ListStore> OpenStore(const Invocation& inv) { return ListStore::Open(StoreDir(inv)); }
 

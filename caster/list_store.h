@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/error.h"
 #include "common/imagelist.h"
 #include "common/store.h"
@@ -25,7 +26,7 @@
 namespace vmc::caster {
 
 struct ListMeta {
-  int lifetime_days = 28;
+  int lifetime_days = kDefaultLifetimeDays;
   // The highest version ever signed (signing never goes back to or below it,
   // even when an upload failed after signing: the list might have reached the
   // server, and subscribers refuse a reused version with other content).

@@ -16,10 +16,9 @@
 #include <string>
 
 #include "common/cli.h"
+#include "common/defaults.h"
 
 namespace vmc::caster {
-
-inline constexpr int kDefaultLifetimeDays = 28;
 
 po::options_description GlobalOptions();
 po::options_description ConfigKeys();

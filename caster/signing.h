@@ -13,6 +13,7 @@
 
 #include "caster/list_store.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/error.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
@@ -33,7 +34,7 @@ Result<SigningIdentity> LoadIdentity(const KeySource& source, TimePoint now);
 
 struct SigningParameters {
   TimePoint now;
-  int lifetime_days = 28;
+  int lifetime_days = kDefaultLifetimeDays;
   // An explicit hv:version; otherwise the higher of the list's and the last
   // signed version, bumped (numeric-aware: 1.0.9 -> 1.0.10).
   std::optional<std::string> version;

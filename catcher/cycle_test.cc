@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -107,11 +108,13 @@ class CycleTest : public testing::Test {
     }
     const Status cache = RunCache(*cycle, steps, nullptr, out.report);
     EXPECT_TRUE(cache.ok()) << cache.error().ToString();
-    auto inventory = cycle->TheInventory();
+    // What `catcher images` shows afterwards (the cycle's own inventory was
+    // taken before its downloads).
+    auto inventory = Cycle::Observe(ctx, FixedClock(at)).TakeInventory();
     EXPECT_TRUE(inventory.ok());
     if (!inventory.ok()) return out;
-    for (const auto& item : (*inventory)->images) {
-      const ImageList& list = (*inventory)->lists[item.list_index].list;
+    for (const auto& item : inventory->images) {
+      const ImageList& list = inventory->lists[item.list_index].list;
       out.states[list.image(item.index).identifier()] = std::string(InventoryStateName(item.state));
     }
     return out;
@@ -201,6 +204,40 @@ TEST_F(CycleTest, ACycleVerifiesTheListOnceForAllItsConsumers) {
   ASSERT_TRUE(next->TheInventory().ok());
   EXPECT_EQ(next->Work().smime_verifications, 1u);
   EXPECT_EQ(next->Work().inventories, 1u);
+}
+
+// Steps 2-8 judge at the instant they are given, nothing else: the same
+// signed bytes at instants around the list's dates (created an hour before
+// t0, expiring ten minutes after it; skew 300 s).
+TEST_F(CycleTest, VerifyCandidateJudgesAtTheInstantItIsGiven) {
+  PublishList(t0_ + minutes(10));
+  Context ctx = OpenContext();
+  const std::string bytes = test::ReadFile(dir_ / "server" / "list");
+  const TimePoint created = t0_ - hours(1);
+  struct Instant {
+    const char* what;
+    TimePoint at;
+    std::optional<std::string> refusal;
+  };
+  const std::vector<Instant> instants = {
+      {"created beyond the skew ahead", created - seconds(301), "list-future-dated"},
+      {"created just within the skew", created - seconds(300), std::nullopt},
+      {"now", t0_, std::nullopt},
+      {"a second before it expires", t0_ + minutes(10) - seconds(1), std::nullopt},
+      {"the instant it expires", t0_ + minutes(10), "list-expired"},
+      {"long after", t0_ + hours(24 * 365), "list-expired"},
+  };
+  for (const Instant& i : instants) {
+    SCOPED_TRACE(i.what);
+    const auto verified = VerifyCandidate(bytes, ctx.subscriptions.at(0), std::nullopt,
+                                          UpdateParametersFor(ctx, i.at));
+    if (!i.refusal) {
+      EXPECT_TRUE(verified.ok()) << verified.error().ToString();
+      continue;
+    }
+    ASSERT_FALSE(verified.ok());
+    EXPECT_EQ(ErrorCodeName(verified.error().code()), *i.refusal) << verified.error().ToString();
+  }
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ Status SetUpDescriptors(posix_spawn_file_actions_t* actions) {
     if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
 #endif
-  if (rc != 0) return Error(ErrorCode::kIo, std::string("cannot set up ") + std::strerror(rc));
+  if (rc != 0) return Error(ErrorCode::kIo, std::string("cannot set up ") + ErrnoText(rc));
   return Ok();
 }
 
@@ -292,7 +292,7 @@ Status EventRunner::Run(const Event& event) const {
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    return Error(ErrorCode::kIo, "cannot run " + what + ": " + std::strerror(rc));
+    return Error(ErrorCode::kIo, "cannot run " + what + ": " + ErrnoText(rc));
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   int status = 0;

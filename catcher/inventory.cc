@@ -1,8 +1,12 @@
 #include "catcher/inventory.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <thread>
+#include <unordered_map>
 
 #include "catcher/cache_layout.h"
 #include "catcher/claims.h"
@@ -22,8 +26,8 @@ struct ListVerdict {
 // trivially against itself), its signature once. A list that no longer
 // verifies is still read, from the content its signature proved, so that
 // its images can be shown as expired.
-Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
-                             const UpdateParameters& params) {
+ListVerdict Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
+                     const UpdateParameters& params) {
   auto message = VerifySmime(stored.signed_bytes);
   if (!message.ok()) return ListVerdict{std::nullopt, message.error().message()};
   auto content = CheckVerifiedMessage(*message, sub, stored, params);
@@ -34,17 +38,110 @@ Result<ListVerdict> Reverify(const ResolvedSubscription& sub, const AcceptedList
   return ListVerdict{std::move(list).value(), refusal};
 }
 
-// The list of `sub` held in the state, judged at params.now: the one the
-// cycle verified when it is still the one stored, else verified now.
-Result<ListVerdict> ListOf(const ResolvedSubscription& sub, const AcceptedList& stored,
-                           const UpdateParameters& params,
-                           std::map<std::string, VerifiedList>& verified) {
-  const auto it = verified.find(sub.name);
-  if (it != verified.end() && it->second.content_sha512 == stored.content_sha512) {
-    return ListVerdict{std::move(it->second.list), ""};
+// A subscription's list as the inventory judges it.
+struct Held {
+  const ResolvedSubscription* sub;
+  std::optional<AcceptedList> stored;  // none: to verify, `verdict` is set
+  ListVerdict verdict;
+};
+
+// Verifies the lists the cycle did not, on every core: they are independent,
+// and an idle cycle of 500 subscriptions spends most of its time here. The
+// trust store and the verification steps are safe to share between threads.
+void VerifyHeld(std::vector<Held>& held, const UpdateParameters& params) {
+  std::vector<Held*> pending;
+  for (Held& h : held) {
+    if (h.stored) pending.push_back(&h);
   }
-  return Reverify(sub, stored, params);
+  const auto verify = [&](Held& h) {
+    h.verdict = Reverify(*h.sub, *h.stored, params);
+    h.stored.reset();  // its signed bytes are no longer needed
+  };
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::min<std::size_t>(cores, pending.size() / 8);
+  if (threads <= 1) {
+    for (Held* h : pending) verify(*h);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < pending.size(); i = next++) verify(*pending[i]);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
 }
+
+// The lists of the subscriptions held in the state, judged at params.now:
+// the one the cycle verified when it is still the one stored, else verified
+// now.
+Result<std::vector<Held>> HeldLists(const Context& ctx, const UpdateParameters& params,
+                                    std::map<std::string, VerifiedList>& verified) {
+  std::vector<Held> held;
+  for (const auto& sub : ctx.subscriptions) {
+    VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> stored, ctx.state.CurrentList(sub.name));
+    if (!stored) continue;
+    const auto it = verified.find(sub.name);
+    if (it != verified.end() && it->second.content_sha512 == stored->content_sha512) {
+      held.push_back({&sub, std::nullopt, ListVerdict{std::move(it->second.list), ""}});
+    } else {
+      held.push_back({&sub, std::move(stored), {}});
+    }
+  }
+  VerifyHeld(held, params);
+  return held;
+}
+
+// The inode of each regular file in `dir` by name: one readdir instead of
+// an lstat per image. nullopt when the directory cannot be read, or its
+// entries' types are not reported (then each file is looked at itself).
+using Inodes = std::unordered_map<std::string, ino_t>;
+std::optional<Inodes> RegularFiles(const std::filesystem::path& dir, dev_t* device) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  DIR* d = fstat(fd, &st) == 0 ? fdopendir(fd) : nullptr;
+  if (d == nullptr) {
+    close(fd);
+    return std::nullopt;
+  }
+  *device = st.st_dev;
+  Inodes out;
+  bool typed = true;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_type == DT_UNKNOWN) typed = false;
+    if (e->d_type == DT_REG) out.emplace(e->d_name, e->d_ino);
+  }
+  closedir(d);
+  if (!typed) return std::nullopt;
+  return out;
+}
+
+// Whether an image's view is a hard link of its content file, for every
+// image of one inventory.
+class ViewCheck {
+ public:
+  explicit ViewCheck(const CacheLayout& layout) : layout_(layout) {
+    dev_t views_dev = 0, content_dev = 0;
+    views_ = RegularFiles(layout.cache, &views_dev);
+    content_ = RegularFiles(layout.content, &content_dev);
+    // Inode numbers say "the same file" only on one filesystem.
+    if (views_dev != content_dev) views_.reset();
+  }
+
+  bool Linked(const std::string& id, const std::string& sha) const {
+    if (!views_ || !content_) return SameFile(layout_.ViewFile(id), layout_.ContentFile(sha));
+    const auto view = views_->find(id);
+    const auto content = content_->find(sha);
+    return view != views_->end() && content != content_->end() && view->second == content->second;
+  }
+
+ private:
+  const CacheLayout& layout_;
+  std::optional<Inodes> views_;
+  std::optional<Inodes> content_;
+};
 
 }  // namespace
 
@@ -95,10 +192,11 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
   Inventory inventory;
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
-  for (const auto& sub : ctx.subscriptions) {
-    VMC_ASSIGN_OR_RETURN(const auto stored, ctx.state.CurrentList(sub.name));
-    if (!stored) continue;
-    VMC_ASSIGN_OR_RETURN(ListVerdict verdict, ListOf(sub, *stored, params, verified));
+  VMC_ASSIGN_OR_RETURN(std::vector<Held> held, HeldLists(ctx, params, verified));
+  const ViewCheck views(layout);
+  for (Held& h : held) {
+    const ResolvedSubscription& sub = *h.sub;
+    ListVerdict& verdict = h.verdict;
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
     const auto endorser = verdict.list->endorser();
@@ -120,8 +218,7 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
       const ImageFacts facts{item.list_identifier, id, sha, endorser_dn, item.is_new, image.size()};
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
       // Only a wanted image's files are looked at.
-      const bool cached =
-          item.decision.wanted() && SameFile(layout.ViewFile(id), layout.ContentFile(sha));
+      const bool cached = item.decision.wanted() && views.Linked(id, sha);
       ImageVerdict judged =
           JudgeImage({item.decision, verdict.refusal, image.expires(), cached}, params.now);
       item.state = judged.state;

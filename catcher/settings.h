@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/cli.h"
+#include "common/defaults.h"
 #include "common/http.h"
 #include "common/trust.h"
 
@@ -44,13 +45,13 @@ struct Settings {
   // origin (see CredentialsForImage in cache.cc).
   std::map<std::string, std::filesystem::path> image_credentials;
   // Verification.
-  std::chrono::seconds created_skew{300};
+  std::chrono::seconds created_skew = kDefaultCreatedSkew;
   // A list created longer ago than this is refused (step 7); none: no cap.
   // A policy subscription's max_list_age wins over it.
   std::optional<std::chrono::seconds> max_list_age;
   // The weakest signer and CA keys accepted (step 3): may only be raised.
   KeyMinimums key_minimums;
-  std::size_t history_limit = 20;
+  std::size_t history_limit = kDefaultHistoryLimit;
   // The cache and the daemon.
   unsigned downloads = 0;  // at once; 0: the number of cores
   // Each download's time budget: hv:size over download_min_rate bytes/s, at

@@ -34,6 +34,7 @@
 #include "catcher/state.h"
 #include "catcher/subscription.h"
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/error.h"
 #include "common/http.h"
 #include "common/imagelist.h"
@@ -50,11 +51,11 @@ struct UpdateParameters {
   // Step 3's key minimums, for a store built without `trust`.
   KeyMinimums key_minimums;
   TimePoint now;  // the one instant every step judges
-  std::chrono::seconds created_skew{300};
+  std::chrono::seconds created_skew = kDefaultCreatedSkew;
   // The config's max-list-age (step 7); a subscription's own wins.
   std::optional<std::chrono::seconds> max_list_age;
-  std::uint64_t max_list_bytes = kDefaultMaxDocumentBytes;
-  std::size_t history_limit = 20;
+  std::uint64_t max_list_bytes = kDefaultMaxListBytes;
+  std::size_t history_limit = kDefaultHistoryLimit;
 };
 
 // The update parameters of `ctx` at `now`, without a trust store (a cycle

@@ -10,13 +10,6 @@
 
 namespace vmc {
 
-Error SystemError(std::string_view action, const std::filesystem::path& path, int err) {
-  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kDiskFull : ErrorCode::kIo;
-  return Error(code,
-               "cannot " + std::string(action) + " " + path.string() + ": " + std::strerror(err))
-      .With("path", path.string());
-}
-
 Result<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mode_t mode) {
   const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
   std::string pattern = (dir / ("." + target.filename().string() + ".XXXXXX")).string();

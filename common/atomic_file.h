@@ -55,10 +55,6 @@ Status WriteFileAtomically(const std::filesystem::path& target, std::string_view
 // kListTooLarge when it is bigger (checked before reading it).
 Result<std::string> ReadFileCapped(const std::filesystem::path& path, std::uint64_t max_bytes);
 
-// The error for a failed system call on `path` (errno); ENOSPC and EDQUOT
-// become kDiskFull, everything else kIo.
-Error SystemError(std::string_view action, const std::filesystem::path& path, int err);
-
 }  // namespace vmc
 
 #endif  // VMC_COMMON_ATOMIC_FILE_H_

@@ -47,10 +47,10 @@ std::string ModeText(mode_t mode) {
 // The file's bytes, if it is a regular file only its owner may read.
 Result<std::string> ReadPrivateFile(const std::filesystem::path& path) {
   const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) return Invalid(path, std::string("cannot be read: ") + std::strerror(errno));
+  if (fd.get() < 0) return Invalid(path, std::string("cannot be read: ") + ErrnoText(errno));
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) {
-    return Invalid(path, std::string("cannot be read: ") + std::strerror(errno));
+    return Invalid(path, std::string("cannot be read: ") + ErrnoText(errno));
   }
   if (!S_ISREG(st.st_mode)) return Invalid(path, "is not a regular file");
   if ((st.st_mode & 077) != 0) {
@@ -67,7 +67,7 @@ Result<std::string> ReadPrivateFile(const std::filesystem::path& path) {
   for (;;) {
     const ssize_t n = read(fd.get(), buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Invalid(path, std::string("cannot be read: ") + std::strerror(errno));
+    if (n < 0) return Invalid(path, std::string("cannot be read: ") + ErrnoText(errno));
     if (n == 0) break;
     bytes.append(buffer, static_cast<size_t>(n));
     if (bytes.size() > static_cast<size_t>(kMaxBytes)) {

@@ -3,6 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace vmc {
 namespace {
 
@@ -126,6 +129,18 @@ std::string Error::ToJson() const {
   writer.EndObject();
   writer.EndObject();
   return buffer.GetString();
+}
+
+std::string ErrnoText(int err) {
+  char buffer[256];
+  // The GNU strerror_r: returns the text, in `buffer` or a static string.
+  return strerror_r(err, buffer, sizeof buffer);
+}
+
+Error SystemError(std::string_view action, const std::filesystem::path& path, int err) {
+  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::kDiskFull : ErrorCode::kIo;
+  return Error(code, "cannot " + std::string(action) + " " + path.string() + ": " + ErrnoText(err))
+      .With("path", path.string());
 }
 
 }  // namespace vmc

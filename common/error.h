@@ -7,6 +7,7 @@
 #ifndef VMC_COMMON_ERROR_H_
 #define VMC_COMMON_ERROR_H_
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -158,6 +159,14 @@ class [[nodiscard]] Result<void> {
 using Status = Result<void>;
 
 inline Status Ok() { return {}; }
+
+// The text of an errno value, safe on any thread (std::strerror is not: the
+// downloads and the schema check run on threads of their own).
+std::string ErrnoText(int err);
+
+// The error for a failed system call on `path` (errno); ENOSPC and EDQUOT
+// become kDiskFull, everything else kIo.
+Error SystemError(std::string_view action, const std::filesystem::path& path, int err);
 
 }  // namespace vmc
 

@@ -595,8 +595,7 @@ Result<UploadPlan> PlanUpload(const std::string& url, const Context& context) {
 Status SyncPath(const std::filesystem::path& path, const Context& context) {
   const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0 || fsync(fd.get()) != 0) {
-    return context.Fail(ErrorCode::kIo,
-                        "cannot sync " + path.string() + ": " + std::strerror(errno));
+    return context.Fail(ErrorCode::kIo, "cannot sync " + path.string() + ": " + ErrnoText(errno));
   }
   return Ok();
 }
@@ -823,8 +822,7 @@ Status HttpClient::Upload(const UploadRequest& request) {
   struct stat info {};
   if (!source || fstat(fileno(source.get()), &info) != 0) {
     return context
-        .Fail(ErrorCode::kIo,
-              "cannot read " + request.source.string() + ": " + std::strerror(errno))
+        .Fail(ErrorCode::kIo, "cannot read " + request.source.string() + ": " + ErrnoText(errno))
         .With("file", request.source.string());
   }
   CURL* easy = easy_.get();

@@ -32,14 +32,11 @@
 #include <string_view>
 #include <variant>
 
+#include "common/defaults.h"
 #include "common/error.h"
 #include "common/url.h"
 
 namespace vmc {
-
-// The cap on a fetched document (an image list) unless the request says
-// otherwise.
-inline constexpr uint64_t kDefaultMaxDocumentBytes = 16 * 1024 * 1024;
 
 // "caster-catcher/<version>", sent as the User-Agent.
 std::string_view DefaultUserAgent();
@@ -115,7 +112,7 @@ struct FetchRequest {
   std::string last_modified;
   // More bytes than this abort the transfer at once, whether or not the server
   // announced its length.
-  uint64_t max_bytes = kDefaultMaxDocumentBytes;
+  uint64_t max_bytes = kDefaultMaxListBytes;
 };
 
 struct FetchResult {

@@ -46,7 +46,7 @@ std::string_view FromVal(const MDB_val& val) {
 // strerror(), which is not thread-safe.
 std::string LmdbReason(int rc) {
   if (rc < 0) return mdb_strerror(rc);
-  return std::generic_category().message(rc);
+  return ErrnoText(rc);
 }
 
 ErrorCode CodeFor(int rc) {

@@ -85,7 +85,7 @@ Status CheckCaDir(const std::filesystem::path& dir) {
   if (ec || !std::filesystem::exists(status)) return invalid("does not exist");
   if (!std::filesystem::is_directory(status)) return invalid("is not a directory");
   if (::access(dir.c_str(), R_OK | X_OK) != 0) {
-    return invalid(std::string("cannot be read: ") + std::strerror(errno));
+    return invalid(std::string("cannot be read: ") + ErrnoText(errno));
   }
   // X509_LOOKUP_add_dir takes a ':'-separated list: such a path would be
   // split into others silently.

@@ -23,15 +23,12 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/error.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
 
 namespace vmc {
-
-// How far dc:date:created may lie ahead of "now" (clock skew between the
-// publisher and this host) unless configured otherwise.
-inline constexpr std::chrono::seconds kDefaultCreatedSkew{300};
 
 // Step 4, first half: the list names its endorser (hv:endorser/hv:x509 hv:dn
 // and hv:ca), and the signer is exactly that endorser, compared as X.509

@@ -19,7 +19,7 @@ void DefineVerifyOptions(po::options_description& o, po::positional_options_desc
 
 Status RunVerify(const Invocation& inv, const std::filesystem::path& ca_dir) {
   const std::string file = inv.Get<std::string>("file");
-  VMC_ASSIGN_OR_RETURN(const std::string bytes, ReadFileCapped(file, kDefaultMaxDocumentBytes));
+  VMC_ASSIGN_OR_RETURN(const std::string bytes, ReadFileCapped(file, kDefaultMaxListBytes));
   OfflineCheck check;
   check.ca_dir = ca_dir;
   check.at = SystemClock().Now();
