@@ -75,12 +75,9 @@ struct Endorser {
   std::string name;  // the key under "endorsers"; follows the identifier rule
   std::string dn;
   std::string ca;
-  // dn and ca parsed; the loader sets them (an Endorser without them matches
-  // nothing).
+  // dn and ca parsed; the loader sets them. Step 4 compares a signer with
+  // the names of its subscription's endorser (catcher/subscription.h).
   std::optional<EndorserNames> names;
-
-  // EndorserNames::Matches. REQUIRES: both non-null.
-  bool Matches(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
 // Which images of a subscribed list the site wants (catcher/selection.h
@@ -154,13 +151,6 @@ struct Policy {
   // long as this Policy is neither modified nor destroyed.
   const Endorser* FindEndorser(std::string_view name) const;
   const Subscription* FindSubscription(std::string_view name) const;
-
-  // Whether some endorser of the policy has exactly these subject and issuer
-  // names, compared as X.509 names. Note that verification step 4 asks a
-  // narrower question, "is it THIS subscription's endorser": use
-  // FindEndorser(subscription.endorser)->Matches() for that.
-  // REQUIRES: both non-null.
-  bool IsTrustedEndorser(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
 // Parses and checks policy text. `file_label` names the file in errors and
