@@ -4,9 +4,10 @@
 //
 // The file is JSON with // and /* */ comments and trailing commas (an admin
 // who comments out the last entry of an array must not break the file),
-// read by common/json_reader.h under its rules (at most 16 levels, UTF-8, no
-// key twice) and validated with the embedded schemas/policy.schema.json. Unknown keys and
-// keys given twice are refused: a typo must not silently disable a rule.
+// read by common/json_reader.h under its rules (at most 16 levels, UTF-8,
+// no key twice) and validated with the embedded schemas/policy.schema.json.
+// Unknown keys and keys given twice are refused: a typo must not silently
+// disable a rule.
 // After the schema, the loader checks what a schema cannot: every
 // subscription names a defined endorser; subscription names, URLs and list
 // identifiers are unique; DNs parse as X.509 names; identifiers follow the
