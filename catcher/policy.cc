@@ -1,13 +1,9 @@
 #include "catcher/policy.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 
 #include <algorithm>
 #include <cstddef>
-#include <set>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -17,11 +13,11 @@
 #include "common/digest.h"
 #include "common/http.h"
 #include "common/identifier.h"
+#include "common/json_reader.h"
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/trust.h"
 #include "common/url.h"
-#include "common/utf8.h"
 
 namespace vmc::catcher {
 namespace {
@@ -30,12 +26,11 @@ using rapidjson::SizeType;
 using rapidjson::Value;
 
 constexpr std::string_view kSchemaName = "policy.schema.json";
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-    rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
-// A valid policy nests four levels (/subscriptions/0/images/0). The bound
-// keeps the schema validator, which recurses, far from the stack's end.
-constexpr std::size_t kMaxDepth = 16;
+// Comments and trailing commas: the admin edits the file. A valid policy
+// nests four levels (/subscriptions/0/images/0); the depth bound keeps the
+// schema validator, which recurses, far from the stack's end.
+constexpr JsonReadOptions kPolicyJson{
+    .max_bytes = kMaxPolicyFileBytes, .max_depth = 16, .syntax = JsonSyntax::kCommented};
 
 // The policy text and its name, for every error message.
 struct Source {
@@ -43,48 +38,8 @@ struct Source {
   std::string_view file;
 };
 
-// ---------------------------------------------------------------------------
-// Positions and pointers.
-
-struct TextPosition {
-  std::size_t line = 1;
-  std::size_t column = 1;
-};
-
-// Line and column (from 1) of byte `offset`. The column counts UTF-8
-// characters, not bytes, because that is what an editor shows.
-TextPosition PositionOf(std::string_view text, std::size_t offset) {
-  offset = std::min(offset, text.size());
-  TextPosition position;
-  std::size_t line_start = 0;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++position.line;
-      line_start = i + 1;
-    }
-  }
-  for (std::size_t i = line_start; i < offset; ++i) {
-    const bool continuation = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
-    if (!continuation) ++position.column;
-  }
-  return position;
-}
-
-// RFC 6901 escaping, as RapidJSON's Pointer::Stringify writes it, so that
-// the pointers of the schema validator and of this file compare equal.
-std::string Child(std::string_view parent, std::string_view token) {
-  std::string pointer(parent);
-  pointer += '/';
-  for (const char c : token) {
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer += c;
-    }
-  }
-  return pointer;
+std::string Child(std::string_view parent, std::string_view key) {
+  return std::string(parent) + "/" + JsonPointerToken(key);
 }
 
 std::string Child(std::string_view parent, std::size_t index) {
@@ -141,256 +96,12 @@ Error Invalid(const Source& source, std::size_t offset, std::string_view pointer
       .With("pointer", std::string(pointer));
 }
 
-// ---------------------------------------------------------------------------
-// SAX plumbing: where the reader is, and where a token started.
-
-// The JSON pointer of the value a SAX reader is in, one frame per open
-// container. Also notices a key given twice in one object.
-class PointerTracker {
- public:
-  // A value starts: a scalar, or a container before Open().
-  void Value() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().elements;
-  }
-  void Open(bool array) {
-    frames_.emplace_back();
-    frames_.back().array = array;
-  }
-  void Close() { frames_.pop_back(); }
-  // Returns false when the innermost object already has `key`.
-  bool Key(std::string_view key) {
-    Frame& frame = frames_.back();
-    frame.key.assign(key);
-    frame.keyed = true;
-    return frame.keys.emplace(key).second;
-  }
-
-  std::size_t depth() const { return frames_.size(); }
-
-  std::string Pointer() const {
-    std::string pointer;
-    for (const Frame& frame : frames_) {
-      if (frame.array) {
-        if (frame.elements == 0) break;
-        pointer = Child(pointer, frame.elements - 1);
-      } else {
-        if (!frame.keyed) break;
-        pointer = Child(pointer, frame.key);
-      }
-    }
-    return pointer;
-  }
-
- private:
-  struct Frame {
-    bool array = false;
-    std::size_t elements = 0;  // started so far; the current one is elements - 1
-    std::string key;           // the current member's key
-    bool keyed = false;
-    std::set<std::string, std::less<>> keys;
-  };
-  std::vector<Frame> frames_;
-};
-
-enum class TokenKind { kString, kLiteral, kBracket };
-
-bool IsLiteralChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-         c == '-' || c == '.';
-}
-
-// Where the token that a handler is being called for began, given the
-// stream position `end` at the call. RapidJSON's iterative parser (the only
-// mode used here) calls the handler for a string, number or literal just
-// after its last byte, but for '{' and '[' before taking the bracket.
-std::size_t TokenStart(std::string_view text, std::size_t end, TokenKind kind) {
-  end = std::min(end, text.size());
-  if (end == 0) return 0;
-  switch (kind) {
-    case TokenKind::kBracket:
-      return end;
-    case TokenKind::kLiteral: {  // a number, true, false or null
-      std::size_t i = end;
-      while (i > 0 && IsLiteralChar(text[i - 1])) --i;
-      return i;
-    }
-    case TokenKind::kString: {
-      // The opening quote is the nearest one before the closing quote that
-      // is not escaped, i.e. not preceded by an odd run of backslashes.
-      for (std::size_t i = end - 1; i > 0;) {
-        --i;
-        if (text[i] != '"') continue;
-        std::size_t backslashes = 0;
-        while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
-        if (backslashes % 2 == 0) return i;
-      }
-      return 0;
-    }
-  }
-  return 0;
-}
-
-struct SyntaxFailure {
-  std::size_t offset = 0;
-  std::string pointer;
-  std::string reason;
-};
-
-// Builds a Document from SAX events, refusing what JSON allows but a policy
-// must not hold: a key twice in one object (the second would silently
-// replace the first) and deep nesting.
-class BuildingHandler {
- public:
-  BuildingHandler(rapidjson::Document* doc, const rapidjson::MemoryStream* stream,
-                  std::string_view text)
-      : doc_(doc), stream_(stream), text_(text) {}
-
-  bool Null() { return Scalar() && doc_->Null(); }
-  bool Bool(bool b) { return Scalar() && doc_->Bool(b); }
-  bool Int(int i) { return Scalar() && doc_->Int(i); }
-  bool Uint(unsigned u) { return Scalar() && doc_->Uint(u); }
-  bool Int64(std::int64_t i) { return Scalar() && doc_->Int64(i); }
-  bool Uint64(std::uint64_t u) { return Scalar() && doc_->Uint64(u); }
-  bool Double(double d) { return Scalar() && doc_->Double(d); }
-  bool RawNumber(const char* s, SizeType n, bool copy) {
-    return Scalar() && doc_->RawNumber(s, n, copy);
-  }
-  bool String(const char* s, SizeType n, bool copy) {
-    return Scalar() && Text({s, n}) && doc_->String(s, n, copy);
-  }
-  bool Key(const char* s, SizeType n, bool copy) {
-    // Checked first, so that the error's pointer never holds the bad key.
-    if (!Text({s, n})) return false;
-    if (!tracker_.Key({s, n})) {
-      return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
-                  "the key " + Quote({s, n}) +
-                      " appears twice in one object; the second would silently replace the "
-                      "first");
-    }
-    return doc_->Key(s, n, copy);
-  }
-  bool StartObject() { return Open(false) && doc_->StartObject(); }
-  bool EndObject(SizeType members) {
-    tracker_.Close();
-    return doc_->EndObject(members);
-  }
-  bool StartArray() { return Open(true) && doc_->StartArray(); }
-  bool EndArray(SizeType elements) {
-    tracker_.Close();
-    return doc_->EndArray(elements);
-  }
-
-  const std::optional<SyntaxFailure>& failure() const { return failure_; }
-  std::string Pointer() const { return tracker_.Pointer(); }
-
- private:
-  bool Scalar() {
-    tracker_.Value();
-    return true;
-  }
-  bool Open(bool array) {
-    tracker_.Value();
-    if (tracker_.depth() >= kMaxDepth) {
-      return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kBracket),
-                  "it nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    }
-    tracker_.Open(array);
-    return true;
-  }
-  // kParseValidateEncodingFlag checks the bytes as written, but RapidJSON
-  // 1.1.0 decodes an unpaired low-surrogate escape ("\udc00") into bytes that
-  // are not UTF-8, which no JSON writer could put out again.
-  bool Text(std::string_view text) {
-    if (IsValidUtf8(text)) return true;
-    return Fail(TokenStart(text_, stream_->Tell(), TokenKind::kString),
-                "the string is not Unicode text (it has an unpaired \\u surrogate escape)");
-  }
-  bool Fail(std::size_t offset, std::string reason) {
-    failure_ = SyntaxFailure{offset, tracker_.Pointer(), std::move(reason)};
-    return false;
-  }
-
-  rapidjson::Document* doc_;
-  const rapidjson::MemoryStream* stream_;
-  std::string_view text_;
-  PointerTracker tracker_;
-  std::optional<SyntaxFailure> failure_;
-};
-
-// Re-reads the text to find where the value at `target` starts: its key for
-// an object member, the value itself for an array element or the root.
-// Stops the reader as soon as it is found.
-class LocatingHandler {
- public:
-  LocatingHandler(std::string_view target, const rapidjson::MemoryStream* stream,
-                  std::string_view text)
-      : target_(target), stream_(stream), text_(text) {}
-
-  bool Null() { return Scalar(TokenKind::kLiteral); }
-  bool Bool(bool) { return Scalar(TokenKind::kLiteral); }
-  bool Int(int) { return Scalar(TokenKind::kLiteral); }
-  bool Uint(unsigned) { return Scalar(TokenKind::kLiteral); }
-  bool Int64(std::int64_t) { return Scalar(TokenKind::kLiteral); }
-  bool Uint64(std::uint64_t) { return Scalar(TokenKind::kLiteral); }
-  bool Double(double) { return Scalar(TokenKind::kLiteral); }
-  bool RawNumber(const char*, SizeType, bool) { return Scalar(TokenKind::kLiteral); }
-  bool String(const char*, SizeType, bool) { return Scalar(TokenKind::kString); }
-  bool Key(const char* s, SizeType n, bool) {
-    tracker_.Key({s, n});
-    return !Found(TokenKind::kString);
-  }
-  bool StartObject() { return Open(false); }
-  bool EndObject(SizeType) {
-    tracker_.Close();
-    return true;
-  }
-  bool StartArray() { return Open(true); }
-  bool EndArray(SizeType) {
-    tracker_.Close();
-    return true;
-  }
-
-  std::optional<std::size_t> offset() const { return offset_; }
-
- private:
-  bool Scalar(TokenKind kind) {
-    tracker_.Value();
-    return !Found(kind);
-  }
-  bool Open(bool array) {
-    tracker_.Value();
-    if (Found(TokenKind::kBracket)) return false;
-    tracker_.Open(array);
-    return true;
-  }
-  // Records the start of the token just read when it is the target.
-  bool Found(TokenKind kind) {
-    if (tracker_.Pointer() != target_) return false;
-    offset_ = TokenStart(text_, stream_->Tell(), kind);
-    return true;
-  }
-
-  std::string_view target_;
-  const rapidjson::MemoryStream* stream_;
-  std::string_view text_;
-  PointerTracker tracker_;
-  std::optional<std::size_t> offset_;
-};
-
-std::optional<std::size_t> FindPointer(std::string_view text, std::string_view pointer) {
-  rapidjson::MemoryStream stream(text.data(), text.size());
-  LocatingHandler handler(pointer, &stream, text);
-  rapidjson::Reader reader;
-  reader.Parse<kParseFlags>(stream, handler);  // stopped early on success
-  return handler.offset();
-}
-
 // Byte offset where the value at `pointer` is written. A pointer that names
 // nothing in the text (which the callers never pass) falls back to its
 // nearest ancestor, so that an error always has a line.
 std::size_t LocatePointer(std::string_view text, std::string pointer) {
   for (;;) {
-    if (const auto offset = FindPointer(text, pointer)) return *offset;
+    if (const auto offset = FindJsonValue(text, kPolicyJson, pointer)) return *offset;
     if (pointer.empty()) return 0;
     pointer.erase(pointer.rfind('/'));
   }
@@ -399,58 +110,35 @@ std::size_t LocatePointer(std::string_view text, std::string pointer) {
 // ---------------------------------------------------------------------------
 // The three stages: JSON, schema, meaning.
 
+// A refusal of the reader's own rules points at the token refused; a syntax
+// error at the byte where reading stopped.
 Result<rapidjson::Document> ParseJson(const Source& source) {
-  rapidjson::Document doc;
-  rapidjson::MemoryStream stream(source.text.data(), source.text.size());
-  std::optional<SyntaxFailure> failure;
-  auto generate = [&](rapidjson::Document& target) {
-    BuildingHandler handler(&target, &stream, source.text);
-    rapidjson::Reader reader;
-    const rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, handler);
-    if (result.IsError()) {
-      failure = handler.failure().value_or(SyntaxFailure{
-          result.Offset(), handler.Pointer(),
-          std::string("not valid JSON: ") + rapidjson::GetParseError_En(result.Code())});
-    }
-    return !result.IsError();
-  };
-  doc.Populate(generate);
-  if (failure) return Invalid(source, failure->offset, failure->pointer, failure->reason);
-  return doc;
+  JsonReadResult read = ReadJson(source.text, kPolicyJson);
+  if (read.ok()) return std::move(read.document());
+  const JsonRefusal& refusal = read.refusal();
+  const std::string reason =
+      refusal.rule == JsonRule::kSyntax ? "not valid JSON: " + refusal.reason : refusal.reason;
+  return Invalid(source, refusal.start, refusal.pointer, reason);
 }
 
-// The reason of a schema violation without the validator's "<what> violates
-// the schema at <pointer>: " prefix, which Invalid() says in its own way.
-std::string SchemaReason(const Error& violation, std::string_view what, const std::string& pointer,
-                         const std::string& keyword) {
-  if (keyword == "additionalProperties") {
-    return "unknown key " + Quote(LastToken(pointer)) +
+std::string SchemaReason(const SchemaViolation& violation) {
+  if (violation.keyword == "additionalProperties") {
+    return "unknown key " + Quote(LastToken(violation.pointer)) +
            " (unknown keys are refused so that a typo cannot disable a rule)";
   }
-  const std::string prefix = std::string(what) + " violates the schema at " +
-                             (pointer.empty() ? std::string("the top level") : pointer) + ": ";
-  const std::string& message = violation.message();
-  if (message.compare(0, prefix.size(), prefix) == 0) {
-    return "violates the schema: " + message.substr(prefix.size());
-  }
-  return message;
+  return "violates the schema: " + violation.reason;
 }
 
 Status ValidateSchema(const Source& source, const rapidjson::Document& doc) {
-  // Compiled once: JsonSchema::Validate() is thread-safe.
+  // Compiled once: JsonSchema::Check() is thread-safe.
   static const Result<JsonSchema> schema = JsonSchema::FromEmbedded(kSchemaName);
   if (!schema.ok()) return schema.error();  // a build defect, not the admin's
-  constexpr std::string_view kWhat = "policy";
-  Status valid = schema->Validate(doc, kWhat);
-  if (valid.ok()) return Ok();
-  const Error& violation = valid.error();
-  const std::string pointer = DetailOf(violation, "pointer");
-  const std::string keyword = DetailOf(violation, "keyword");
-  Error error = Invalid(source, LocatePointer(source.text, pointer), pointer,
-                        SchemaReason(violation, kWhat, pointer, keyword));
-  for (const auto& [key, value] : violation.details()) {
-    if (key != "pointer") error.With(key, value);
-  }
+  const std::optional<SchemaViolation> violation = schema->Check(doc);
+  if (!violation) return Ok();
+  Error error = Invalid(source, LocatePointer(source.text, violation->pointer), violation->pointer,
+                        SchemaReason(*violation));
+  error.With("keyword", violation->keyword).With("schema_pointer", violation->schema_pointer);
+  if (!violation->missing.empty()) error.With("missing", violation->missing);
   return error;
 }
 
@@ -692,10 +380,6 @@ bool EndorserNames::Matches(const X509_NAME* subject_name, const X509_NAME* issu
   return subject.Matches(subject_name) && issuer.Matches(issuer_name);
 }
 
-bool Endorser::Matches(const X509_NAME* subject, const X509_NAME* issuer) const {
-  return names && names->Matches(subject, issuer);
-}
-
 const Endorser* Policy::FindEndorser(std::string_view name) const {
   const auto it = std::find_if(endorsers.begin(), endorsers.end(),
                                [&](const Endorser& e) { return e.name == name; });
@@ -708,18 +392,7 @@ const Subscription* Policy::FindSubscription(std::string_view name) const {
   return it == subscriptions.end() ? nullptr : &*it;
 }
 
-bool Policy::IsTrustedEndorser(const X509_NAME* subject, const X509_NAME* issuer) const {
-  return std::any_of(endorsers.begin(), endorsers.end(),
-                     [&](const Endorser& e) { return e.Matches(subject, issuer); });
-}
-
 Result<Policy> ParsePolicy(std::string_view text, std::string_view file_label) {
-  // RFC 8259 allows a parser to ignore a byte order mark; editors do not
-  // count it as a column.
-  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
-  if (text.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
-    text.remove_prefix(kByteOrderMark.size());
-  }
   const Source source{text, file_label};
   VMC_ASSIGN_OR_RETURN(const rapidjson::Document doc, ParseJson(source));
   VMC_RETURN_IF_ERROR(ValidateSchema(source, doc));

@@ -4,8 +4,10 @@
 //
 // The file is JSON with // and /* */ comments and trailing commas (an admin
 // who comments out the last entry of an array must not break the file),
-// validated with the embedded schemas/policy.schema.json. Unknown keys and
-// keys given twice are refused: a typo must not silently disable a rule.
+// read by common/json_reader.h under its rules (at most 16 levels, UTF-8,
+// no key twice) and validated with the embedded schemas/policy.schema.json.
+// Unknown keys and keys given twice are refused: a typo must not silently
+// disable a rule.
 // After the schema, the loader checks what a schema cannot: every
 // subscription names a defined endorser; subscription names, URLs and list
 // identifiers are unique; DNs parse as X.509 names; identifiers follow the
@@ -75,12 +77,9 @@ struct Endorser {
   std::string name;  // the key under "endorsers"; follows the identifier rule
   std::string dn;
   std::string ca;
-  // dn and ca parsed; the loader sets them (an Endorser without them matches
-  // nothing).
+  // dn and ca parsed; the loader sets them. Step 4 compares a signer with
+  // the names of its subscription's endorser (catcher/subscription.h).
   std::optional<EndorserNames> names;
-
-  // EndorserNames::Matches. REQUIRES: both non-null.
-  bool Matches(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
 // Which images of a subscribed list the site wants (catcher/selection.h
@@ -154,13 +153,6 @@ struct Policy {
   // long as this Policy is neither modified nor destroyed.
   const Endorser* FindEndorser(std::string_view name) const;
   const Subscription* FindSubscription(std::string_view name) const;
-
-  // Whether some endorser of the policy has exactly these subject and issuer
-  // names, compared as X.509 names. Note that verification step 4 asks a
-  // narrower question, "is it THIS subscription's endorser": use
-  // FindEndorser(subscription.endorser)->Matches() for that.
-  // REQUIRES: both non-null.
-  bool IsTrustedEndorser(const X509_NAME* subject, const X509_NAME* issuer) const;
 };
 
 // Parses and checks policy text. `file_label` names the file in errors and

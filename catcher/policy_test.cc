@@ -169,12 +169,18 @@ TEST(PolicyTest, LookUps) {
   EXPECT_EQ(policy.FindSubscription("base")->url, "https://example.org/l");
   EXPECT_EQ(policy.FindSubscription("other"), nullptr);
 
-  // Compared as X.509 names: case and spacing do not matter, order does.
+  // What step 4 asks (catcher/update.cc): is the signer the endorser of the
+  // subscription "base", whose names the loader parsed (as
+  // catcher/subscription.cc hands them to the update)? Compared as X.509
+  // names: case and spacing do not matter, order does.
   const auto trusted = [&](const Policy& p, std::string_view dn, std::string_view ca) {
     auto subject = ParseDn(dn);
     auto issuer = ParseDn(ca);
     EXPECT_TRUE(subject.ok() && issuer.ok()) << dn << " / " << ca;
-    return subject.ok() && issuer.ok() && p.IsTrustedEndorser(subject->get(), issuer->get());
+    const Subscription* sub = p.FindSubscription("base");
+    const Endorser* endorser = sub ? p.FindEndorser(sub->endorser) : nullptr;
+    return subject.ok() && issuer.ok() && endorser != nullptr && endorser->names &&
+           endorser->names->Matches(subject->get(), issuer->get());
   };
   EXPECT_TRUE(trusted(policy, "/C=DE/O=GermanGrid/OU=DESY/CN=Owen Synge",
                       "/C=DE/O=GermanGrid/CN=GridKa-CA"));

@@ -1,18 +1,11 @@
 #include "common/imagelist.h"
 
-#include <rapidjson/encodedstream.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/pointer.h>
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
-#include <cstring>
 #include <optional>
 #include <span>
 #include <thread>
@@ -21,6 +14,9 @@
 
 #include "common/digest.h"
 #include "common/identifier.h"
+#include "common/imagelist_keys.h"
+#include "common/json_reader.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/utf8.h"
@@ -32,78 +28,6 @@ namespace {
 constexpr std::string_view kSchemaName = "imagelist.schema.json";
 constexpr std::string_view kWrapper = "hv:imagelist";
 constexpr std::string_view kWrappedBase = "/hv:imagelist";
-// A value given to SetJson() sits a few levels down in the list.
-constexpr int kMaxValueDepth = kMaxImageListDepth - 8;
-
-// ---------------------------------------------------------------------------
-// Keys with a known type. These tables mirror the schema's properties; the
-// schema checks the type, these drive the checks it cannot make and the
-// conversion of command-line text.
-
-enum class Kind { kAny, kText, kIdentifier, kDate, kCount, kSha512, kStructure };
-
-struct KeyKind {
-  std::string_view key;
-  Kind kind;
-};
-
-constexpr KeyKind kListKeys[] = {
-    {"dc:identifier", Kind::kIdentifier},
-    {"dc:date:created", Kind::kDate},
-    {"dc:date:expires", Kind::kDate},
-    {"dc:title", Kind::kText},
-    {"dc:description", Kind::kText},
-    {"dc:source", Kind::kText},
-    {"hv:version", Kind::kText},
-    {"hv:uri", Kind::kText},
-    {"ad:vo", Kind::kText},
-    {"hv:images", Kind::kStructure},
-    {"hv:endorser", Kind::kStructure},
-};
-
-constexpr KeyKind kImageKeys[] = {
-    {"dc:identifier", Kind::kIdentifier},
-    {"dc:date:expires", Kind::kDate},
-    {"hv:size", Kind::kCount},
-    {"hv:ram_minimum", Kind::kCount},
-    {"hv:core_minimum", Kind::kCount},
-    {"sl:checksum:sha512", Kind::kSha512},
-    {"dc:title", Kind::kText},
-    {"dc:description", Kind::kText},
-    {"hv:uri", Kind::kText},
-    {"hv:version", Kind::kText},
-    {"hv:hypervisor", Kind::kText},
-    {"hv:format", Kind::kText},
-    {"sl:arch", Kind::kText},
-    {"sl:os", Kind::kText},
-    {"sl:osversion", Kind::kText},
-    {"sl:comments", Kind::kText},
-    {"ad:mpuri", Kind::kText},
-    {"ad:vo", Kind::kText},
-};
-
-// What old vmcatcher subscribers require of every image (hepixvmitrust's
-// image_required_metadata) beyond what NewImageFields sets.
-constexpr std::string_view kLegacyImageKeys[] = {
-    "dc:title", "dc:description", "hv:version",   "hv:hypervisor",
-    "sl:arch",  "sl:os",          "sl:osversion", "sl:comments",
-};
-
-constexpr std::string_view kFixedListKeys[] = {"dc:identifier", "hv:images", "hv:endorser"};
-constexpr std::string_view kFixedImageKeys[] = {"dc:identifier", "hv:uri", "hv:size",
-                                                "sl:checksum:sha512"};
-
-Kind KindOf(std::span<const KeyKind> table, std::string_view key) {
-  for (const auto& entry : table) {
-    if (entry.key == key) return entry.kind;
-  }
-  return Kind::kAny;
-}
-
-bool Contains(std::span<const std::string_view> keys, std::string_view key) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
-
 // ---------------------------------------------------------------------------
 // Small JSON helpers.
 
@@ -139,21 +63,6 @@ void Put(rapidjson::Value& object, std::string_view key, rapidjson::Value value,
     return;
   }
   object.AddMember(CopyString(key, alloc), std::move(value), alloc);
-}
-
-// A JSON pointer reference token (RFC 6901): "~" and "/" escaped.
-std::string Token(std::string_view key) {
-  std::string token;
-  for (const char c : key) {
-    if (c == '~') {
-      token += "~0";
-    } else if (c == '/') {
-      token += "~1";
-    } else {
-      token += c;
-    }
-  }
-  return token;
 }
 
 // Untrusted text in a message: bounded and escaped.
@@ -211,256 +120,66 @@ Error AtPointer(Error error, const std::string& pointer) {
 }
 
 // ---------------------------------------------------------------------------
-// Bounded parsing: strict JSON, valid UTF-8, bounded depth (so that nothing
-// after the parser recurses without limit), no key twice in an object (JSON
-// leaves duplicates undefined; two readers must never see two values).
+// Reading (common/json_reader.h has the rules and why).
 
-// Forwards SAX events to a Document (or a schema validator), refusing what
-// RapidJSON 1.1.0 would let into a Document but could not write out again
-// (each found by test/fuzz):
-//  - nesting deeper than a limit;
-//  - text that is not UTF-8: ParseBounded checks the bytes as
-//    written, but an unpaired low-surrogate escape ("\udc00") decodes into
-//    bytes that are not UTF-8, at which the writer stops mid-string;
-//  - numbers a double cannot hold ("1e309" became infinity, which the writer
-//    cannot write). Numbers arrive as text and are converted here, because
-//    RapidJSON's own conversion either reads some decimals a unit in the
-//    last place off (so a value drifted on every import and export) or, in
-//    full precision, runs into undefined behaviour on zeros such as "0e-65".
-//    std::from_chars rounds correctly.
-//
-// `Out` takes the events: a Document, or a schema validator (SchemaCheckBeside).
-template <typename Out>
-class BoundedHandler {
- public:
-  BoundedHandler(Out* out, int max_depth) : out_(out), max_depth_(max_depth) {}
+// A list at the fetch cap (16 MiB by default, DESIGN.md section 5 step 1)
+// is far below this; a site may raise its cap, but no list of images comes
+// near RapidJSON's 4 GiB. Lists nest about six levels; unknown keys may add
+// a few.
+constexpr JsonReadOptions kListJson{.max_bytes = std::size_t{1} << 30,
+                                    .max_depth = kMaxImageListDepth,
+                                    .syntax = JsonSyntax::kStrict};
+// A value given to SetJson() sits a few levels down in the list.
+constexpr JsonReadOptions kValueJson{.max_bytes = kListJson.max_bytes,
+                                     .max_depth = kMaxImageListDepth - 8,
+                                     .syntax = JsonSyntax::kStrict};
 
-  bool Null() { return out_->Null(); }
-  bool Bool(bool b) { return out_->Bool(b); }
-  // Not called: kParseNumbersAsStringsFlag sends every number to RawNumber().
-  bool Int(int i) { return out_->Int(i); }
-  bool Uint(unsigned u) { return out_->Uint(u); }
-  bool Int64(std::int64_t i) { return out_->Int64(i); }
-  bool Uint64(std::uint64_t u) { return out_->Uint64(u); }
-  bool Double(double d) { return out_->Double(d); }
-  // `s` follows the JSON number grammar (the reader checked it). Integers
-  // that fit 64 bits stay integers, as RapidJSON would keep them; the rest
-  // are doubles.
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
-    const char* end = s + n;
-    if (std::string_view(s, n).find_first_of(".eE") == std::string_view::npos) {
-      if (*s == '-') {
-        std::int64_t i = 0;
-        const auto [at, ec] = std::from_chars(s, end, i);
-        if (ec == std::errc() && at == end) return out_->Int64(i);
-      } else {
-        std::uint64_t u = 0;
-        const auto [at, ec] = std::from_chars(s, end, u);
-        if (ec == std::errc() && at == end) return out_->Uint64(u);
-      }
-    }
-    double d = 0;
-    const auto [at, ec] = std::from_chars(s, end, d);
-    if (ec != std::errc() || at != end) {
-      return Refuse("the number " + std::string(s, std::min<std::size_t>(n, 40)) +
-                    (n > 40 ? "..." : "") + " is beyond the range of a double");
-    }
-    return out_->Double(d);
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return Text(s, n) && out_->String(s, n, copy);
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
-    return Text(s, n) && out_->Key(s, n, copy);
-  }
-  bool StartObject() { return Enter() && out_->StartObject(); }
-  bool EndObject(rapidjson::SizeType members) {
-    --depth_;
-    return out_->EndObject(members);
-  }
-  bool StartArray() { return Enter() && out_->StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) {
-    --depth_;
-    return out_->EndArray(elements);
-  }
-
-  // Why the handler stopped the reader; empty when it did not.
-  const std::string& refusal() const { return refusal_; }
-
- private:
-  bool Refuse(std::string why) {
-    refusal_ = std::move(why);
-    return false;
-  }
-  bool Enter() {
-    if (++depth_ <= max_depth_) return true;
-    return Refuse("it nests deeper than " + std::to_string(max_depth_) + " levels");
-  }
-  // ParseBounded has validated the bytes as written (FirstInvalidUtf8,
-  // which refuses encoded surrogates), so only an escape can have
-  // made the decoded text invalid, and the only invalid text an escape can
-  // make is a lone surrogate, always encoded with the lead byte 0xED. Text
-  // without that byte is valid as is; a full check of every string was a
-  // fiftieth of verifying a list of 10,000 images.
-  bool Text(const char* s, rapidjson::SizeType n) {
-    if (std::memchr(s, 0xED, n) == nullptr) return true;
-    if (IsValidUtf8(std::string_view(s, n))) return true;
-    return Refuse(
-        "the string that ends here is not Unicode text (an unpaired \\u surrogate escape)");
-  }
-
-  Out* out_;
-  int max_depth_;
-  int depth_ = 0;
-  std::string refusal_;
-};
-
-// Reads `text` into `out` through a BoundedHandler; `refusal` receives why
-// the handler stopped the reader, if it did.
-// REQUIRES: `text` is UTF-8 (FirstInvalidUtf8).
-template <typename Out>
-rapidjson::ParseResult ReadBounded(std::string_view text, int max_depth, Out* out,
-                                   std::string* refusal) {
-  BoundedHandler<Out> handler(out, max_depth);
-  rapidjson::MemoryStream bytes(text.data(), text.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
-  rapidjson::Reader reader;
-  constexpr unsigned kFlags =
-      rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
-  const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
-  *refusal = handler.refusal();
-  return result;
-}
-
-// The generator Document::Populate() calls: parses without recursion.
-struct BoundedParse {
-  std::string_view text;
-  int max_depth;
-  rapidjson::ParseResult result;
-  std::string refusal;
-
-  bool operator()(rapidjson::Document& doc) {
-    result = ReadBounded(text, max_depth, &doc, &refusal);
-    return !result.IsError();
-  }
-};
-
-// Where CheckDuplicateKeys is: a chain on the stack, turned into a JSON
-// pointer only for an error (building one for each of the ~150,000 values
-// of a list of 10,000 images cost more than the check).
-struct PathStep {
-  const PathStep* parent;
-  std::string_view key;         // for a member
-  rapidjson::SizeType index{};  // for an array element, when key is empty
-  bool is_index = false;
-};
-
-std::string PointerOf(const PathStep* step) {
-  std::vector<const PathStep*> steps;
-  for (; step != nullptr; step = step->parent) steps.push_back(step);
-  std::string pointer;
-  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-    pointer += '/';
-    pointer += (*it)->is_index ? std::to_string((*it)->index) : Token((*it)->key);
-  }
-  return pointer;
-}
-
-Status CheckDuplicateKeys(const rapidjson::Value& value, const PathStep* path,
-                          std::string_view what) {
-  if (value.IsArray()) {
-    for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
-      const PathStep step{path, {}, i, true};
-      VMC_RETURN_IF_ERROR(CheckDuplicateKeys(value[i], &step, what));
-    }
-    return Ok();
-  }
-  if (!value.IsObject()) return Ok();
-  // Small objects (an image has about fifteen keys) are sorted on the stack.
-  constexpr std::size_t kOnStack = 32;
-  std::array<std::string_view, kOnStack> local;
-  std::vector<std::string_view> heap;
-  std::span<std::string_view> names;
-  if (value.MemberCount() <= kOnStack) {
-    names = std::span(local.data(), value.MemberCount());
-  } else {
-    heap.resize(value.MemberCount());
-    names = heap;
-  }
-  std::size_t n = 0;
-  for (const auto& member : value.GetObject()) names[n++] = View(member.name);
-  std::sort(names.begin(), names.end());
-  const auto twice = std::adjacent_find(names.begin(), names.end());
-  if (twice != names.end()) {
-    const std::string pointer = PointerOf(path);
-    return Error(ErrorCode::kJsonMalformed,
-                 std::string(what) + " has the key " + Quote(*twice) + " twice in the object at " +
-                     (pointer.empty() ? std::string("the top level") : pointer))
-        .With("pointer", pointer + "/" + Token(*twice));
-  }
-  for (const auto& member : value.GetObject()) {
-    const PathStep step{path, View(member.name)};
-    VMC_RETURN_IF_ERROR(CheckDuplicateKeys(member.value, &step, what));
-  }
-  return Ok();
-}
-
-// All of the text at once, before parsing, rather than RapidJSON's check of
-// each character of each string (kParseValidateEncodingFlag), which cost
-// three times as much.
-Status CheckUtf8(std::string_view text, std::string_view what) {
-  const std::size_t bad = FirstInvalidUtf8(text);
-  if (bad == std::string_view::npos) return Ok();
-  const std::string offset = std::to_string(bad);
-  return Error(ErrorCode::kJsonMalformed, std::string(what) + " is not valid JSON at byte " +
-                                              offset + ": it is not UTF-8 text")
-      .With("offset", offset);
-}
-
-// ParseBounded for text CheckUtf8 has passed.
-Result<rapidjson::Document> ParseBoundedUtf8(std::string_view text, int max_depth,
-                                             std::string_view what) {
-  rapidjson::Document doc;
-  BoundedParse parse{text, max_depth, {}, {}};
-  doc.Populate(parse);
-  if (parse.result.IsError()) {
-    const std::string offset = std::to_string(parse.result.Offset());
-    const std::string reason = !parse.refusal.empty()
-                                   ? parse.refusal
-                                   : std::string(rapidjson::GetParseError_En(parse.result.Code()));
-    return Error(ErrorCode::kJsonMalformed,
-                 std::string(what) + " is not valid JSON at byte " + offset + ": " + reason)
+// Where: the byte, and the pointer of the value being read (quoted, since it
+// holds the list's keys; --json has it whole).
+Error ListRefused(const JsonRefusal& refusal) {
+  const std::string offset = std::to_string(refusal.offset);
+  if (refusal.rule == JsonRule::kTooLarge) {
+    return Error(ErrorCode::kListTooLarge, "image list is refused: " + refusal.reason)
         .With("offset", offset);
   }
-  VMC_RETURN_IF_ERROR(CheckDuplicateKeys(doc, nullptr, what));
-  return doc;
+  const std::string where = refusal.pointer.empty() ? "" : " (at " + Quote(refusal.pointer) + ")";
+  return Error(ErrorCode::kJsonMalformed,
+               "image list is not valid JSON at byte " + offset + where + ": " + refusal.reason)
+      .With("offset", offset)
+      .With("pointer", refusal.pointer);
 }
 
-Result<rapidjson::Document> ParseBounded(std::string_view text, int max_depth,
-                                         std::string_view what) {
-  VMC_RETURN_IF_ERROR(CheckUtf8(text, what));
-  return ParseBoundedUtf8(text, max_depth, what);
+// A value's refusal gets the pointer of its key from the caller (AtPointer);
+// where inside the value it is wrong, the offset says.
+Result<rapidjson::Document> ParseValue(std::string_view text) {
+  JsonReadResult read = ReadJson(text, kValueJson);
+  if (read.ok()) return std::move(read.document());
+  const JsonRefusal& refusal = read.refusal();
+  const std::string offset = std::to_string(refusal.offset);
+  return Error(ErrorCode::kJsonMalformed,
+               "the value is not valid JSON at byte " + offset + ": " + refusal.reason)
+      .With("offset", offset);
 }
 
 // ---------------------------------------------------------------------------
 // Typed values: the checks the schema cannot make (calendar dates, 64-bit
 // counts, and everything after a NUL byte, where RapidJSON's regex stops).
 
-Status CheckTyped(Kind kind, const rapidjson::Value& value) {
+Status CheckTyped(ValueKind kind, const rapidjson::Value& value) {
   switch (kind) {
-    case Kind::kAny:
-    case Kind::kStructure:
+    case ValueKind::kAny:
+    case ValueKind::kStructure:
       return Ok();
-    case Kind::kText:
+    case ValueKind::kText:
       if (value.IsString()) return Ok();
       return Error(ErrorCode::kInvalidValue, "expected a string, not " + Excerpt(value));
-    case Kind::kIdentifier:
+    case ValueKind::kIdentifier:
       if (!value.IsString()) {
         return Error(ErrorCode::kInvalidIdentifier,
                      "expected an identifier string, not " + Excerpt(value));
       }
       return ValidateIdentifier(View(value));
-    case Kind::kDate: {
+    case ValueKind::kDate: {
       // ParseDate() quotes its input whole: keep hostile lengths out of it.
       constexpr std::size_t kDateLength = 20;
       if (!value.IsString() || value.GetStringLength() != kDateLength) {
@@ -471,13 +190,13 @@ Status CheckTyped(Kind kind, const rapidjson::Value& value) {
       if (!date.ok()) return date.error();
       return Ok();
     }
-    case Kind::kCount:
+    case ValueKind::kCount:
       if (ParseCount(value)) return Ok();
       return Error(ErrorCode::kInvalidValue,
                    Excerpt(value) +
                        " is not a count: expected a non-negative integer below 2^64, as a number "
                        "or a string of digits");
-    case Kind::kSha512: {
+    case ValueKind::kSha512: {
       if (!value.IsString()) {
         return Error(ErrorCode::kInvalidValue, "expected a SHA-512 string, not " + Excerpt(value));
       }
@@ -491,12 +210,12 @@ Status CheckTyped(Kind kind, const rapidjson::Value& value) {
 
 // Command-line text as the value of a key of `kind`: counts become integers
 // and checksums lower case; everything else stays the text given.
-Status MakeValue(Kind kind, std::string_view text, rapidjson::Document::AllocatorType& alloc,
+Status MakeValue(ValueKind kind, std::string_view text, rapidjson::Document::AllocatorType& alloc,
                  rapidjson::Value* out) {
   if (!IsValidUtf8(text)) {
     return Error(ErrorCode::kInvalidValue, "the value " + Quote(text) + " is not UTF-8");
   }
-  if (kind == Kind::kCount) {
+  if (kind == ValueKind::kCount) {
     const auto count = ParseCountText(text);
     if (!count) {
       return Error(ErrorCode::kInvalidValue,
@@ -505,7 +224,7 @@ Status MakeValue(Kind kind, std::string_view text, rapidjson::Document::Allocato
     out->SetUint64(*count);
     return Ok();
   }
-  if (kind == Kind::kSha512) {
+  if (kind == ValueKind::kSha512) {
     VMC_ASSIGN_OR_RETURN(const std::string hex, NormalizeSha512Hex(text));
     *out = CopyString(hex, alloc);
     return Ok();
@@ -529,7 +248,8 @@ Status CheckMembers(const rapidjson::Value& object, std::span<const KeyKind> tab
                     const PointerFn& pointer) {
   for (const auto& member : object.GetObject()) {
     const Status status = CheckTyped(KindOf(table, View(member.name)), member.value);
-    if (!status.ok()) return AtPointer(status.error(), pointer() + "/" + Token(View(member.name)));
+    if (!status.ok())
+      return AtPointer(status.error(), pointer() + "/" + JsonPointerToken(View(member.name)));
   }
   return Ok();
 }
@@ -628,16 +348,13 @@ class SchemaCheckBeside {
   // Below this size a thread costs more than it saves.
   static constexpr std::size_t kMinBytes = 256 * 1024;
 
-  // REQUIRES: `text` passed CheckUtf8; `schema` and `text` outlive this.
-  SchemaCheckBeside(const JsonSchema& schema, std::string_view text, int max_depth)
-      : check_(schema.StartEventCheck()), worker_([this, text, max_depth] {
+  // REQUIRES: `text` passed CheckJsonText; `schema` and `text` outlive this.
+  SchemaCheckBeside(const JsonSchema& schema, std::string_view text)
+      : check_(schema.StartEventCheck()), worker_([this, text] {
           try {
-            std::string refusal;
-            const rapidjson::ParseResult result =
-                ReadBounded(text, max_depth, &check_->handler(), &refusal);
             // A violation stops the reader too; only a completed read makes
             // "no violation" mean something.
-            complete_ = !result.IsError();
+            complete_ = ReadCheckedJsonEvents(text, kListJson, &check_->handler());
           } catch (const std::exception&) {
             complete_ = false;  // e.g. out of memory: Finish reports it
           }
@@ -648,7 +365,7 @@ class SchemaCheckBeside {
   SchemaCheckBeside(const SchemaCheckBeside&) = delete;
   SchemaCheckBeside& operator=(const SchemaCheckBeside&) = delete;
 
-  // REQUIRES: `doc` is `text` parsed by ParseBoundedUtf8 without error.
+  // REQUIRES: `doc` is `text` parsed by ParseCheckedJson without refusal.
   Status Finish(const rapidjson::Value& doc) {
     worker_.join();
     const Status status = check_->Finish(doc, "image list");
@@ -669,34 +386,6 @@ class SchemaCheckBeside {
 bool IsOldList(const rapidjson::Value& doc) {
   return doc.IsObject() && Member(doc, kWrapper) == nullptr &&
          (Member(doc, "hv:images") != nullptr || Member(doc, "dc:identifier") != nullptr);
-}
-
-// ---------------------------------------------------------------------------
-// The deterministic writer.
-
-using ListWriter =
-    rapidjson::PrettyWriter<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::ASCII<>>;
-
-void WriteSorted(const rapidjson::Value& value, ListWriter* writer) {
-  if (value.IsObject()) {
-    std::vector<const rapidjson::Value::Member*> members;
-    members.reserve(value.MemberCount());
-    for (const auto& member : value.GetObject()) members.push_back(&member);
-    std::sort(members.begin(), members.end(),
-              [](const auto* a, const auto* b) { return View(a->name) < View(b->name); });
-    writer->StartObject();
-    for (const auto* member : members) {
-      writer->Key(member->name.GetString(), member->name.GetStringLength());
-      WriteSorted(member->value, writer);
-    }
-    writer->EndObject();
-  } else if (value.IsArray()) {
-    writer->StartArray();
-    for (const auto& element : value.GetArray()) WriteSorted(element, writer);
-    writer->EndArray();
-  } else {
-    value.Accept(*writer);
-  }
 }
 
 std::string TextOf(const rapidjson::Value& object, std::string_view key) {
@@ -834,14 +523,13 @@ Result<ImageList> ImageList::ParseDraft(std::string_view json, std::vector<std::
 
 Result<ImageList> ImageList::Read(std::string_view json, std::vector<std::string>* warnings,
                                   bool draft) {
-  VMC_RETURN_IF_ERROR(CheckUtf8(json, "image list"));
+  if (const auto refusal = CheckJsonText(json, kListJson)) return ListRefused(*refusal);
   const Result<JsonSchema>& wrapped = SchemaFor(/*wrapped=*/true, draft);
   std::optional<SchemaCheckBeside> beside;
-  if (json.size() >= SchemaCheckBeside::kMinBytes && wrapped.ok()) {
-    beside.emplace(*wrapped, json, kMaxImageListDepth);
-  }
-  VMC_ASSIGN_OR_RETURN(rapidjson::Document doc,
-                       ParseBoundedUtf8(json, kMaxImageListDepth, "image list"));
+  if (json.size() >= SchemaCheckBeside::kMinBytes && wrapped.ok()) beside.emplace(*wrapped, json);
+  JsonReadResult read = ParseCheckedJson(json, kListJson);
+  if (!read.ok()) return ListRefused(read.refusal());
+  rapidjson::Document& doc = read.document();
   if (!IsOldList(doc)) {
     // While the schema check may still run; its refusal is reported first.
     const Status semantics = CheckSemantics(Member(doc, kWrapper), std::string(kWrappedBase));
@@ -911,10 +599,10 @@ const rapidjson::Value& ImageList::json() const { return document_; }
 // ImageList: list mutations
 
 Status ImageList::SetListValue(std::string_view key, rapidjson::Value value) {
-  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
+  const std::string pointer = std::string(kWrappedBase) + "/" + JsonPointerToken(key);
   if (Status s = CheckKeyName(key); !s.ok()) return AtPointer(s.error(), pointer);
-  const Kind kind = KindOf(kListKeys, key);
-  if (kind == Kind::kStructure) {
+  const ValueKind kind = KindOf(kListKeys, key);
+  if (kind == ValueKind::kStructure) {
     return AtPointer(Error(ErrorCode::kInvalidValue,
                            std::string(key) + " is changed only through its own commands"),
                      pointer);
@@ -928,20 +616,20 @@ Status ImageList::Set(std::string_view key, std::string_view text) {
   rapidjson::Value value;
   if (Status s = MakeValue(KindOf(kListKeys, key), text, document_.GetAllocator(), &value);
       !s.ok()) {
-    return AtPointer(s.error(), std::string(kWrappedBase) + "/" + Token(key));
+    return AtPointer(s.error(), std::string(kWrappedBase) + "/" + JsonPointerToken(key));
   }
   return SetListValue(key, std::move(value));
 }
 
 Status ImageList::SetJson(std::string_view key, std::string_view json) {
-  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
-  auto parsed = ParseBounded(json, kMaxValueDepth, "the value");
+  const std::string pointer = std::string(kWrappedBase) + "/" + JsonPointerToken(key);
+  auto parsed = ParseValue(json);
   if (!parsed.ok()) return AtPointer(parsed.error(), pointer);
   return SetListValue(key, rapidjson::Value(*parsed, document_.GetAllocator()));
 }
 
 Status ImageList::Unset(std::string_view key) {
-  const std::string pointer = std::string(kWrappedBase) + "/" + Token(key);
+  const std::string pointer = std::string(kWrappedBase) + "/" + JsonPointerToken(key);
   if (Contains(kFixedListKeys, key)) {
     return AtPointer(Error(ErrorCode::kInvalidValue, std::string(key) + " cannot be removed"),
                      pointer);
@@ -974,7 +662,7 @@ Status ImageList::SetEndorser(const Endorser& endorser) {
   for (const auto& [key, text] : fields) {
     if (!IsValidUtf8(text)) {
       return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
-                       std::string(kWrappedBase) + "/hv:endorser/hv:x509/" + Token(key));
+                       std::string(kWrappedBase) + "/hv:endorser/hv:x509/" + JsonPointerToken(key));
     }
   }
   auto& alloc = document_.GetAllocator();
@@ -1030,7 +718,7 @@ Status ImageList::AddImage(const NewImageFields& fields) {
         {"dc:title", fields.title}}) {
     if (!IsValidUtf8(text)) {
       return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
-                       pointer + "/" + Token(key));
+                       pointer + "/" + JsonPointerToken(key));
     }
   }
   auto& alloc = document_.GetAllocator();
@@ -1069,7 +757,7 @@ Status ImageList::SetImageValue(std::string_view image_id, std::string_view key,
   std::size_t index = 0;
   rapidjson::Value* image = FindImageObject(image_id, &index);
   if (image == nullptr) return NoSuchImage(identifier(), image_id);
-  const std::string pointer = Image(image, &list(), index).pointer() + "/" + Token(key);
+  const std::string pointer = Image(image, &list(), index).pointer() + "/" + JsonPointerToken(key);
   if (Status s = CheckKeyName(key); !s.ok()) return AtPointer(s.error(), pointer);
   if (Status s = CheckTyped(KindOf(kImageKeys, key), value); !s.ok()) {
     return AtPointer(s.error(), pointer);
@@ -1091,19 +779,21 @@ Status ImageList::SetImage(std::string_view image, std::string_view key, std::st
     std::size_t index = 0;
     const rapidjson::Value* object = FindImageObject(image, &index);
     if (object == nullptr) return NoSuchImage(identifier(), image);
-    return AtPointer(s.error(), Image(object, &list(), index).pointer() + "/" + Token(key));
+    return AtPointer(s.error(),
+                     Image(object, &list(), index).pointer() + "/" + JsonPointerToken(key));
   }
   return SetImageValue(image, key, std::move(value));
 }
 
 Status ImageList::SetImageJson(std::string_view image, std::string_view key,
                                std::string_view json) {
-  auto parsed = ParseBounded(json, kMaxValueDepth, "the value");
+  auto parsed = ParseValue(json);
   if (!parsed.ok()) {
     std::size_t index = 0;
     const rapidjson::Value* object = FindImageObject(image, &index);
     if (object == nullptr) return NoSuchImage(identifier(), image);
-    return AtPointer(parsed.error(), Image(object, &list(), index).pointer() + "/" + Token(key));
+    return AtPointer(parsed.error(),
+                     Image(object, &list(), index).pointer() + "/" + JsonPointerToken(key));
   }
   return SetImageValue(image, key, rapidjson::Value(*parsed, document_.GetAllocator()));
 }
@@ -1112,7 +802,7 @@ Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
   std::size_t index = 0;
   rapidjson::Value* image = FindImageObject(image_id, &index);
   if (image == nullptr) return NoSuchImage(identifier(), image_id);
-  const std::string pointer = Image(image, &list(), index).pointer() + "/" + Token(key);
+  const std::string pointer = Image(image, &list(), index).pointer() + "/" + JsonPointerToken(key);
   if (Contains(kFixedImageKeys, key)) {
     return AtPointer(Error(ErrorCode::kInvalidValue, std::string(key) + " cannot be removed"),
                      pointer);
@@ -1134,14 +824,6 @@ Status ImageList::Validate() const {
   return CheckSemantics(&list(), std::string(kWrappedBase));
 }
 
-std::string ImageList::Write() const {
-  rapidjson::StringBuffer buffer;
-  ListWriter writer(buffer);
-  writer.SetIndent(' ', 4);
-  WriteSorted(document_, &writer);
-  std::string out(buffer.GetString(), buffer.GetSize());
-  out += '\n';
-  return out;
-}
+std::string ImageList::Write() const { return WriteDeterministicJson(document_); }
 
 }  // namespace vmc

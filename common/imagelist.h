@@ -1,6 +1,8 @@
 // The image list (DESIGN.md section 3): a lenient reader for lists from the
 // field, typed access for verification, caching and events, mutation for the
-// publisher, and a deterministic writer.
+// publisher, and writing (common/json_writer.h). The JSON rules are those
+// of common/json_reader.h, the keys of known type those of
+// common/imagelist_keys.h.
 //
 // The JSON document itself is the storage. Accessors read from it and
 // mutators write into it, so every key and value that was read is written
@@ -47,7 +49,7 @@
 namespace vmc {
 
 // Lists nest about six levels; unknown keys may add a few. Deeper input is
-// refused before anything walks it recursively.
+// refused before anything walks it recursively (common/json_reader.h).
 inline constexpr int kMaxImageListDepth = 64;
 
 // hv:endorser/hv:x509. Empty strings stand for absent keys.
@@ -134,8 +136,10 @@ class ImageList {
   static Result<ImageList> Create(const NewListFields& fields);
 
   // Reads a list from the field, in this order:
-  //   1. JSON syntax (strict, UTF-8, at most kMaxImageListDepth levels, no
-  //      key twice in one object): kJsonMalformed with the byte offset;
+  //   1. JSON (common/json_reader.h: RFC 8259, UTF-8, at most
+  //      kMaxImageListDepth levels, no key twice in one object, numbers a
+  //      double holds): kJsonMalformed with the byte offset and the pointer
+  //      of the value being read; beyond 1 GiB, kListTooLarge;
   //   2. a list without the hv:imagelist wrapper (old lists) is accepted and
   //      a warning is appended to *warnings; it is wrapped in memory, so
   //      Write() writes the wrapper;
@@ -148,7 +152,8 @@ class ImageList {
   // Codes: kJsonMalformed, kSchemaViolation, and for values of a known type
   // kInvalidIdentifier, kInvalidDate or kInvalidValue, whichever layer
   // finds the fault, so that a script sees one code per kind of fault.
-  // REQUIRES: the caller has capped json.size() (DESIGN.md section 5, step 1).
+  // The caller caps json.size() at its own limit first (DESIGN.md section
+  // 5, step 1); the reader's bound only keeps an uncapped path safe.
   // `warnings` may be null.
   static Result<ImageList> Parse(std::string_view json,
                                  std::vector<std::string>* warnings = nullptr);

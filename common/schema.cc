@@ -65,28 +65,26 @@ std::string Description(const rapidjson::Value& schema) {
   return std::string(" (") + it->value.GetString() + ")";
 }
 
-Error Violation(const rapidjson::SchemaValidator& validator, const rapidjson::Value& checked,
-                const rapidjson::Document& schema_document, std::string_view what) {
-  const std::string pointer = PointerText(validator.GetInvalidDocumentPointer());
-  const std::string keyword = validator.GetInvalidSchemaKeyword();
-  const std::string schema_pointer = PointerText(validator.GetInvalidSchemaPointer());
+SchemaViolation Violation(const rapidjson::SchemaValidator& validator,
+                          const rapidjson::Value& checked,
+                          const rapidjson::Document& schema_document) {
+  SchemaViolation violation;
+  violation.pointer = PointerText(validator.GetInvalidDocumentPointer());
+  violation.keyword = validator.GetInvalidSchemaKeyword();
+  violation.schema_pointer = PointerText(validator.GetInvalidSchemaPointer());
   const rapidjson::Value* value = validator.GetInvalidDocumentPointer().Get(checked);
   const rapidjson::Value* schema = validator.GetInvalidSchemaPointer().Get(schema_document);
-
-  std::string message = std::string(what) + " violates the schema at " +
-                        (pointer.empty() ? std::string("the top level") : pointer) + ": ";
-  const std::string missing =
-      (keyword == "required" && schema && value) ? MissingKey(*schema, *value) : std::string();
-  if (!missing.empty()) {
-    message += "required key \"" + missing + "\" is missing";
-  } else {
-    message += (value ? Excerpt(*value) : std::string("the value")) + " does not match " + keyword;
-    if (schema) message += Description(*schema);
+  if (violation.keyword == "required" && schema && value) {
+    violation.missing = MissingKey(*schema, *value);
   }
-  Error error(ErrorCode::kSchemaViolation, std::move(message));
-  error.With("pointer", pointer).With("keyword", keyword).With("schema_pointer", schema_pointer);
-  if (!missing.empty()) error.With("missing", missing);
-  return error;
+  if (!violation.missing.empty()) {
+    violation.reason = "required key \"" + violation.missing + "\" is missing";
+  } else {
+    violation.reason = (value ? Excerpt(*value) : std::string("the value")) + " does not match " +
+                       violation.keyword;
+    if (schema) violation.reason += Description(*schema);
+  }
+  return violation;
 }
 
 }  // namespace
@@ -146,19 +144,34 @@ JsonSchema::EventCheck::~EventCheck() = default;
 
 Status JsonSchema::EventCheck::Finish(const rapidjson::Value& value, std::string_view what) const {
   if (validator_.IsValid()) return Ok();
-  return Violation(validator_, value, schema_document_, what);
+  return Violation(validator_, value, schema_document_).ToError(what);
 }
 
 std::unique_ptr<JsonSchema::EventCheck> JsonSchema::StartEventCheck() const {
   return std::unique_ptr<EventCheck>(new EventCheck(*this));
 }
 
-Status JsonSchema::Validate(const rapidjson::Value& value, std::string_view what) const {
+std::optional<SchemaViolation> JsonSchema::Check(const rapidjson::Value& value) const {
   std::lock_guard<std::mutex> lock(compiled_->mutex);
   rapidjson::SchemaValidator validator(*compiled_->schema);
   value.Accept(validator);
-  if (validator.IsValid()) return Ok();
-  return Violation(validator, value, compiled_->document, what);
+  if (validator.IsValid()) return std::nullopt;
+  return Violation(validator, value, compiled_->document);
+}
+
+Status JsonSchema::Validate(const rapidjson::Value& value, std::string_view what) const {
+  const std::optional<SchemaViolation> violation = Check(value);
+  if (!violation) return Ok();
+  return violation->ToError(what);
+}
+
+Error SchemaViolation::ToError(std::string_view what) const {
+  Error error(ErrorCode::kSchemaViolation,
+              std::string(what) + " violates the schema at " +
+                  (pointer.empty() ? std::string("the top level") : pointer) + ": " + reason);
+  error.With("pointer", pointer).With("keyword", keyword).With("schema_pointer", schema_pointer);
+  if (!missing.empty()) error.With("missing", missing);
+  return error;
 }
 
 }  // namespace vmc

@@ -22,11 +22,31 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "common/error.h"
 
 namespace vmc {
+
+// The first violation of a schema, as facts. Validate() says it as an
+// Error; a caller with its own way of saying where (the policy's line and
+// column) takes the facts, never the sentence apart.
+struct SchemaViolation {
+  std::string pointer;         // into the validated value ("" for its root)
+  std::string keyword;         // the schema keyword broken ("pattern", "required", ...)
+  std::string schema_pointer;  // into the schema document
+  std::string missing;         // for "required": the first key missing, else ""
+  // What is wrong with the value, without where: "\"abc\" does not match
+  // pattern (a count)", "required key \"name\" is missing".
+  std::string reason;
+
+  // kSchemaViolation: "<what> violates the schema at <pointer>: <reason>",
+  // with details "pointer", "keyword", "schema_pointer" and, when set,
+  // "missing".
+  Error ToError(std::string_view what) const;
+};
 
 class JsonSchema {
  public:
@@ -52,6 +72,9 @@ class JsonSchema {
   // REQUIRES: `value` nests at most a few hundred levels deep (RapidJSON
   // walks it recursively); readers bound the depth when they parse.
   Status Validate(const rapidjson::Value& value, std::string_view what) const;
+
+  // As Validate(): empty when `value` satisfies the schema.
+  std::optional<SchemaViolation> Check(const rapidjson::Value& value) const;
 
   // Validation fed by a reader's SAX events instead of a parsed value, so
   // that it can run on a second core while the same text is being parsed
