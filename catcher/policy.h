@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/dn.h"
 #include "common/error.h"
 
@@ -52,8 +53,6 @@ inline constexpr std::string_view kDefaultPolicyPath = "/etc/catcher/policy.json
 // A policy is a page of text; anything bigger is a mistake, refused before
 // parsing.
 inline constexpr std::uint64_t kMaxPolicyFileBytes = std::uint64_t{1} << 20;
-// DESIGN.md section 5 step 1.
-inline constexpr std::uint64_t kDefaultMaxListBytes = std::uint64_t{16} << 20;
 
 // An endorser's subject and issuer as X.509 names, parsed once from their
 // one-line text (common/dn.h), for step 4's comparison with a signer's
