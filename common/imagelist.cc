@@ -65,16 +65,7 @@ void Put(rapidjson::Value& object, std::string_view key, rapidjson::Value value,
   object.AddMember(CopyString(key, alloc), std::move(value), alloc);
 }
 
-// Untrusted text in a message: bounded and escaped.
-std::string Quote(std::string_view text) {
-  constexpr std::size_t kMaxQuoted = 80;
-  // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "\"" + s.
-  std::string quoted(1, '"');
-  quoted += EscapeForLog(text.substr(0, kMaxQuoted));
-  quoted += '"';
-  if (text.size() > kMaxQuoted) quoted += "...";
-  return quoted;
-}
+std::string Quote(std::string_view text) { return QuoteUntrusted(text); }
 
 template <typename Writer>
 std::string Serialize(const rapidjson::Value& value) {

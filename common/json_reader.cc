@@ -23,16 +23,7 @@ using rapidjson::SizeType;
 
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
-// Untrusted text inside a reason: bounded and escaped.
-std::string Quote(std::string_view text) {
-  constexpr std::size_t kMaxQuoted = 80;
-  // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "\"" + s.
-  std::string quoted(1, '"');
-  quoted += EscapeForLog(text.substr(0, kMaxQuoted));
-  quoted += '"';
-  if (text.size() > kMaxQuoted) quoted += "...";
-  return quoted;
-}
+std::string Quote(std::string_view text) { return QuoteUntrusted(text); }
 
 // ---------------------------------------------------------------------------
 // Token starts. RapidJSON's iterative parser (the only mode used here)
@@ -531,6 +522,16 @@ std::string JsonPointerToken(std::string_view key) {
     }
   }
   return token;
+}
+
+std::string QuoteUntrusted(std::string_view text) {
+  constexpr std::size_t kMaxQuoted = 80;
+  // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "\"" + s.
+  std::string quoted(1, '"');
+  quoted += EscapeForLog(text.substr(0, kMaxQuoted));
+  quoted += '"';
+  if (text.size() > kMaxQuoted) quoted += "...";
+  return quoted;
 }
 
 }  // namespace vmc

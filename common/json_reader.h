@@ -154,6 +154,10 @@ TextPosition PositionOf(std::string_view text, std::size_t offset);
 // and of the reader compare equal.
 std::string JsonPointerToken(std::string_view key);
 
+// Untrusted text of a document inside a message: quoted, at most 80 bytes of
+// it, escaped as the log escapes (common/log.h).
+std::string QuoteUntrusted(std::string_view text);
+
 }  // namespace vmc
 
 #endif  // VMC_COMMON_JSON_READER_H_
