@@ -169,6 +169,10 @@ inline Status Ok() { return {}; }
 // passed to an outer use, apart.)
 #define VMC_RETURN_IF_ERROR(expr) \
   VMC_RETURN_IF_ERROR_IMPL_(VMC_CONCAT_(vmc_status_, __COUNTER__), expr)
+// `tmp` is a name the macro declares and `lhs` a declaration ("auto x"):
+// neither can be parenthesized, so bugprone-macro-parentheses is off for them
+// (the NOLINTBEGIN/END below); `expr` is.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define VMC_RETURN_IF_ERROR_IMPL_(tmp, expr) \
   do {                                       \
     auto tmp = (expr);                       \
@@ -186,5 +190,6 @@ inline Status Ok() { return {}; }
     return std::move(tmp).error();                 \
   }                                                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // VMC_COMMON_ERROR_H_
