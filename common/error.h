@@ -178,22 +178,22 @@ Error SystemError(std::string_view action, const std::filesystem::path& path, in
 // passed to an outer use, apart.)
 #define VMC_RETURN_IF_ERROR(expr) \
   VMC_RETURN_IF_ERROR_IMPL_(VMC_CONCAT_(vmc_status_, __COUNTER__), expr)
-#define VMC_RETURN_IF_ERROR_IMPL_(tmp, expr) \
-  do {                                       \
-    auto tmp = (expr);                       \
-    if (!tmp.ok()) {                         \
-      return std::move(tmp).error();         \
-    }                                        \
+#define VMC_RETURN_IF_ERROR_IMPL_(tmp, expr)                                        \
+  do {                                                                              \
+    auto tmp = (expr); /* NOLINT(bugprone-macro-parentheses): a name it declares */ \
+    if (!tmp.ok()) {   /* NOLINT(bugprone-macro-parentheses): a name it declares */ \
+      return std::move(tmp).error();                                                \
+    }                                                                               \
   } while (false)
 
 // `VMC_ASSIGN_OR_RETURN(auto x, Expr());` binds the value or returns the Error.
 #define VMC_ASSIGN_OR_RETURN(lhs, expr) \
   VMC_ASSIGN_OR_RETURN_IMPL_(VMC_CONCAT_(vmc_result_, __COUNTER__), lhs, expr)
-#define VMC_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                               \
-  if (!tmp.ok()) {                                 \
-    return std::move(tmp).error();                 \
-  }                                                \
-  lhs = std::move(tmp).value()
+#define VMC_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                                \
+  auto tmp = (expr); /* NOLINT(bugprone-macro-parentheses): a name it declares */ \
+  if (!tmp.ok()) {   /* NOLINT(bugprone-macro-parentheses): a name it declares */ \
+    return std::move(tmp).error();                                                \
+  }                                                                               \
+  lhs = std::move(tmp).value() /* NOLINT(bugprone-macro-parentheses): a declaration */
 
 #endif  // VMC_COMMON_ERROR_H_

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <climits>
@@ -42,10 +43,9 @@ struct OpenSslErrors {
   std::vector<unsigned long> codes;
 
   bool Has(int lib, int reason) const {
-    for (unsigned long code : codes) {
-      if (ERR_GET_LIB(code) == lib && ERR_GET_REASON(code) == reason) return true;
-    }
-    return false;
+    return std::ranges::any_of(codes, [&](unsigned long code) {
+      return ERR_GET_LIB(code) == lib && ERR_GET_REASON(code) == reason;
+    });
   }
   // The innermost reason: the oldest entry is where the failure began.
   std::string Reason() const {

@@ -76,7 +76,7 @@ std::string FormatAsn1Time(const ASN1_TIME* t) {
 // ---- Chain verification -----------------------------------------------------
 
 Status CheckCaDir(const std::filesystem::path& dir) {
-  auto invalid = [&](std::string why) {
+  auto invalid = [&](const std::string& why) {
     return Error(ErrorCode::kCaDirInvalid, "CA directory " + dir.string() + " " + why)
         .With("ca_dir", dir.string());
   };

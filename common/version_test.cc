@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <compare>
 #include <string>
 #include <vector>
 
@@ -34,25 +35,26 @@ TEST(VersionTest, OrdersNumericRunsByValue) {
       {"1-0", "1.0"},
   };
   for (const auto& c : kCases) {
-    EXPECT_TRUE(CompareVersions(c.older, c.newer) < 0) << c.older << " < " << c.newer;
-    EXPECT_TRUE(CompareVersions(c.newer, c.older) > 0) << c.newer << " > " << c.older;
+    EXPECT_TRUE(std::is_lt(CompareVersions(c.older, c.newer))) << c.older << " < " << c.newer;
+    EXPECT_TRUE(std::is_gt(CompareVersions(c.newer, c.older))) << c.newer << " > " << c.older;
   }
 }
 
 TEST(VersionTest, EqualOnlyWhenIdentical) {
   for (const char* v : {"", "1", "1.0", "1.0.0", "01", "1.2-rc1", "beta"}) {
-    EXPECT_TRUE(CompareVersions(v, v) == 0) << v;
+    EXPECT_TRUE(std::is_eq(CompareVersions(v, v))) << v;
   }
-  EXPECT_TRUE(CompareVersions("1.0", "1.00") != 0);
-  EXPECT_TRUE(CompareVersions("01", "1") != 0);
+  EXPECT_TRUE(std::is_neq(CompareVersions("1.0", "1.00")));
+  EXPECT_TRUE(std::is_neq(CompareVersions("01", "1")));
 }
 
 TEST(VersionTest, IsATotalOrder) {
   std::vector<std::string> versions = {
       "",    "0",   "00",  "1", "01", "1.0", "1.0.0", "1.00", "1.0-rc1", "1.0.9", "1.0.10",
       "1.1", "1.a", "1.b", "2", "10", "a",   "a1",    "a.1",  "beta",    "1-0",   "1.01"};
-  std::sort(versions.begin(), versions.end(),
-            [](const std::string& a, const std::string& b) { return CompareVersions(a, b) < 0; });
+  std::sort(versions.begin(), versions.end(), [](const std::string& a, const std::string& b) {
+    return std::is_lt(CompareVersions(a, b));
+  });
   // Sorted means every pair agrees with its positions: transitive, antisymmetric.
   for (std::size_t i = 0; i < versions.size(); ++i) {
     for (std::size_t j = 0; j < versions.size(); ++j) {
@@ -84,7 +86,7 @@ TEST(VersionTest, BumpsTheLastNumber) {
   };
   for (const auto& c : kCases) {
     EXPECT_EQ(BumpVersion(c.before), c.after) << c.before;
-    EXPECT_TRUE(CompareVersions(BumpVersion(c.before), c.before) > 0) << c.before;
+    EXPECT_TRUE(std::is_gt(CompareVersions(BumpVersion(c.before), c.before))) << c.before;
   }
 }
 
@@ -92,7 +94,7 @@ TEST(VersionTest, RepeatedBumpsKeepIncreasing) {
   std::string v = "1.0.8";
   for (int i = 0; i < 1000; ++i) {
     const std::string next = BumpVersion(v);
-    ASSERT_TRUE(CompareVersions(next, v) > 0) << v << " -> " << next;
+    ASSERT_TRUE(std::is_gt(CompareVersions(next, v))) << v << " -> " << next;
     v = next;
   }
   EXPECT_EQ(v, "1.0.1008");

@@ -173,7 +173,7 @@ class CasterCliTest : public ::testing::Test {
   // diagnostics. Returns the result for further checks.
   RunResult Refused(const std::vector<std::string>& args, int exit_status,
                     const std::string& code) const {
-    const RunResult r = Caster(Cat(args, {"--json"}));
+    RunResult r = Caster(Cat(args, {"--json"}));
     EXPECT_EQ(r.exit_code, exit_status) << Describe(r);
     EXPECT_EQ(ErrorCodeOf(r), code) << Describe(r);
     if (auto doc = ErrorOf(r)) {
@@ -212,7 +212,7 @@ class CasterCliTest : public ::testing::Test {
 
   // A file of `size` bytes in the test directory.
   fs::path MakeImage(const std::string& name, size_t size, unsigned seed = 1) const {
-    const fs::path file = dir_ / name;
+    fs::path file = dir_ / name;
     WriteFile(file, RandomBytes(size, seed));
     return file;
   }

@@ -17,7 +17,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <rapidjson/document.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -27,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -236,6 +236,7 @@ std::vector<EventRecord> EventsFor(const std::vector<EventRecord>& events, const
 
 std::vector<std::string> Types(const std::vector<EventRecord>& events) {
   std::vector<std::string> out;
+  out.reserve(events.size());
   for (const auto& e : events) out.push_back(TypeOf(e) + ":" + Var(e, "VMCATCHER_EVENT_FILENAME"));
   return out;
 }
@@ -372,7 +373,7 @@ class CatcherCacheTest : public CatcherE2eTest<CatcherCacheTest> {
   // The policy: endorsers e1 and e2 and one subscription "sub" to this
   // test's list, trusting e1, all images. `rest`: more top-level members.
   void WritePolicy(const std::string& rest = "") {
-    CatcherE2eTest::WritePolicy(Sub("sub", ListUrl(), "e1", ", \"images\": \"all\""), rest);
+    CatcherE2eTest::WritePolicy(Sub("sub", ListUrl(), "e1", R"(, "images": "all")"), rest);
   }
 
   std::string ListUrl() const { return server_->Url("/" + name_ + "/list"); }
@@ -429,6 +430,7 @@ class CatcherCacheTest : public CatcherE2eTest<CatcherCacheTest> {
 
   void PublishList(const std::string& version, const std::vector<Published>& images) {
     std::vector<ImageSpec> specs;
+    specs.reserve(images.size());
     for (const auto& p : images) specs.push_back(Entry(p));
     PublishList(Spec(version, std::move(specs)));
   }
@@ -620,10 +622,10 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
     spec.identifier = NewTestUuid();
     Publish("list-" + n, spec);
     specs[n] = spec;
-    subs += Sub(n, Url("list-" + n), "e1", ", \"images\": \"all\"") + ",";
+    subs += Sub(n, Url("list-" + n), "e1", R"(, "images": "all")") + ",";
   }
   // Never served: a failed fetch, and no stored list to verify.
-  subs += Sub("gone", Url("missing"), "e1", ", \"images\": \"all\"");
+  subs += Sub("gone", Url("missing"), "e1", R"(, "images": "all")");
   CatcherE2eTest::WritePolicy(subs);
   const auto cycle_work = [](const std::string& log) {
     std::vector<std::string> lines;
@@ -935,6 +937,7 @@ TEST_F(CatcherCacheTest, KilledDuringDownloadResumes) {
 // next complete run reaches the list's state.
 TEST_F(CatcherCacheTest, KilledAtRandomMomentsRecovers) {
   std::vector<Published> images;
+  images.reserve(5);
   for (int i = 0; i < 5; ++i) {
     images.push_back(
         MakeImage("r" + std::to_string(i), (150 + 90 * static_cast<size_t>(i)) * 1024));
@@ -992,7 +995,7 @@ TEST_F(CatcherCacheTest, KilledAtRandomMomentsRecovers) {
 
 // The policy's cache quota: what does not fit is not downloaded.
 TEST_F(CatcherCacheTest, CacheQuotaRefusesWhatDoesNotFit) {
-  WritePolicy(", \"limits\": {\"cache_quota_bytes\": 600000}");
+  WritePolicy(R"(, "limits": {"cache_quota_bytes": 600000})");
   const Published a = MakeImage("quota-a", 300 * 1024);
   const Published b = MakeImage("quota-b", 400 * 1024);
   PublishList("1", {a, b});
@@ -1062,7 +1065,7 @@ TEST_F(CatcherCacheTest, HookReceivesHostileTitleVerbatim) {
   const std::string m = marker.string();
   const std::string title = "$(touch " + m + "1) `touch " + m + "2`; touch " + m + "3 | touch " +
                             m + "4 && touch " + m + "5 || touch " + m +
-                            "6 'single' \"double\" \\ back\\slash $HOME ${PATH} * ? [a] ~ # <>";
+                            R"(6 'single' "double" \ back\slash $HOME ${PATH} * ? [a] ~ # <>)";
   const std::string description = "line one\ntouch " + m + "7\n$(touch " + m + "8)\r\n\t`touch " +
                                   m + "9`\n\"; touch " + m + "10; \"\n" + "' ; touch " + m +
                                   "11 ; '\nlast line";
@@ -1286,7 +1289,7 @@ TEST_F(CatcherCacheTest, DaemonReloadsLocksAndServesTheCli) {
 
   // A good policy that denies d-one: applied at the next SIGHUP.
   WriteFile(policy_, good_policy);
-  WritePolicy(", \"deny\": [{\"image\": \"d-one\", \"comment\": \"withdrawn\"}]");
+  WritePolicy(R"(, "deny": [{"image": "d-one", "comment": "withdrawn"}])");
   kill(daemon->pid(), SIGHUP);
   ASSERT_TRUE(
       WaitFor([&] { return !EventsFor(ReadEvents(events_), "ExpirePostfix", "d-one").empty(); },
@@ -1382,7 +1385,7 @@ std::vector<Sample> ParsePrometheus(const std::string& text) {
         ++at;  // the closing quote
         if (at < line.size() && line[at] == ',') ++at;
         EXPECT_TRUE(s.labels.emplace(label, value).second) << "label twice: " << label;
-        key += label + "=" + value + ",";
+        key.append(label).append("=").append(value).append(",");
       }
       ++at;  // '}'
     }
@@ -1452,8 +1455,9 @@ TEST_F(CatcherCacheTest, StatusAndExport) {
                                    MakeImage("s-two", 1536 * 1024 + 1),
                                    MakeImage("s-three", 2 * kMiB)};
   std::vector<ImageSpec> specs;
+  specs.reserve(images.size());
   for (const auto& p : images) specs.push_back(Entry(p));
-  specs[0].title = "Base \"stable\" image \\ v2";
+  specs[0].title = R"(Base "stable" image \ v2)";
   specs[0].text["dc:description"] = "Two lines:\nthe second one";
   const Published wanted = MakeImage("s-missing", 100 * 1024);
   specs.push_back(Entry(wanted));

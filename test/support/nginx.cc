@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,12 +25,10 @@ constexpr auto kStartTimeout = std::chrono::seconds(10);
 
 bool SafeToken(std::string_view token) {
   if (token.empty()) return false;
-  for (const char c : token) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    std::string_view("._~+/=-").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
+  return std::ranges::all_of(token, [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           std::string_view("._~+/=-").find(c) != std::string_view::npos;
+  });
 }
 
 std::string ReadIfExists(const std::filesystem::path& path) {

@@ -14,10 +14,10 @@ namespace vmc::test {
 const TestPki& TestPki::Get() {
   // Function-local statics: made once, thread-safely, on first use, and
   // destroyed in reverse order at exit, which removes the directory.
-  static const TempDir dir;
-  static const TestPki pki = [] {
+  static const TempDir kDir;
+  static const TestPki kPki = [] {
     const std::string script = std::string(VMC_SOURCE_DIR) + "/test/pki/make-pki";
-    const std::filesystem::path out = dir.path() / "pki";
+    const std::filesystem::path out = kDir.path() / "pki";
     // bash explicitly: the test must not depend on the file's mode bits.
     const RunResult result = Run({"bash", script, out.string()});
     if (result.exit_code != 0) {
@@ -27,7 +27,7 @@ const TestPki& TestPki::Get() {
     }
     return TestPki(out);
   }();
-  return pki;
+  return kPki;
 }
 
 Names NamesOf(const PkiIdentity& id) {
