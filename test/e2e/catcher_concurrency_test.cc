@@ -223,7 +223,7 @@ TEST_F(CatcherConcurrencyTest, ConcurrentUpdatesOfOneListBothSucceed) {
     ASSERT_TRUE(WaitFor(
         [&] { return ReadFile(log).find("fetching the list") != std::string::npos; }, seconds(20)))
         << ReadFile(log);
-    const RunResult second = Catcher({"--json", "update"});
+    const RunResult second = Catcher({"-v", "--json", "update"});
     EXPECT_EQ(first->Wait(), 0) << ReadFile(log);
     EXPECT_EQ(second.exit_code, 0) << Describe(second);
     EXPECT_EQ(Versions()["sub"], std::to_string(version));
