@@ -44,6 +44,11 @@ struct RunScope {
   bool Stopping() const { return cancel != nullptr && cancel->load(); }
 };
 
+RunScope ScopeOf(Cycle& cycle, const CacheDirFds& dirs, const std::atomic<bool>* cancel,
+                 CacheReport& report) {
+  return {cycle.context(), cycle.events(), cycle.layout(), dirs, cycle.now(), cancel, report};
+}
+
 bool IsSha512Name(const std::string& name) {
   if (name.size() != kSha512HexSize) return false;
   for (const char c : name) {
@@ -500,8 +505,7 @@ Status CacheRun::WithProcessEvents(const std::function<Status()>& steps) {
 Status CacheRun::DownloadWanted(unsigned downloads) {
   VMC_ASSIGN_OR_RETURN(const Inventory* inventory, cycle_.TheInventory());
   LogConflicts(*inventory);
-  const RunScope run{cycle_.context(), cycle_.events(), cycle_.layout(), *dirs_,
-                     cycle_.now(),     cancel_,         report_};
+  const RunScope run = ScopeOf(cycle_, *dirs_, cancel_, report_);
   const std::vector<Entry> wanted = WantedEntries(*inventory);
   const std::vector<FetchJob> jobs = PlanDownloads(run.ctx, run.layout, wanted, report_);
   FetchOptions fetch;
@@ -524,8 +528,7 @@ Status CacheRun::DownloadWanted(unsigned downloads) {
 Status CacheRun::OfferAndPlan(std::vector<FetchJob>& jobs) {
   VMC_ASSIGN_OR_RETURN(const Inventory* inventory, cycle_.TheInventory());
   LogConflicts(*inventory);
-  const RunScope run{cycle_.context(), cycle_.events(), cycle_.layout(), *dirs_,
-                     cycle_.now(),     cancel_,         report_};
+  const RunScope run = ScopeOf(cycle_, *dirs_, cancel_, report_);
   const std::vector<Entry> wanted = WantedEntries(*inventory);
   VMC_RETURN_IF_ERROR(OfferEntries(run, wanted));
   jobs = PlanDownloads(run.ctx, run.layout, wanted, report_);
@@ -600,7 +603,7 @@ Status CacheRun::Check() {
   Context& ctx = cycle_.context();
   const CacheDirFds& dirs = *dirs_;
   CacheReport& report = report_;
-  const RunScope run{ctx, cycle_.events(), cycle_.layout(), dirs, cycle_.now(), cancel_, report};
+  const RunScope run = ScopeOf(cycle_, dirs, cancel_, report);
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
   std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_content;
   for (const auto& entry : cached) by_content.emplace(entry.second.sha512, &entry);

@@ -1,7 +1,6 @@
 #include "catcher/inventory.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -11,6 +10,7 @@
 #include "catcher/cache_layout.h"
 #include "catcher/claims.h"
 #include "catcher/update.h"
+#include "common/safe_dir.h"
 
 namespace vmc::catcher {
 namespace {
@@ -94,40 +94,43 @@ Result<std::vector<Held>> HeldLists(const Context& ctx, const UpdateParameters& 
 }
 
 // The inode of each regular file in `dir` by name: one readdir instead of
-// an lstat per image. nullopt when the directory cannot be read, or its
-// entries' types are not reported (then each file is looked at itself).
+// an lstat per image. nullopt when the directory's entries' types are not
+// reported (then each file is looked at itself).
 using Inodes = std::unordered_map<std::string, ino_t>;
-std::optional<Inodes> RegularFiles(const std::filesystem::path& dir, dev_t* device) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  DIR* d = fstat(fd, &st) == 0 ? fdopendir(fd) : nullptr;
-  if (d == nullptr) {
-    close(fd);
-    return std::nullopt;
-  }
-  *device = st.st_dev;
+std::optional<Inodes> RegularFiles(const SafeDir& dir) {
+  auto entries = dir.Entries();
+  if (!entries.ok()) return std::nullopt;
   Inodes out;
-  bool typed = true;
-  while (const dirent* e = readdir(d)) {
-    if (e->d_type == DT_UNKNOWN) typed = false;
-    if (e->d_type == DT_REG) out.emplace(e->d_name, e->d_ino);
+  for (const SafeDir::Entry& e : *entries) {
+    if (e.type == DT_UNKNOWN) return std::nullopt;
+    if (e.type == DT_REG) out.emplace(e.name, e.inode);
   }
-  closedir(d);
-  if (!typed) return std::nullopt;
   return out;
 }
 
+// The device of an open directory; nullopt when fstat fails.
+std::optional<dev_t> DeviceOf(const SafeDir& dir) {
+  struct stat st {};
+  if (fstat(dir.fd(), &st) != 0) return std::nullopt;
+  return st.st_dev;
+}
+
 // Whether an image's view is a hard link of its content file, for every
-// image of one inventory.
+// image of one inventory. The directories are reached as the cache reaches
+// them (common/safe_dir.h), never through a link; when they cannot be, each
+// image's files are looked at themselves.
 class ViewCheck {
  public:
   explicit ViewCheck(const CacheLayout& layout) : layout_(layout) {
-    dev_t views_dev = 0, content_dev = 0;
-    views_ = RegularFiles(layout.cache, &views_dev);
-    content_ = RegularFiles(layout.content, &content_dev);
+    auto state = SafeDir::Open(layout.state);
+    auto cache = state.ok() ? state->Sub("cache") : Result<SafeDir>(state.error());
+    auto content = cache.ok() ? cache->Sub(".sha512") : Result<SafeDir>(cache.error());
+    if (!content.ok()) return;
     // Inode numbers say "the same file" only on one filesystem.
-    if (views_dev != content_dev) views_.reset();
+    const auto views_dev = DeviceOf(*cache);
+    if (!views_dev || views_dev != DeviceOf(*content)) return;
+    views_ = RegularFiles(*cache);
+    content_ = RegularFiles(*content);
   }
 
   bool Linked(const std::string& id, const std::string& sha) const {

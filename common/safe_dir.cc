@@ -147,7 +147,7 @@ Status SafeDir::Unlink(std::string_view name) const {
   return Ok();
 }
 
-Result<std::vector<std::string>> SafeDir::List() const {
+Result<std::vector<SafeDir::Entry>> SafeDir::Entries() const {
   // fdopendir takes its descriptor; the directory's own stays open.
   const int copy = openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (copy < 0) return SystemError("open the directory", path_, errno);
@@ -157,15 +157,23 @@ Result<std::vector<std::string>> SafeDir::List() const {
     close(copy);
     return SystemError("read the directory", path_, err);
   }
-  std::vector<std::string> names;
+  std::vector<Entry> entries;
   errno = 0;
   while (const dirent* e = readdir(dir)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
+    std::string name = e->d_name;
+    if (name != "." && name != "..") entries.push_back({std::move(name), e->d_type, e->d_ino});
   }
   const int err = errno;
   closedir(dir);
   if (err != 0) return SystemError("read the directory", path_, err);
+  return entries;
+}
+
+Result<std::vector<std::string>> SafeDir::List() const {
+  VMC_ASSIGN_OR_RETURN(std::vector<Entry> entries, Entries());
+  std::vector<std::string> names;
+  names.reserve(entries.size());
+  for (Entry& e : entries) names.push_back(std::move(e.name));
   return names;
 }
 

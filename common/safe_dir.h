@@ -86,6 +86,18 @@ class SafeDir {
   // it is already gone.
   Status Unlink(std::string_view name) const;
 
+  // An entry as readdir(3) reports it: `type` is a DT_* value (DT_UNKNOWN
+  // where the filesystem does not say), `inode` the entry's inode number.
+  struct Entry {
+    std::string name;
+    unsigned char type;
+    ino_t inode;
+  };
+
+  // The entries of the directory (without "." and ".."), in one pass: what
+  // a caller needs of every entry without a stat of each.
+  Result<std::vector<Entry>> Entries() const;
+
   // The names in the directory (without "." and "..").
   Result<std::vector<std::string>> List() const;
 
