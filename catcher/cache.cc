@@ -33,6 +33,7 @@ namespace fs = std::filesystem;
 
 // What the steps of one cache run share (CacheRun hands it down).
 struct RunScope {
+  Cycle& cycle;
   Context& ctx;
   const EventRunner& events;
   const CacheLayout& layout;
@@ -46,7 +47,8 @@ struct RunScope {
 
 RunScope ScopeOf(Cycle& cycle, const CacheDirFds& dirs, const std::atomic<bool>* cancel,
                  CacheReport& report) {
-  return {cycle.context(), cycle.events(), cycle.layout(), dirs, cycle.now(), cancel, report};
+  return {cycle, cycle.context(), cycle.events(), cycle.layout(),
+          dirs,  cycle.now(),     cancel,         report};
 }
 
 bool IsSha512Name(const std::string& name) {
@@ -155,7 +157,8 @@ class Availability {
       : run_(run), ctx_(run.ctx), events_(run.events), dirs_(run.dirs), report_(run.report) {}
 
   Status Load() {
-    VMC_ASSIGN_OR_RETURN(cached_, ctx_.state.CachedSummaries());
+    VMC_ASSIGN_OR_RETURN(const auto* summaries, run_.cycle.CachedSummaries());
+    cached_ = *summaries;
     return Ok();
   }
 
@@ -548,8 +551,8 @@ Status CacheRun::ExpireUnwanted() {
     wanted_content.insert(e.image.sha512());
   }
   // The whole records (their event variables) only when some image goes.
-  VMC_ASSIGN_OR_RETURN(const auto summaries, ctx.state.CachedSummaries());
-  const bool any_gone = std::any_of(summaries.begin(), summaries.end(), [&](const auto& entry) {
+  VMC_ASSIGN_OR_RETURN(const auto* summaries, cycle_.CachedSummaries());
+  const bool any_gone = std::any_of(summaries->begin(), summaries->end(), [&](const auto& entry) {
     const auto w = wanted.find(entry.first);
     return w == wanted.end() || w->second != entry.second.sha512;
   });

@@ -31,24 +31,33 @@ Cycle Cycle::Observe(Context& ctx, const Clock& clock) {
   return Cycle(ctx, clock, EventRunner({}, ctx.settings.event_timeout, {}));
 }
 
-Result<std::vector<SubscriptionUpdate>> Cycle::Update(
-    const std::vector<ResolvedSubscription>& subs) {
+Result<std::vector<SubscriptionUpdate>> Cycle::Update(const std::vector<ResolvedSubscription>& subs,
+                                                      UnchangedLists unchanged) {
   VMC_ASSIGN_OR_RETURN(HttpClient client, HttpClient::Create(HttpOptionsFor(ctx_.settings)));
   std::vector<SubscriptionUpdate> results =
-      UpdateAll(client, ctx_.state, subs, params_, events_, layout_);
+      UpdateAll(client, ctx_.state, subs, params_, events_, layout_, unchanged);
   for (auto& r : results) {
-    if (r.outcome.verified) verified_.insert_or_assign(r.name, std::move(*r.outcome.verified));
-    r.outcome.verified.reset();
+    if (r.outcome.judged) judged_.insert_or_assign(r.name, std::move(*r.outcome.judged));
+    r.outcome.judged.reset();
   }
   return results;
 }
 
 Result<const Inventory*> Cycle::TheInventory() {
   if (!inventory_) {
-    VMC_ASSIGN_OR_RETURN(inventory_, BuildInventory(ctx_, params_, std::move(verified_)));
-    verified_.clear();
+    VMC_ASSIGN_OR_RETURN(const auto* summaries, CachedSummaries());
+    VMC_ASSIGN_OR_RETURN(inventory_, BuildInventory(ctx_, params_, std::move(judged_), *summaries));
+    judged_.clear();
   }
   return &*inventory_;
+}
+
+Result<const std::map<std::string, CachedSummary>*> Cycle::CachedSummaries() {
+  if (!summaries_ || summaries_read_at_ != ctx_.state.CachedWrites()) {
+    summaries_read_at_ = ctx_.state.CachedWrites();
+    VMC_ASSIGN_OR_RETURN(summaries_, ctx_.state.CachedSummaries());
+  }
+  return &*summaries_;
 }
 
 Result<Inventory> Cycle::TakeInventory() {

@@ -4,13 +4,16 @@
 // daemon and the update, cache, images, status and export commands each work
 // through one Cycle.
 //
-// The updates of a cycle hand it the lists they verified (steps 2-8, at the
-// cycle's instant, with its store); the inventory verifies in full only the
-// stored lists they did not (a 304 judged by VerifyUnchanged, a subscription
-// not updated or whose update failed). So each stored list's S/MIME is
-// verified once per cycle, however many consumers (announcements,
-// downloads, expiry, status, export) look at it, and a list the server
-// reports unchanged is still verified in full once per cycle.
+// The updates of a cycle hand it the lists they judged in full (steps 2-8,
+// at the cycle's instant, with its store): the new lists they accepted and,
+// when its inventory follows (UnchangedLists::kVerifyInFull), the lists the
+// server reported unchanged, verified on the other cores while the next
+// lists were fetched. The inventory verifies in full only the stored lists
+// they did not (a 304 judged by VerifyUnchanged, a subscription not updated
+// or whose update failed). So each stored list's S/MIME is verified once per
+// cycle, however many consumers (announcements, downloads, expiry, status,
+// export) look at it, and a list the server reports unchanged is still
+// verified in full once per cycle.
 //
 // Thread-safety: a Cycle is used by one thread.
 #ifndef VMC_CATCHER_CYCLE_H_
@@ -60,13 +63,21 @@ class Cycle {
   const CacheLayout& layout() const { return layout_; }
   const EventRunner& events() const { return events_; }
 
-  // Updates `subs` (UpdateAll) at now(), keeping the lists they verified for
-  // the inventory.
-  Result<std::vector<SubscriptionUpdate>> Update(const std::vector<ResolvedSubscription>& subs);
+  // Updates `subs` (UpdateAll) at now(), judging unchanged lists as
+  // `unchanged` says, and keeps the lists they judged in full for the
+  // inventory.
+  Result<std::vector<SubscriptionUpdate>> Update(const std::vector<ResolvedSubscription>& subs,
+                                                 UnchangedLists unchanged);
 
   // The inventory at now(), built on the first call from the state as it is
   // then (the updates and a cache check come first); the same value after.
   Result<const Inventory*> TheInventory();
+
+  // Every cache record's summary (State::CachedSummaries), read again only
+  // when this process wrote cache records since: the inventory, the offers
+  // and the expiry of a cycle share one reading (they run under the cache
+  // lock, or only look).
+  Result<const std::map<std::string, CachedSummary>*> CachedSummaries();
 
   // The inventory, moved out: what an observing command keeps.
   Result<Inventory> TakeInventory();
@@ -85,10 +96,12 @@ class Cycle {
   CacheLayout layout_;
   EventRunner events_;
   CycleWork at_begin_;
-  // Verified by this cycle's updates, by subscription; moved into the
+  // Judged in full by this cycle's updates, by subscription; moved into the
   // inventory when it is built.
-  std::map<std::string, VerifiedList> verified_;
+  std::map<std::string, JudgedList> judged_;
   std::optional<Inventory> inventory_;
+  std::optional<std::map<std::string, CachedSummary>> summaries_;
+  std::uint64_t summaries_read_at_ = 0;  // State::CachedWrites() then
 };
 
 }  // namespace vmc::catcher

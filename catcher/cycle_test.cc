@@ -102,7 +102,7 @@ class CycleTest : public testing::Test {
     EXPECT_TRUE(cycle.ok()) << cycle.error().ToString();
     if (!cycle.ok()) return out;
     if (steps.download) {
-      auto updates = cycle->Update(ctx.subscriptions);
+      auto updates = cycle->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull);
       EXPECT_TRUE(updates.ok()) << updates.error().ToString();
       if (updates.ok()) out.updates = std::move(updates).value();
     }
@@ -187,7 +187,7 @@ TEST_F(CycleTest, ACycleVerifiesTheListOnceForAllItsConsumers) {
   Context ctx = OpenContext();
   auto cycle = Cycle::Begin(ctx, FixedClock(t0_));
   ASSERT_TRUE(cycle.ok());
-  ASSERT_TRUE(cycle->Update(ctx.subscriptions).ok());
+  ASSERT_TRUE(cycle->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull).ok());
   CacheReport report;
   ASSERT_TRUE(RunCache(*cycle, {true, true, true}, nullptr, report).ok());
   EXPECT_EQ(report.made_available, 1);
@@ -200,10 +200,32 @@ TEST_F(CycleTest, ACycleVerifiesTheListOnceForAllItsConsumers) {
   // by the update; the inventory takes that list.
   auto next = Cycle::Begin(ctx, FixedClock(t0_ + minutes(1)));
   ASSERT_TRUE(next.ok());
-  ASSERT_TRUE(next->Update(ctx.subscriptions).ok());
+  ASSERT_TRUE(next->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull).ok());
   ASSERT_TRUE(next->TheInventory().ok());
   EXPECT_EQ(next->Work().smime_verifications, 1u);
   EXPECT_EQ(next->Work().inventories, 1u);
+}
+
+// A cycle's consumers share one reading of the cache records, which follows
+// what this process writes: an offer, a download, an expiry.
+TEST_F(CycleTest, CachedSummariesFollowThisProcesssWrites) {
+  Context ctx = OpenContext();
+  Cycle cycle = Cycle::Observe(ctx, FixedClock(t0_));
+  auto summaries = cycle.CachedSummaries();
+  ASSERT_TRUE(summaries.ok()) << summaries.error().ToString();
+  EXPECT_TRUE((*summaries)->empty());
+
+  const std::string sha(128, 'a');
+  ASSERT_TRUE(ctx.state.PutCachedBatch({{"img-x", CachedImage{sha, "s", {}, true, t0_}}}).ok());
+  summaries = cycle.CachedSummaries();
+  ASSERT_TRUE(summaries.ok());
+  ASSERT_EQ((*summaries)->count("img-x"), 1u);
+  EXPECT_EQ((*summaries)->at("img-x").sha512, sha);
+
+  ASSERT_TRUE(ctx.state.RemoveCachedBatch({"img-x"}).ok());
+  summaries = cycle.CachedSummaries();
+  ASSERT_TRUE(summaries.ok());
+  EXPECT_EQ((*summaries)->count("img-x"), 0u);
 }
 
 // Steps 2-8 judge at the instant they are given, nothing else: the same
@@ -229,8 +251,8 @@ TEST_F(CycleTest, VerifyCandidateJudgesAtTheInstantItIsGiven) {
   };
   for (const Instant& i : instants) {
     SCOPED_TRACE(i.what);
-    const auto verified = VerifyCandidate(bytes, ctx.subscriptions.at(0), std::nullopt,
-                                          UpdateParametersFor(ctx, i.at));
+    const auto verified =
+        VerifyCandidate(bytes, ctx.subscriptions.at(0), nullptr, UpdateParametersFor(ctx, i.at));
     if (!i.refusal) {
       EXPECT_TRUE(verified.ok()) << verified.error().ToString();
       continue;

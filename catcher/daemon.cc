@@ -129,7 +129,8 @@ std::string Summary(const CacheReport& report) {
 Status RunOnce(Context& ctx, const std::atomic<bool>& stop) {
   Refresh(ctx);
   VMC_ASSIGN_OR_RETURN(Cycle cycle, Cycle::Begin(ctx, SystemClock()));
-  VMC_ASSIGN_OR_RETURN(const auto results, cycle.Update(ctx.subscriptions));
+  VMC_ASSIGN_OR_RETURN(const auto results,
+                       cycle.Update(ctx.subscriptions, UnchangedLists::kVerifyInFull));
   Status updates = WorstFailure(results);
   if (stop.load()) return updates;
   CacheReport report;
@@ -219,7 +220,7 @@ void DaemonCycle(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache
     LogError("cycle: " + cycle.error().message());
     return;
   }
-  auto results = cycle->Update(ctx.subscriptions);
+  auto results = cycle->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull);
   if (!results.ok()) {
     LogError("cycle: " + results.error().message());
     return;

@@ -17,36 +17,15 @@ namespace {
 
 std::atomic<std::uint64_t> inventories_built{0};
 
-struct ListVerdict {
-  std::optional<ImageList> list;
-  std::string refusal;
-};
-
-// The stored list, verified at params.now (steps 2-8; rollback holds
-// trivially against itself), its signature once. A list that no longer
-// verifies is still read, from the content its signature proved, so that
-// its images can be shown as expired.
-ListVerdict Reverify(const ResolvedSubscription& sub, const AcceptedList& stored,
-                     const UpdateParameters& params) {
-  auto message = VerifySmime(stored.signed_bytes);
-  if (!message.ok()) return ListVerdict{std::nullopt, message.error().message()};
-  auto content = CheckVerifiedMessage(*message, sub, stored, params);
-  if (content.ok()) return ListVerdict{std::move(content->list), ""};
-  std::string refusal = content.error().message();
-  auto list = ImageList::Parse(message->content, nullptr);
-  if (!list.ok()) return ListVerdict{std::nullopt, refusal};
-  return ListVerdict{std::move(list).value(), refusal};
-}
-
 // A subscription's list as the inventory judges it.
 struct Held {
   const ResolvedSubscription* sub;
-  std::optional<AcceptedList> stored;  // none: to verify, `verdict` is set
-  ListVerdict verdict;
+  std::optional<AcceptedList> stored;  // none: judged, `verdict` is set
+  JudgedList verdict;
 };
 
-// Verifies the lists the cycle did not, on every core: they are independent,
-// and an idle cycle of 500 subscriptions spends most of its time here. The
+// Verifies the lists the cycle did not, on every core: they are independent.
+// The
 // trust store and the verification steps are safe to share between threads.
 void VerifyHeld(std::vector<Held>& held, const UpdateParameters& params) {
   std::vector<Held*> pending;
@@ -54,7 +33,9 @@ void VerifyHeld(std::vector<Held>& held, const UpdateParameters& params) {
     if (h.stored) pending.push_back(&h);
   }
   const auto verify = [&](Held& h) {
-    h.verdict = Reverify(*h.sub, *h.stored, params);
+    // A list that no longer verifies is still read, from the content its
+    // signature proved, so that its images can be shown as expired.
+    h.verdict = JudgeStoredList(*h.sub, *h.stored, params).judged;
     h.stored.reset();  // its signed bytes are no longer needed
   };
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -77,14 +58,14 @@ void VerifyHeld(std::vector<Held>& held, const UpdateParameters& params) {
 // the one the cycle verified when it is still the one stored, else verified
 // now.
 Result<std::vector<Held>> HeldLists(const Context& ctx, const UpdateParameters& params,
-                                    std::map<std::string, VerifiedList>& verified) {
+                                    std::map<std::string, JudgedList>& judged) {
   std::vector<Held> held;
   for (const auto& sub : ctx.subscriptions) {
     VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> stored, ctx.state.CurrentList(sub.name));
     if (!stored) continue;
-    const auto it = verified.find(sub.name);
-    if (it != verified.end() && it->second.content_sha512 == stored->content_sha512) {
-      held.push_back({&sub, std::nullopt, ListVerdict{std::move(it->second.list), ""}});
+    const auto it = judged.find(sub.name);
+    if (it != judged.end() && it->second.content_sha512 == stored->content_sha512) {
+      held.push_back({&sub, std::nullopt, std::move(it->second)});
     } else {
       held.push_back({&sub, std::move(stored), {}});
     }
@@ -190,16 +171,17 @@ ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now) {
 std::uint64_t InventoriesBuilt() { return inventories_built.load(); }
 
 Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
-                                 std::map<std::string, VerifiedList> verified) {
+                                 std::map<std::string, JudgedList> judged,
+                                 const std::map<std::string, CachedSummary>& summaries) {
   inventories_built.fetch_add(1, std::memory_order_relaxed);
   Inventory inventory;
   const CacheLayout layout(ctx.settings.state_dir);
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
-  VMC_ASSIGN_OR_RETURN(std::vector<Held> held, HeldLists(ctx, params, verified));
+  VMC_ASSIGN_OR_RETURN(std::vector<Held> held, HeldLists(ctx, params, judged));
   const ViewCheck views(layout);
   for (Held& h : held) {
     const ResolvedSubscription& sub = *h.sub;
-    ListVerdict& verdict = h.verdict;
+    JudgedList& verdict = h.verdict;
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
     const auto endorser = verdict.list->endorser();
@@ -222,17 +204,15 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
       // Only a wanted image's files are looked at.
       const bool cached = item.decision.wanted() && views.Linked(id, sha);
-      ImageVerdict judged =
+      ImageVerdict image_verdict =
           JudgeImage({item.decision, verdict.refusal, image.expires(), cached}, params.now);
-      item.state = judged.state;
-      item.reason = std::move(judged.reason);
+      item.state = image_verdict.state;
+      item.reason = std::move(image_verdict.reason);
       inventory.images.push_back(std::move(item));
     }
     inventory.lists.push_back({sub.name, std::move(*verdict.list), verdict.refusal});
   }
-  // Summaries: every inventory (images, status, export) reads them all.
-  VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.CachedSummaries());
-  ResolveClaims(cached, inventory);
+  ResolveClaims(summaries, inventory);
   return inventory;
 }
 

@@ -83,11 +83,14 @@ struct ImageVerdict {
 ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now);
 
 // Builds the inventory at params.now from the accepted lists in the state.
-// A stored list found in `verified` with the same content was verified at
-// this instant already (by the cycle's update) and is taken as it is; every
-// other one is verified in full (steps 2-8), once.
+// A stored list found in `judged` with the same content was judged in full
+// at this instant already (by the cycle's update) and is taken as it is,
+// verified or refused; every other one is verified in full (steps 2-8), once.
+// `summaries` is every cache record's summary (State::CachedSummaries), for the
+// claims of identifiers (catcher/claims.h).
 Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
-                                 std::map<std::string, VerifiedList> verified);
+                                 std::map<std::string, JudgedList> judged,
+                                 const std::map<std::string, CachedSummary>& summaries);
 
 // How many inventories this process built (catcher/cycle.h counts them).
 std::uint64_t InventoriesBuilt();

@@ -359,12 +359,14 @@ Result<std::map<std::string, AdminChoice>> State::Choices() const {
 }
 
 Status State::PutCached(const std::string& image, const CachedImage& cached) {
+  ++cached_writes_;
   VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
   const std::string value = EncodeCached(cached);
   return env_->Update([&](WriteTxn& txn) { return txn.Put(kCachedDb, image, value); });
 }
 
 Status State::RemoveCached(const std::string& image) {
+  ++cached_writes_;
   VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
   return env_->Update([&](WriteTxn& txn) -> Status {
     VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kCachedDb, image));
@@ -373,6 +375,7 @@ Status State::RemoveCached(const std::string& image) {
 }
 
 Status State::PutCachedBatch(const std::vector<std::pair<std::string, CachedImage>>& images) {
+  ++cached_writes_;
   if (images.empty()) return Ok();
   std::vector<std::string> values;
   values.reserve(images.size());
@@ -389,6 +392,7 @@ Status State::PutCachedBatch(const std::vector<std::pair<std::string, CachedImag
 }
 
 Status State::RemoveCachedBatch(const std::vector<std::string>& images) {
+  ++cached_writes_;
   if (images.empty()) return Ok();
   for (const auto& image : images) VMC_RETURN_IF_ERROR(ValidateIdentifier(image));
   return env_->Update([&](WriteTxn& txn) -> Status {

@@ -222,12 +222,17 @@ class State {
   // the size cap) and acts on few.
   Result<std::map<std::string, CachedSummary>> CachedSummaries() const;
   Result<std::optional<CachedImage>> FindCached(const std::string& image) const;
+  // How many times this State was asked to write cache records: a reader
+  // under the cache lock (no other process writes them then) may keep what
+  // it read while this count stays (Cycle::CachedSummaries).
+  std::uint64_t CachedWrites() const { return cached_writes_; }
 
   Environment& env() { return *env_; }
 
  private:
   explicit State(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
   std::shared_ptr<Environment> env_;
+  std::uint64_t cached_writes_ = 0;
 };
 
 }  // namespace vmc::catcher

@@ -117,7 +117,7 @@ Status Subscribe(const Invocation& inv) {
   const UpdateParameters params = UpdateParametersFor(ctx, now);
   sub.name = "subscription";  // for messages until the list names it
   VMC_ASSIGN_OR_RETURN(const VerifiedCandidate candidate,
-                       VerifyCandidate(fetch.body, sub, std::nullopt, params));
+                       VerifyCandidate(fetch.body, sub, nullptr, params));
   for (const auto& w : candidate.warnings) LogWarning(w);
   sub.name = inv.Find<std::string>("name").value_or(candidate.list.identifier());
   VMC_RETURN_IF_ERROR(ValidateIdentifier(sub.name));

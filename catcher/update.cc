@@ -4,7 +4,9 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <deque>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 
 #include "catcher/events.h"
@@ -15,6 +17,7 @@
 #include "common/log.h"
 #include "common/trust.h"
 #include "common/verification.h"
+#include "common/worker_pool.h"
 
 namespace vmc::catcher {
 namespace {
@@ -67,7 +70,7 @@ Result<X509Ptr> StoredSigner(const AcceptedList& current) {
 
 // Step 6.
 Status CheckIdentifier(const std::string& identifier, const ResolvedSubscription& sub,
-                       const std::optional<AcceptedList>& current) {
+                       const AcceptedList* current) {
   std::string expected = sub.list_identifier;
   if (expected.empty() && current) expected = current->list_identifier;
   if (expected.empty() || identifier == expected) return Ok();
@@ -95,7 +98,7 @@ UpdateParameters UpdateParametersFor(const Context& ctx, TimePoint now) {
 
 Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const ResolvedSubscription& sub,
-                                          const std::optional<AcceptedList>& current,
+                                          const AcceptedList* current,
                                           const UpdateParameters& params) {
   // Step 2.
   VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
@@ -106,7 +109,7 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
 
 Result<CheckedContent> CheckVerifiedMessage(const VerifiedMessage& message,
                                             const ResolvedSubscription& sub,
-                                            const std::optional<AcceptedList>& current,
+                                            const AcceptedList* current,
                                             const UpdateParameters& params) {
   // Step 3.
   if (params.trust) {
@@ -162,10 +165,34 @@ Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& 
   VMC_RETURN_IF_ERROR(CheckSubscriptionEndorser(X509_get_subject_name(signer.get()),
                                                 X509_get_issuer_name(signer.get()), sub));
   // Step 6: the policy may name another list by now.
-  VMC_RETURN_IF_ERROR(CheckIdentifier(current.list_identifier, sub, current));
+  VMC_RETURN_IF_ERROR(CheckIdentifier(current.list_identifier, sub, &current));
   // Step 7.
   return CheckFreshness(current.list_identifier, current.created, current.expires, params.now,
                         params.created_skew, MaxListAge(sub, params));
+}
+
+StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const AcceptedList& stored,
+                                    const UpdateParameters& params) {
+  StoredListJudgement out;
+  out.judged.content_sha512 = stored.content_sha512;
+  auto message = VerifySmime(stored.signed_bytes);
+  if (!message.ok()) {
+    out.judged.refusal = message.error().message();
+    out.error = std::move(message).error();
+    return out;
+  }
+  auto content = CheckVerifiedMessage(*message, sub, &stored, params);
+  if (content.ok()) {
+    out.judged.list = std::move(content->list);
+    out.warnings = std::move(content->warnings);
+    return out;
+  }
+  out.judged.refusal = content.error().message();
+  out.error = std::move(content).error();
+  if (auto list = ImageList::Parse(message->content, nullptr); list.ok()) {
+    out.judged.list = std::move(list).value();
+  }
+  return out;
 }
 
 AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes,
@@ -238,13 +265,16 @@ bool WasRemoved(const Error& error, const ResolvedSubscription& sub) {
   return Subscribed(sub) && error.code() == ErrorCode::kNotFound;
 }
 
+// Runs the steps; for a 304 with `in_full` set, only step 1, leaving steps
+// 2-8 over the list held, moved to *in_full, to the caller.
 Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedSubscription& sub,
-                               const UpdateParameters& params) {
+                               const UpdateParameters& params,
+                               std::optional<AcceptedList>* in_full) {
   if (Subscribed(sub)) {
     VMC_ASSIGN_OR_RETURN(const auto record, state.FindSubscription(sub.name));
     if (!record) return Removed();
   }
-  VMC_ASSIGN_OR_RETURN(const std::optional<AcceptedList> current, state.CurrentList(sub.name));
+  VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> current, state.CurrentList(sub.name));
   // Step 1. (No transaction is open: State methods are one call each.)
   VMC_ASSIGN_OR_RETURN(FetchResult fetch, FetchList(client, sub.url, sub.credentials_file, current,
                                                     params.max_list_bytes));
@@ -257,6 +287,13 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
         .With("subscription", sub.name);
   }
   UpdateOutcome outcome;
+  if (unchanged && in_full != nullptr) {
+    // Step 9 when the caller's steps 2-8 pass: only the validators.
+    outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
+    outcome.version = current->version;
+    *in_full = std::move(current);
+    return outcome;
+  }
   if (unchanged && !current->certificates.empty()) {
     const Status judged = VerifyUnchanged(*current, sub, params);
     // Kept certificates that do not parse are damaged state: the list's own
@@ -273,7 +310,8 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
   }
   std::string bytes = unchanged ? current->signed_bytes : std::move(fetch.body);
   // Steps 2-8.
-  VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate, VerifyCandidate(bytes, sub, current, params));
+  VMC_ASSIGN_OR_RETURN(VerifiedCandidate candidate,
+                       VerifyCandidate(bytes, sub, current ? &*current : nullptr, params));
   // Step 9. A 304 changes only validators: recorded with the cycle's attempts.
   if (unchanged) {
     outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
@@ -296,8 +334,34 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
       if (held.count(id) == 0) outcome.new_images.push_back(std::move(id));
     }
   }
-  outcome.verified = VerifiedList{candidate.content_sha512, std::move(candidate.list)};
+  outcome.judged = JudgedList{candidate.content_sha512, std::move(candidate.list), ""};
   return outcome;
+}
+
+// Every message names the subscription once: the errors that name it say so
+// in their "subscription" detail.
+Error NamingSubscription(Error error, const ResolvedSubscription& sub) {
+  if (error.Find("subscription") != nullptr) return error;
+  return std::move(error.Prefix(Describe(sub) + ": ")).With("subscription", sub.name);
+}
+
+// UpdateSubscription, with RunSteps' `in_full`.
+Result<UpdateOutcome> UpdateOne(HttpClient& client, State& state, const ResolvedSubscription& sub,
+                                const UpdateParameters& params,
+                                std::optional<AcceptedList>* in_full) {
+  // kLocked from step 9: another process stored a list for this subscription
+  // between our reading the list held and our storing the one fetched. Run
+  // the steps again: the conditional fetch then finds what it stored.
+  constexpr int kAttempts = 3;
+  auto outcome = RunSteps(client, state, sub, params, in_full);
+  for (int attempt = 1;
+       attempt < kAttempts && !outcome.ok() && outcome.error().code() == ErrorCode::kLocked;
+       ++attempt) {
+    LogInfo(outcome.error().message() + "; updating it again");
+    outcome = RunSteps(client, state, sub, params, in_full);
+  }
+  if (outcome.ok()) return outcome;
+  return NamingSubscription(std::move(outcome).error(), sub);
 }
 
 }  // namespace
@@ -305,31 +369,17 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
 Result<UpdateOutcome> UpdateSubscription(HttpClient& client, State& state,
                                          const ResolvedSubscription& sub,
                                          const UpdateParameters& params) {
-  // kLocked from step 9: another process stored a list for this subscription
-  // between our reading the list held and our storing the one fetched. Run
-  // the steps again: the conditional fetch then finds what it stored.
-  constexpr int kAttempts = 3;
-  auto outcome = RunSteps(client, state, sub, params);
-  for (int attempt = 1;
-       attempt < kAttempts && !outcome.ok() && outcome.error().code() == ErrorCode::kLocked;
-       ++attempt) {
-    LogInfo(outcome.error().message() + "; updating it again");
-    outcome = RunSteps(client, state, sub, params);
-  }
-  if (outcome.ok()) return outcome;
-  Error error = std::move(outcome).error();
-  // Every message names the subscription once: the errors that name it say
-  // so in their "subscription" detail.
-  if (error.Find("subscription") != nullptr) return error;
-  return std::move(error.Prefix(Describe(sub) + ": ")).With("subscription", sub.name);
+  return UpdateOne(client, state, sub, params, nullptr);
 }
 
 namespace {
 
 void AnnounceNewImages(const UpdateOutcome& outcome, const EventRunner& events,
                        const CacheLayout& layout) {
-  if (outcome.new_images.empty() || !events.enabled() || !outcome.verified) return;
-  const ImageList& list = outcome.verified->list;
+  if (outcome.new_images.empty() || !events.enabled() || !outcome.judged || !outcome.judged->list) {
+    return;
+  }
+  const ImageList& list = *outcome.judged->list;
   for (const auto& id : outcome.new_images) {
     const auto image = list.FindImage(id);
     if (!image) continue;
@@ -349,17 +399,47 @@ AttemptRecord AttemptFor(const SubscriptionUpdate& r, TimePoint now) {
   return {now, r.outcome.changed ? "updated" : "unchanged", "", 0};
 }
 
+// An unchanged list verified in full on UpdateAll's pool: what the task
+// reads and writes. (A deque's elements stay where they are.)
+struct InFull {
+  std::size_t result;  // its index in the results
+  const ResolvedSubscription* sub;
+  AcceptedList held;
+  StoredListJudgement judgement;
+};
+
+// The judgement of an unchanged list, into its update's result. Its
+// warnings are not logged: VerifyUnchanged has none, and an unchanged list
+// said them when it was accepted.
+void TakeJudgement(InFull& in_full, SubscriptionUpdate& r) {
+  if (in_full.judgement.error) {
+    r.error = NamingSubscription(std::move(*in_full.judgement.error), *in_full.sub);
+    r.outcome.touch.reset();
+    LogError(r.error->message());
+  }
+  r.outcome.judged = std::move(in_full.judgement.judged);
+}
+
+std::size_t PoolThreads(UnchangedLists unchanged) {
+  if (unchanged != UnchangedLists::kVerifyInFull) return 0;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const std::vector<ResolvedSubscription>& subs,
                                           const UpdateParameters& params, const EventRunner& events,
-                                          const CacheLayout& layout) {
+                                          const CacheLayout& layout, UnchangedLists unchanged) {
   std::vector<SubscriptionUpdate> results;
-  std::vector<CycleRecord> records;
+  std::vector<const ResolvedSubscription*> updated;  // results' subscriptions
+  std::deque<InFull> in_full;
+  WorkerPool pool(PoolThreads(unchanged));
   for (const auto& sub : subs) {
     SubscriptionUpdate r{sub.name, std::nullopt, {}};
-    auto outcome = UpdateSubscription(client, state, sub, params);
+    std::optional<AcceptedList> held;
+    auto outcome = UpdateOne(client, state, sub, params,
+                             unchanged == UnchangedLists::kVerifyInFull ? &held : nullptr);
     if (outcome.ok() && outcome->removed) {
       LogInfo("subscription " + sub.name + " was removed meanwhile; not updated");
       continue;
@@ -372,9 +452,22 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
       r.error = std::move(outcome).error();
       LogError(r.error->message());
     }
-    // Only the record of the attempt changes when a list is refused.
-    records.push_back({sub.name, Subscribed(sub), r.outcome.touch, AttemptFor(r, params.now)});
+    if (held) {
+      InFull& task = in_full.emplace_back(InFull{results.size(), &sub, std::move(*held), {}});
+      pool.Submit(
+          [&task, &params] { task.judgement = JudgeStoredList(*task.sub, task.held, params); });
+    }
     results.push_back(std::move(r));
+    updated.push_back(&sub);
+  }
+  pool.Finish();
+  for (InFull& task : in_full) TakeJudgement(task, results[task.result]);
+  // Only the record of the attempt changes when a list is refused.
+  std::vector<CycleRecord> records;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const SubscriptionUpdate& r = results[i];
+    records.push_back(
+        {r.name, Subscribed(*updated[i]), r.outcome.touch, AttemptFor(r, params.now)});
   }
   auto removed = state.RecordCycle(records);
   if (!removed.ok()) {

@@ -14,9 +14,10 @@
 //   9. the exact bytes and the facts stored in one transaction
 // A refusal at any step changes nothing but the record of the attempt.
 //
-// A 304 answer re-verifies the stored bytes at the new "now" (steps 2-8), so a
-// list that expired, or whose endorser was revoked since, is refused even when
-// the server has nothing new.
+// A 304 answer re-judges the stored list at the new "now" (what can have
+// changed, or steps 2-8 in full: UnchangedLists), so a list that expired, or
+// whose endorser was revoked since, is refused even when the server has
+// nothing new.
 //
 // Thread-safety: reentrant; one HttpClient per thread.
 #ifndef VMC_CATCHER_UPDATE_H_
@@ -91,25 +92,38 @@ Status VerifyUnchanged(const AcceptedList& current, const ResolvedSubscription& 
                        const UpdateParameters& params);
 
 // Steps 2 to 8 over `signed_bytes` for `sub`, given the list it holds now
-// (none before the first update).
+// (null before the first update).
 Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const ResolvedSubscription& sub,
-                                          const std::optional<AcceptedList>& current,
+                                          const AcceptedList* current,
                                           const UpdateParameters& params);
 
 // Steps 3 to 8 over a message step 2 verified (VerifySmime): for a caller
 // that keeps the message when the list is refused.
 Result<CheckedContent> CheckVerifiedMessage(const VerifiedMessage& message,
                                             const ResolvedSubscription& sub,
-                                            const std::optional<AcceptedList>& current,
+                                            const AcceptedList* current,
                                             const UpdateParameters& params);
 
-// A stored list that steps 2-8 passed at a cycle's now: what the cycle's
+// A stored list as steps 2-8 judged it at a cycle's now: what the cycle's
 // inventory takes instead of verifying the same bytes again.
-struct VerifiedList {
+struct JudgedList {
   std::string content_sha512;  // of the content, as stored (AcceptedList)
-  ImageList list;
+  // The list; a refused one as far as its signature proved it (its images
+  // are shown as expired), none when those bytes are no readable list.
+  std::optional<ImageList> list;
+  std::string refusal;  // why steps 2-8 refuse it; empty: verified
 };
+
+// Steps 2-8 over the bytes of a stored list at params.now, its signature
+// verified once (rollback holds trivially against itself).
+struct StoredListJudgement {
+  JudgedList judged;
+  std::optional<Error> error;  // the refusal, as the update reports it
+  std::vector<std::string> warnings;
+};
+StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const AcceptedList& stored,
+                                    const UpdateParameters& params);
 
 // The facts to store for a verified candidate (step 9's input).
 AcceptedList ToAcceptedList(const VerifiedCandidate& candidate, std::string signed_bytes,
@@ -130,9 +144,9 @@ struct UpdateOutcome {
   // the cycle's attempts (UpdateAll) rather than in a transaction of its own.
   std::optional<ListTouch> touch;
   // The list held after the update when steps 2-8 ran over it (a new list,
-  // or a 304 verified in full); none when a 304 was judged without them
-  // (VerifyUnchanged).
-  std::optional<VerifiedList> verified;
+  // or a 304 verified in full, refused or not); none when a 304 was judged
+  // without them (VerifyUnchanged).
+  std::optional<JudgedList> judged;
 };
 
 // Runs the nine steps for one subscription. When another process stored a
@@ -151,18 +165,30 @@ struct SubscriptionUpdate {
   UpdateOutcome outcome;
 };
 
+// How a cycle's update judges a list the server reports unchanged (304).
+enum class UnchangedLists {
+  // VerifyUnchanged: only what can have changed since it was accepted. For
+  // an update that nothing consumes after it (`catcher update`).
+  kJudge,
+  // Steps 2-8 in full over the stored bytes (JudgeStoredList), on a pool of
+  // threads while the next lists are fetched, kept in the outcome (judged):
+  // for a cycle whose inventory would verify every stored list in full
+  // anyway, and takes these instead (catcher/cycle.h).
+  kVerifyInFull,
+};
+
 // Updates `subs` at one `now`: runs UpdateSubscription for each (one's
-// failure does not stop the others), records every attempt and 304 in one
-// transaction at the end, and fires
-// SubscriptionImageNew for images new in a subscription's list (from the
-// list just verified: it is not read again). A subscription found removed
-// (UpdateOutcome::removed) is left out of the results and gets no attempt
-// record.
+// failure does not stop the others), judging unchanged lists as `unchanged`
+// says, records every attempt and 304 in one transaction at the end, and
+// fires SubscriptionImageNew for images new in a subscription's list (from
+// the list just verified: it is not read again). A subscription found
+// removed (UpdateOutcome::removed) is left out of the results and gets no
+// attempt record.
 std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
                                           const std::vector<ResolvedSubscription>& subs,
                                           const UpdateParameters& params,
                                           const class EventRunner& events,
-                                          const CacheLayout& layout);
+                                          const CacheLayout& layout, UnchangedLists unchanged);
 
 // The worst failure of a cycle (the highest exit status), as one Error that
 // names it; Ok() when all succeeded.

@@ -18,7 +18,8 @@ Status Update(const Invocation& inv) {
   // One "now" and one trust store for the whole cycle (catcher/cycle.h),
   // read afresh by every run, so a replaced CRL counts at once.
   VMC_ASSIGN_OR_RETURN(Cycle cycle, Cycle::Begin(ctx, SystemClock()));
-  VMC_ASSIGN_OR_RETURN(const auto results, cycle.Update(selected));
+  // Nothing consumes the lists after it: an unchanged one is only judged.
+  VMC_ASSIGN_OR_RETURN(const auto results, cycle.Update(selected, UnchangedLists::kJudge));
   cycle.LogWork();
   rapidjson::StringBuffer b;
   JsonWriter w(b);

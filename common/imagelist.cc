@@ -295,16 +295,27 @@ Result<JsonSchema> CompileDraftSchema(std::string_view root) {
                               "imagelist.schema.json (draft)", root);
 }
 
-// Compiled once per process. An old list without the wrapper is validated
-// against the inner schema, so that pointers name the bytes as written.
+// Compiled once per thread: RapidJSON 1.1's compiled patterns keep their
+// match state, so one compiled schema validates one document at a time (its
+// lock, common/schema.h), and a cycle verifies its lists on every core at
+// once. An old list without the wrapper is validated against the inner
+// schema, so that pointers name the bytes as written.
 const Result<JsonSchema>& SchemaFor(bool wrapped, bool draft) {
   constexpr std::string_view kInner = "/definitions/imagelist";
-  static const Result<JsonSchema> kWrapped = JsonSchema::FromEmbedded(kSchemaName);
-  static const Result<JsonSchema> kUnwrapped = JsonSchema::FromEmbedded(kSchemaName, kInner);
-  static const Result<JsonSchema> kWrappedDraft = CompileDraftSchema("");
-  static const Result<JsonSchema> kUnwrappedDraft = CompileDraftSchema(kInner);
-  if (draft) return wrapped ? kWrappedDraft : kUnwrappedDraft;
-  return wrapped ? kWrapped : kUnwrapped;
+  if (draft && wrapped) {
+    thread_local const Result<JsonSchema> wrapped_draft = CompileDraftSchema("");
+    return wrapped_draft;
+  }
+  if (draft) {
+    thread_local const Result<JsonSchema> unwrapped_draft = CompileDraftSchema(kInner);
+    return unwrapped_draft;
+  }
+  if (wrapped) {
+    thread_local const Result<JsonSchema> wrapped_final = JsonSchema::FromEmbedded(kSchemaName);
+    return wrapped_final;
+  }
+  thread_local const Result<JsonSchema> unwrapped = JsonSchema::FromEmbedded(kSchemaName, kInner);
+  return unwrapped;
 }
 
 // The schema found the fault; the code says what kind of value is wrong,

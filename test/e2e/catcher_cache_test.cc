@@ -611,7 +611,8 @@ TEST_F(CatcherCacheTest, CachesImagesFiresEventsAndExpiresDroppedImage) {
 // One cycle verifies each stored list's S/MIME exactly once, with one trust
 // store and one inventory, whatever consumes it (announcements, downloads,
 // expiry): a new list is verified by its update only, an unchanged one (304)
-// by the inventory only, and a subscription without a list costs nothing.
+// in full by its update too (on the other cores, while the next lists are
+// fetched), refused or not, and a subscription without a list costs nothing.
 // `run --once` and the daemon's cycles alike (issue 12).
 TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
   const std::vector<std::string> names = {"a", "b", "c"};
@@ -647,7 +648,7 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
   EXPECT_EQ(ImageStates().size(), 3u);
   for (const auto& n : names) EXPECT_EQ(ImageStates()["img-" + n], "cached") << n;
 
-  // Unchanged (304): each verified in full once, by the inventory.
+  // Unchanged (304): each verified in full once, by the update.
   r = Catcher({"-v", "run", "--once"});
   EXPECT_EQ(r.exit_code, 3) << Describe(r);
   EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
@@ -676,6 +677,25 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
   r = Catcher({"-v", "--json", "images"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+
+  // An unchanged list the policy now refuses (it pins another identifier
+  // for "a"): refused by the update's verification in full, which the
+  // inventory takes as it is (its image expired), not verified again.
+  std::string pinned;
+  for (const auto& n : names) {
+    const std::string pin = n == "a" ? R"(, "identifier": ")" + NewTestUuid() + "\"" : "";
+    pinned += Sub(n, Url("list-" + n), "e1", R"(, "images": "all")" + pin) + ",";
+  }
+  pinned += Sub("gone", Url("missing"), "e1", R"(, "images": "all")");
+  CatcherE2eTest::WritePolicy(pinned);
+  r = Catcher({"-v", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 5) << Describe(r);  // identifier-mismatch outranks the 404's 3
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_NE(r.err.find("served image list " + specs["a"].identifier + " instead of"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(ImageStates()["img-a"], "expired");
+  EXPECT_EQ(ImageStates()["img-c"], "cached");
 }
 
 TEST_F(CatcherCacheTest, SubscribeUpdateAndCacheByHand) {
