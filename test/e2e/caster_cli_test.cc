@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/imagelist.h"
 #include "common/smime.h"
+#include "test/support/caster_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
@@ -56,16 +57,6 @@ std::vector<std::string> AllLines(const std::string& text) {
   return out;
 }
 
-std::string Trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-std::string StripCr(std::string text) {
-  std::erase(text, '\r');
-  return text;
-}
-
 // The {"error": {...}} object that --json prints on stdout; null when none.
 std::unique_ptr<rapidjson::Document> ErrorOf(const RunResult& r) {
   for (const auto& line : AllLines(r.out)) {
@@ -78,26 +69,6 @@ std::unique_ptr<rapidjson::Document> ErrorOf(const RunResult& r) {
 std::string ErrorMessageOf(const RunResult& r) {
   auto doc = ErrorOf(r);
   return doc ? Str((*doc)["error"], "message") : "";
-}
-
-std::string Sha512Sum(const fs::path& file) {
-  const RunResult r = Run({"sha512sum", file.string()});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out.substr(0, 128);
-}
-
-std::string RandomBytes(size_t n, unsigned seed) {
-  std::string out(n, '\0');
-  unsigned x = seed * 2654435761u + 1;
-  for (char& c : out) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return out;
-}
-
-std::vector<std::string> KeyArgs(const PkiIdentity& id) {
-  return {"--cert", id.cert.string(), "--key", id.key.string()};
 }
 
 std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -117,56 +88,16 @@ std::string SignedJson(const fs::path& file) {
 
 // --- the fixture ---------------------------------------------------------------
 
-class CasterCliTest : public ::testing::Test {
+class CasterCliTest : public CasterE2eTest {
  protected:
-  static void SetUpTestSuite() {
-    NginxOptions options;
-    options.tls_cert = Pki().server_fullchain();
-    options.tls_key = Pki().server().key;
-    nginx_ = NginxServer::Start(std::move(options)).release();
-  }
+  static void SetUpTestSuite() { nginx_ = StartNginx({}).release(); }
   static void TearDownTestSuite() {
     delete nginx_;
     nginx_ = nullptr;
   }
 
-  void SetUp() override {
-    store_ = dir_ / "store";
-    config_ = dir_ / "caster.conf";
-    WriteFile(config_, "");
-  }
-
-  // Runs caster with this test's store and (empty) config file, and an
-  // environment of its own: no proxies, XDG directories inside the test's.
-  RunResult Caster(const std::vector<std::string>& args,
-                   const std::vector<std::string>& prefix = {}) const {
-    std::vector<std::string> argv = prefix;
-    for (const std::string& a : {std::string(VMC_CASTER_BIN), std::string("--store"),
-                                 store_.string(), std::string("--config"), config_.string()}) {
-      argv.push_back(a);
-    }
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Bare(argv);
-  }
-
-  // Runs argv as it is (caster without --store or --config, or a wrapper).
-  RunResult Bare(const std::vector<std::string>& argv) const {
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.env = {{"XDG_CONFIG_HOME", (dir_ / "xdg-config").string()},
-                   {"XDG_DATA_HOME", (dir_ / "xdg-data").string()},
-                   {"HOME", (dir_ / "home").string()}};
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return test::Run(argv, options);
-  }
-
-  // Runs caster expecting success; returns stdout.
-  std::string Ok(const std::vector<std::string>& args) const {
-    const RunResult r = Caster(args);
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    return r.out;
-  }
+  // --config must name a file that exists; tests write what they need in it.
+  void SetUp() override { WriteFile(config_, ""); }
 
   // Runs `caster ARGS --json` and expects the refusal `code` with
   // `exit_status`: the error on stdout as JSON, nothing on stderr but
@@ -255,9 +186,6 @@ class CasterCliTest : public ::testing::Test {
   }
 
   static NginxServer* nginx_;
-  TempDir dir_;
-  fs::path store_;
-  fs::path config_;
 };
 
 NginxServer* CasterCliTest::nginx_ = nullptr;

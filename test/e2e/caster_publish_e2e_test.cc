@@ -13,13 +13,13 @@
 #include <rapidjson/document.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "test/support/caster_e2e.h"
 #include "test/support/json_output.h"
 #include "test/support/nginx.h"
 #include "test/support/pki.h"
@@ -31,44 +31,11 @@ namespace vmc::test {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::seconds;
 
 constexpr char kUser[] = "submitter";
 constexpr char kPassword[] = "Pa55-for-the-dav-server";
 
 const TestPki& Pki() { return TestPki::Get(); }
-
-std::string Trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-std::string StripCr(std::string text) {
-  std::erase(text, '\r');
-  return text;
-}
-
-std::string RandomBytes(size_t n, unsigned seed) {
-  std::string out(n, '\0');
-  unsigned x = seed * 2654435761u + 1;
-  for (char& c : out) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return out;
-}
-
-RunResult MustRun(const std::vector<std::string>& argv) {
-  const RunResult r = Run(argv);
-  std::string command;
-  for (const auto& a : argv) command += a + " ";
-  EXPECT_EQ(r.exit_code, 0) << command << "\n" << Describe(r);
-  return r;
-}
-
-std::string Sha512Sum(const fs::path& file) {
-  return MustRun({"sha512sum", file.string()}).out.substr(0, 128);
-}
 
 // A credentials file as an operator keeps it (mode 0600).
 fs::path Credentials(const fs::path& file, const std::string& text) {
@@ -98,22 +65,17 @@ std::map<std::string, PublishedImage> ImagesOf(const std::string& json) {
   return out;
 }
 
-class CasterPublishTest : public ::testing::Test {
+class CasterPublishTest : public CasterE2eTest {
  protected:
   static void SetUpTestSuite() {
     // The WebDAV server: every request needs the password, as an upload
     // area does.
     NginxOptions dav;
-    dav.tls_cert = Pki().server_fullchain();
-    dav.tls_key = Pki().server().key;
     dav.dav_put = true;
     dav.basic_auth = std::make_pair(std::string(kUser), std::string(kPassword));
-    dav_ = NginxServer::Start(std::move(dav)).release();
+    dav_ = StartNginx(std::move(dav)).release();
     // The web server behind the SFTP account: read-only, public.
-    NginxOptions web;
-    web.tls_cert = Pki().server_fullchain();
-    web.tls_key = Pki().server().key;
-    web_ = NginxServer::Start(std::move(web)).release();
+    web_ = StartNginx({}).release();
     sshd_ = SshServer::Start().release();
   }
   static void TearDownTestSuite() {
@@ -129,8 +91,6 @@ class CasterPublishTest : public ::testing::Test {
     ASSERT_NE(web_, nullptr);
     ASSERT_NE(sshd_, nullptr);
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    store_ = dir_ / "store";
-    config_ = dir_ / "caster.conf";
     WriteFile(config_, "ca-dir = " + Pki().ca_dir().string() + "\n");
     dav_credentials_ = Credentials(
         dir_ / "dav.cred", std::string("username = ") + kUser + "\npassword = " + kPassword + "\n");
@@ -140,24 +100,6 @@ class CasterPublishTest : public ::testing::Test {
     image_b_ = dir_ / "beta.raw";
     WriteFile(image_a_, RandomBytes((1 << 20) + 11, 1));
     WriteFile(image_b_, RandomBytes(300000, 2));
-  }
-
-  RunResult Caster(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {VMC_CASTER_BIN, "--store", store_.string(), "--config",
-                                     config_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunOptions options;
-    options.timeout = seconds(60);
-    options.env = {{"HOME", (dir_ / "home").string()}};
-    options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
-                         "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return test::Run(argv, options);
-  }
-
-  std::string Ok(const std::vector<std::string>& args) const {
-    const RunResult r = Caster(args);
-    EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    return r.out;
   }
 
   // A list published at `uri` with the two images, their hv:uri on a mirror.
@@ -174,14 +116,10 @@ class CasterPublishTest : public ::testing::Test {
     return id;
   }
 
-  static std::vector<std::string> Keys() {
-    return {"--cert", Pki().endorser1().cert.string(), "--key", Pki().endorser1().key.string()};
-  }
-
   std::vector<std::string> Publish(const std::string& id, std::vector<std::string> extra) const {
     std::vector<std::string> args = {"publish", id, "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    for (const auto& k : Keys()) args.push_back(k);
+    for (const auto& k : KeyArgs(Pki().endorser1())) args.push_back(k);
     return args;
   }
 
@@ -241,10 +179,7 @@ class CasterPublishTest : public ::testing::Test {
   static NginxServer* dav_;
   static NginxServer* web_;
   static SshServer* sshd_;
-  TempDir dir_;
   std::string name_;
-  fs::path store_;
-  fs::path config_;
   fs::path dav_credentials_;
   fs::path ssh_credentials_;
   fs::path image_a_;
