@@ -7,6 +7,7 @@
 #include <compare>
 
 #include "common/atomic_file.h"
+#include "common/unique_fd.h"
 #include "common/version.h"
 
 namespace vmc::caster {
@@ -18,8 +19,8 @@ bool KeyIsEncrypted(const std::string& pem) { return pem.find("ENCRYPTED") != st
 
 // Reads one line from the terminal with echo off.
 Result<std::string> PromptPassphrase(const std::filesystem::path& key) {
-  const int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
+  const UniqueFd tty(open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+  if (tty.get() < 0) {
     return Error(ErrorCode::kCertificateUnfit,
                  "the key " + key.string() +
                      " is encrypted and there is no terminal to ask for its passphrase: "
@@ -27,20 +28,19 @@ Result<std::string> PromptPassphrase(const std::filesystem::path& key) {
         .With("key", key.string());
   }
   const std::string prompt = "Passphrase for " + key.string() + ": ";
-  [[maybe_unused]] ssize_t w = write(fd, prompt.data(), prompt.size());
+  [[maybe_unused]] ssize_t w = write(tty.get(), prompt.data(), prompt.size());
   termios saved{};
-  const bool is_tty = tcgetattr(fd, &saved) == 0;
+  const bool is_tty = tcgetattr(tty.get(), &saved) == 0;
   if (is_tty) {
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(fd, TCSAFLUSH, &quiet);
+    tcsetattr(tty.get(), TCSAFLUSH, &quiet);
   }
   std::string line;
   char c = 0;
-  while (read(fd, &c, 1) == 1 && c != '\n') line += c;
-  if (is_tty) tcsetattr(fd, TCSAFLUSH, &saved);
-  w = write(fd, "\n", 1);
-  close(fd);
+  while (read(tty.get(), &c, 1) == 1 && c != '\n') line += c;
+  if (is_tty) tcsetattr(tty.get(), TCSAFLUSH, &saved);
+  w = write(tty.get(), "\n", 1);
   return line;
 }
 

@@ -18,6 +18,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/output.h"
+#include "common/unique_fd.h"
 #include "common/url.h"
 #include "common/verify_command.h"
 
@@ -155,12 +156,12 @@ class TempFile {
  public:
   static Result<TempFile> Create(std::string_view data) {
     std::string pattern = (std::filesystem::temp_directory_path() / "caster-XXXXXX").string();
-    const int fd = mkstemp(pattern.data());
-    if (fd < 0) return SystemError("create a temporary file in", pattern, errno);
+    const UniqueFd fd(mkstemp(pattern.data()));
+    if (fd.get() < 0) return SystemError("create a temporary file in", pattern, errno);
     TempFile file(pattern);
-    const bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-    close(fd);
-    if (!ok) return SystemError("write", pattern, errno);
+    if (write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+      return SystemError("write", pattern, errno);
+    }
     return file;
   }
   TempFile(TempFile&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }

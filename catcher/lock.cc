@@ -30,38 +30,31 @@ Result<FileLock> FileLock::Acquire(const std::filesystem::path& path, bool wait,
   std::filesystem::create_directories(path.parent_path(), ec);
   // Never through a link planted as the lock file: the holder's pid is
   // written into it.
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == ELOOP) return UnsafePathError(path, "a symbolic link");
-  if (fd < 0) return SystemError("open the lock file", path, errno);
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (fd.get() < 0 && errno == ELOOP) return UnsafePathError(path, "a symbolic link");
+  if (fd.get() < 0) return SystemError("open the lock file", path, errno);
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return UnsafePathError(path, "not a regular file");
   }
-  while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+  while (flock(fd.get(), LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;
     const int err = errno;
     if (err == EWOULDBLOCK) {
-      const std::string holder = ReadHolder(fd);
-      close(fd);
+      const std::string holder = ReadHolder(fd.get());
       return Error(ErrorCode::kLocked, std::string(purpose) + " is already running" +
                                            (holder.empty() ? "" : " (process " + holder + ")") +
                                            ": " + path.string() + " is locked")
           .With("path", path.string());
     }
-    close(fd);
     return SystemError("lock", path, err);
   }
   // Name the holder for the next one's message.
   const std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd, 0) == 0) {
-    [[maybe_unused]] const ssize_t n = pwrite(fd, pid.data(), pid.size(), 0);
+  if (ftruncate(fd.get(), 0) == 0) {
+    [[maybe_unused]] const ssize_t n = pwrite(fd.get(), pid.data(), pid.size(), 0);
   }
-  return FileLock(fd);
-}
-
-FileLock::~FileLock() {
-  if (fd_ >= 0) close(fd_);
+  return FileLock(std::move(fd));
 }
 
 }  // namespace vmc::catcher

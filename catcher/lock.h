@@ -12,8 +12,10 @@
 
 #include <filesystem>
 #include <string_view>
+#include <utility>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace vmc::catcher {
 
@@ -25,15 +27,15 @@ class FileLock {
   static Result<FileLock> Acquire(const std::filesystem::path& path, bool wait,
                                   std::string_view purpose);
 
-  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock(FileLock&&) noexcept = default;
   FileLock& operator=(FileLock&&) = delete;
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
-  ~FileLock();
 
  private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  // Closing the descriptor releases the lock.
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 }  // namespace vmc::catcher

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace vmc {
 
@@ -38,12 +39,12 @@ class AtomicFile {
   const std::filesystem::path& temp_path() const { return temp_; }
 
  private:
-  AtomicFile(std::filesystem::path target, std::filesystem::path temp, int fd)
-      : target_(std::move(target)), temp_(std::move(temp)), fd_(fd) {}
+  AtomicFile(std::filesystem::path target, std::filesystem::path temp, UniqueFd fd)
+      : target_(std::move(target)), temp_(std::move(temp)), fd_(std::move(fd)) {}
 
   std::filesystem::path target_;
   std::filesystem::path temp_;
-  int fd_ = -1;
+  UniqueFd fd_;
   bool committed_ = false;
 };
 

@@ -19,16 +19,12 @@ namespace {
 // hashing; small enough to keep peak memory flat (DESIGN.md section 9).
 constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
 
-struct MdFree {
-  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
-};
-
 // Fetched once per process: an explicit fetch spares every EVP_DigestInit the
 // provider lookup that an implicit EVP_sha512() would redo. The static is
 // constructed after OpenSSL registered its atexit cleanup (the fetch runs
 // first), so it is destroyed before that cleanup runs.
 const EVP_MD* Sha512Md() {
-  static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  static const EvpMdPtr md(EVP_MD_fetch(nullptr, "SHA512", nullptr));
   return md.get();
 }
 
@@ -60,8 +56,6 @@ Error FileError(std::string_view action, const std::filesystem::path& path, int 
 }
 
 }  // namespace
-
-void Sha512::CtxFree::operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 
 Sha512::Sha512() { Reset(); }
 Sha512::~Sha512() = default;

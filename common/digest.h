@@ -12,20 +12,18 @@
 #ifndef VMC_COMMON_DIGEST_H_
 #define VMC_COMMON_DIGEST_H_
 
-#include <openssl/types.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "common/error.h"
+#include "common/openssl_ptr.h"
 
 namespace vmc {
 
@@ -62,11 +60,7 @@ class Sha512 {
   void Reset();
 
  private:
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const;
-  };
-
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
+  EvpMdCtxPtr ctx_;
   // The first OpenSSL failure since the last reset; reported by Finish().
   std::optional<Error> failure_;
 };

@@ -118,17 +118,13 @@ Result<std::vector<Component>> SplitDn(std::string_view dn) {
   return components;
 }
 
-struct Asn1ObjectFree {
-  void operator()(ASN1_OBJECT* p) const { ASN1_OBJECT_free(p); }
-};
-
 // "Email"/"E" are how OpenSSL 0.9 and grid tools of that era printed
 // emailAddress; policies copied from them use it.
-std::unique_ptr<ASN1_OBJECT, Asn1ObjectFree> AttributeType(const std::string& type) {
+Asn1ObjectPtr AttributeType(const std::string& type) {
   if (type == "Email" || type == "E") {
-    return std::unique_ptr<ASN1_OBJECT, Asn1ObjectFree>(OBJ_nid2obj(NID_pkcs9_emailAddress));
+    return Asn1ObjectPtr(OBJ_nid2obj(NID_pkcs9_emailAddress));
   }
-  return std::unique_ptr<ASN1_OBJECT, Asn1ObjectFree>(OBJ_txt2obj(type.c_str(), 0));
+  return Asn1ObjectPtr(OBJ_txt2obj(type.c_str(), 0));
 }
 
 Status AddComponent(std::string_view dn, X509_NAME* name, const Component& c) {
@@ -278,8 +274,7 @@ DistinguishedName::DistinguishedName(std::shared_ptr<const X509_NAME> name, std:
 Result<DistinguishedName> DistinguishedName::Parse(std::string_view dn) {
   VMC_ASSIGN_OR_RETURN(X509NamePtr name, ParseDn(dn));
   VMC_ASSIGN_OR_RETURN(std::string der, EncodeName(name.get()));
-  return DistinguishedName(std::shared_ptr<const X509_NAME>(name.release(), X509NameFree()),
-                           std::move(der));
+  return DistinguishedName(std::shared_ptr<const X509_NAME>(std::move(name)), std::move(der));
 }
 
 Result<DistinguishedName> DistinguishedName::Of(const X509_NAME* name) {
@@ -288,8 +283,7 @@ Result<DistinguishedName> DistinguishedName::Of(const X509_NAME* name) {
     return Error(ErrorCode::kInvalidValue, "cannot copy an X.509 name: " + OpenSslReason());
   }
   VMC_ASSIGN_OR_RETURN(std::string der, EncodeName(copy.get()));
-  return DistinguishedName(std::shared_ptr<const X509_NAME>(copy.release(), X509NameFree()),
-                           std::move(der));
+  return DistinguishedName(std::shared_ptr<const X509_NAME>(std::move(copy)), std::move(der));
 }
 
 Result<DistinguishedName> DistinguishedName::FromDer(std::string_view der) {
@@ -302,8 +296,7 @@ Result<DistinguishedName> DistinguishedName::FromDer(std::string_view der) {
     ERR_clear_error();
     return Error(ErrorCode::kInvalidValue, "a stored X.509 name does not parse");
   }
-  return DistinguishedName(std::shared_ptr<const X509_NAME>(name.release(), X509NameFree()),
-                           std::string(der));
+  return DistinguishedName(std::shared_ptr<const X509_NAME>(std::move(name)), std::string(der));
 }
 
 std::string DistinguishedName::ToString() const { return DnToString(name_.get()); }

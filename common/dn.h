@@ -49,13 +49,9 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/openssl_ptr.h"
 
 namespace vmc {
-
-struct X509NameFree {
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-};
-using X509NamePtr = std::unique_ptr<X509_NAME, X509NameFree>;
 
 // The one-line form of `name`, unambiguous: ParseDn() of the result is a name
 // equal to `name` (for every name whose values are text). Printable ASCII

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "common/atomic_file.h"  // SystemError
 
@@ -50,9 +51,9 @@ Error UnsafePathError(const fs::path& path, std::string_view what) {
 }
 
 Result<SafeDir> SafeDir::Open(const fs::path& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return SystemError("open the directory", path, errno);
-  return SafeDir(path, fd);
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return SystemError("open the directory", path, errno);
+  return SafeDir(path, std::move(fd));
 }
 
 Result<SafeDir> SafeDir::Sub(std::string_view name, std::optional<mode_t> create_mode) const {
@@ -61,15 +62,15 @@ Result<SafeDir> SafeDir::Sub(std::string_view name, std::optional<mode_t> create
   if (create_mode && mkdirat(fd(), n.c_str(), *create_mode) != 0 && errno != EEXIST) {
     return SystemError("create", path, errno);
   }
-  const int sub = openat(fd(), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (sub < 0) return OpenError(fd(), n, path, errno, "a directory");
-  return SafeDir(path, sub);
+  UniqueFd sub(openat(fd(), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (sub.get() < 0) return OpenError(fd(), n, path, errno, "a directory");
+  return SafeDir(path, std::move(sub));
 }
 
 Result<SafeDir> SafeDir::Dup() const {
-  const int copy = openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return SystemError("open the directory", path_, errno);
-  return SafeDir(path_, copy);
+  UniqueFd copy(openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (copy.get() < 0) return SystemError("open the directory", path_, errno);
+  return SafeDir(path_, std::move(copy));
 }
 
 Result<UniqueFd> SafeDir::OpenFile(std::string_view name, int flags, mode_t mode,
@@ -149,14 +150,11 @@ Status SafeDir::Unlink(std::string_view name) const {
 
 Result<std::vector<SafeDir::Entry>> SafeDir::Entries() const {
   // fdopendir takes its descriptor; the directory's own stays open.
-  const int copy = openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return SystemError("open the directory", path_, errno);
-  DIR* dir = fdopendir(copy);
-  if (dir == nullptr) {
-    const int err = errno;
-    close(copy);
-    return SystemError("read the directory", path_, err);
-  }
+  UniqueFd copy(openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (copy.get() < 0) return SystemError("open the directory", path_, errno);
+  DIR* dir = fdopendir(copy.get());
+  if (dir == nullptr) return SystemError("read the directory", path_, errno);
+  copy.Release();  // the DIR owns it now: closedir closes it
   std::vector<Entry> entries;
   errno = 0;
   while (const dirent* e = readdir(dir)) {

@@ -110,7 +110,7 @@ class SafeDir {
   Status RequirePrivate() const;
 
  private:
-  SafeDir(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+  SafeDir(std::filesystem::path path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
 
   std::filesystem::path path_;
   UniqueFd fd_;

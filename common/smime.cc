@@ -17,25 +17,11 @@
 #include <utility>
 
 #include "common/digest.h"
+#include "common/openssl_ptr.h"
 #include "common/string_bio.h"
 
 namespace vmc {
 namespace {
-
-struct CmsFree {
-  void operator()(CMS_ContentInfo* p) const { CMS_ContentInfo_free(p); }
-};
-using CmsPtr = std::unique_ptr<CMS_ContentInfo, CmsFree>;
-
-struct X509StackPopFree {
-  void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackPopFree>;
-
-struct EmailStackFree {
-  void operator()(STACK_OF(OPENSSL_STRING) * p) const { X509_email_free(p); }
-};
-using EmailStackPtr = std::unique_ptr<STACK_OF(OPENSSL_STRING), EmailStackFree>;
 
 // This thread's OpenSSL error queue, drained: the codes (oldest first) and a
 // readable reason, so that one failure never leaks into the next call.
@@ -232,13 +218,10 @@ int ResolvedDigestNid(const ASN1_OBJECT* oid) {
   char name[128];
   if (OBJ_obj2txt(name, sizeof(name), oid, 0) <= 0) return NID_undef;
   ERR_set_mark();
-  EVP_MD* fetched = EVP_MD_fetch(nullptr, name, nullptr);
+  const EvpMdPtr fetched(EVP_MD_fetch(nullptr, name, nullptr));
   ERR_pop_to_mark();
   int nid = NID_undef;
-  if (fetched != nullptr) {
-    nid = EVP_MD_get_type(fetched);
-    EVP_MD_free(fetched);
-  }
+  if (fetched != nullptr) nid = EVP_MD_get_type(fetched.get());
   if (nid == NID_undef) {
     const EVP_MD* legacy = EVP_get_digestbyobj(oid);
     if (legacy != nullptr) nid = EVP_MD_get_type(legacy);
@@ -354,7 +337,7 @@ VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string c
   verified.signer_ca_dn = DnToString(X509_get_issuer_name(verified.signer.get()));
   verified.digest = std::move(algorithms.digest);
   if (algorithms.legacy) verified.warnings.push_back(std::move(*algorithms.legacy));
-  X509StackPtr certs(CMS_get1_certs(cms));
+  X509StackAndCertsPtr certs(CMS_get1_certs(cms));
   while (certs != nullptr && sk_X509_num(certs.get()) > 0) {
     X509Ptr cert(sk_X509_shift(certs.get()));
     if (X509_cmp(cert.get(), verified.signer.get()) != 0) {

@@ -21,7 +21,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,14 +28,10 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/openssl_ptr.h"
 #include "common/trust.h"
 
 namespace vmc {
-
-struct EvpPkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 // What step 2 establishes about a message.
 struct VerifiedMessage {

@@ -2,18 +2,12 @@
 // verified content into, C++ strings without a copy in between.
 #pragma once
 
-#include <openssl/bio.h>
-
-#include <memory>
 #include <string>
 #include <string_view>
 
-namespace vmc {
+#include "common/openssl_ptr.h"
 
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
+namespace vmc {
 
 // A read-only BIO over `bytes`, which must outlive it. Unlike a memory BIO
 // (BIO_new_mem_buf) it reads without OpenSSL's generic read conversion, which

@@ -23,35 +23,10 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/openssl_ptr.h"
 
 namespace vmc {
 namespace {
-
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-struct X509CrlFree {
-  void operator()(X509_CRL* p) const { X509_CRL_free(p); }
-};
-using X509CrlPtr = std::unique_ptr<X509_CRL, X509CrlFree>;
-
-struct X509StoreFree {
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreFree>;
-
-struct X509StoreCtxFree {
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
-using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree>;
-
-// A non-owning stack: the vector keeps the certificates alive.
-struct X509StackFree {
-  void operator()(STACK_OF(X509) * p) const { sk_X509_free(p); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 
 // Empties this thread's OpenSSL error queue and returns its first reason, so
 // that one failure never leaks into the next call's diagnostics.
@@ -326,7 +301,7 @@ struct TrustStore::Answers {
   std::map<std::string, Status, std::less<>> by_chain;
 };
 
-TrustStore::TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store,
+TrustStore::TrustStore(std::filesystem::path ca_dir, X509StorePtr store,
                        const KeyMinimums& minimums)
     : ca_dir_(std::move(ca_dir)),
       key_minimums_(minimums),
@@ -356,7 +331,7 @@ Result<TrustStore> TrustStore::Open(const std::filesystem::path& ca_dir,
   stores_opened.fetch_add(1, std::memory_order_relaxed);
   VMC_RETURN_IF_ERROR(CheckCaDir(ca_dir));
   VMC_ASSIGN_OR_RETURN(X509StorePtr store, NewStore(ca_dir));
-  return TrustStore(ca_dir, std::unique_ptr<X509_STORE, Free>(store.release()), minimums);
+  return TrustStore(ca_dir, std::move(store), minimums);
 }
 
 Status CheckKeyMinimums(const KeyMinimums& minimums) {
@@ -478,11 +453,7 @@ Error ChainRefusal(ErrorCode code, X509* cert, int depth, std::string message,
 // Whether `cert` itself (not only its name) is a certificate of the CA
 // directory, through the store's hashed lookup.
 bool InCaDir(X509_STORE_CTX* ctx, X509* cert) {
-  struct Free {
-    void operator()(STACK_OF(X509) * p) const { sk_X509_pop_free(p, X509_free); }
-  };
-  std::unique_ptr<STACK_OF(X509), Free> found(
-      X509_STORE_CTX_get1_certs(ctx, X509_get_subject_name(cert)));
+  X509StackAndCertsPtr found(X509_STORE_CTX_get1_certs(ctx, X509_get_subject_name(cert)));
   ERR_clear_error();
   for (int i = 0; found != nullptr && i < sk_X509_num(found.get()); ++i) {
     if (X509_cmp(sk_X509_value(found.get(), i), cert) == 0) return true;
@@ -599,7 +570,8 @@ Status VerifyChainNow(const TrustStore& trust, X509* signer, const std::vector<X
   VMC_RETURN_IF_ERROR(CheckSignerItself(signer, ca_dir, at));
   X509_STORE* store = trust.get();
 
-  X509StackPtr intermediates(sk_X509_new_null());
+  // The stack borrows the certificates: `untrusted` keeps them alive.
+  X509StackOnlyPtr intermediates(sk_X509_new_null());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (intermediates == nullptr || ctx == nullptr) {
     return Error(ErrorCode::kUntrustedChain, "cannot verify: " + TakeOpenSslError());

@@ -26,14 +26,9 @@
 #include "common/clock.h"
 #include "common/dn.h"
 #include "common/error.h"
+#include "common/openssl_ptr.h"
 
 namespace vmc {
-
-// Owning handles for the OpenSSL objects this unit and smime hand out.
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 // Returns a new owning reference to `cert` (X509_up_ref).
 // REQUIRES: cert != nullptr.
@@ -133,16 +128,12 @@ class TrustStore {
   void Remember(std::string key, const Status& answer) const;
 
  private:
-  struct Free {
-    void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-  };
   struct Answers;
-  TrustStore(std::filesystem::path ca_dir, std::unique_ptr<X509_STORE, Free> store,
-             const KeyMinimums& minimums);
+  TrustStore(std::filesystem::path ca_dir, X509StorePtr store, const KeyMinimums& minimums);
 
   std::filesystem::path ca_dir_;
   KeyMinimums key_minimums_;
-  std::unique_ptr<X509_STORE, Free> store_;
+  X509StorePtr store_;
   std::shared_ptr<Answers> answers_;
 };
 

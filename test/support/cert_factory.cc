@@ -9,18 +9,13 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
-#include <memory>
 
+#include "common/openssl_ptr.h"
 #include "common/trust.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc::test {
 namespace {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 Error Failed(const std::string& what) {
   char reason[256] = "";
@@ -29,11 +24,10 @@ Error Failed(const std::string& what) {
   return Error(ErrorCode::kCertificateUnfit, "cert_factory: " + what + ": " + reason);
 }
 
-Result<PkeyPtr> ReadKey(const std::filesystem::path& pem) {
+Result<EvpPkeyPtr> ReadKey(const std::filesystem::path& pem) {
   const std::string text = ReadFile(pem);
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), BIO_free);
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) return Failed("cannot read " + pem.string());
   return key;
 }
@@ -72,7 +66,7 @@ Status SetSerial(X509* cert) {
   unsigned char bytes[8];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Failed("serial");
   bytes[0] &= 0x7F;  // positive
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(BN_bin2bn(bytes, sizeof(bytes), nullptr), BN_free);
+  BignumPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
   if (bn == nullptr || BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) == nullptr) {
     return Failed("serial");
   }
@@ -80,7 +74,7 @@ Status SetSerial(X509* cert) {
 }
 
 Status WritePem(const std::filesystem::path& path, X509* cert, EVP_PKEY* key) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  BioPtr bio(BIO_new(BIO_s_mem()));
   const int written = cert != nullptr ? PEM_write_bio_X509(bio.get(), cert)
                                       : PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr,
                                                                  0, nullptr, nullptr);
@@ -96,10 +90,10 @@ Status WritePem(const std::filesystem::path& path, X509* cert, EVP_PKEY* key) {
 Result<PkiIdentity> IssueEndorser(const std::filesystem::path& dir,
                                   const std::vector<NameAttribute>& subject,
                                   const PkiIdentity& issuer) {
-  VMC_ASSIGN_OR_RETURN(PkeyPtr issuer_key, ReadKey(issuer.key));
+  VMC_ASSIGN_OR_RETURN(EvpPkeyPtr issuer_key, ReadKey(issuer.key));
   VMC_ASSIGN_OR_RETURN(auto issuer_certs, ParseCertificatesPem(ReadFile(issuer.cert)));
   X509* issuer_cert = issuer_certs.front().get();
-  PkeyPtr key(EVP_EC_gen("P-256"));
+  EvpPkeyPtr key(EVP_EC_gen("P-256"));
   if (key == nullptr) return Failed("key");
   X509Ptr cert(X509_new());
   if (cert == nullptr || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
