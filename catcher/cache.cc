@@ -53,10 +53,8 @@ RunScope ScopeOf(Cycle& cycle, const CacheDirFds& dirs, const std::atomic<bool>*
 
 bool IsSha512Name(const std::string& name) {
   if (name.size() != kSha512HexSize) return false;
-  for (const char c : name) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  return std::ranges::all_of(
+      name, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 const ResolvedSubscription* FindSubscription(Context& ctx, const std::string& name) {
@@ -397,7 +395,7 @@ std::vector<FetchJob> PlanDownloads(Context& ctx, const CacheLayout& layout,
   std::uint64_t used = quota ? ContentBytes(layout).value() : 0;
   for (const auto& e : wanted) {
     const std::string sha = e.image.sha512();
-    if (e.item->state == InventoryState::kCached || planned.count(sha) != 0 ||
+    if (e.item->state == InventoryState::kCached || planned.contains(sha) ||
         fs::exists(layout.ContentFile(sha))) {
       continue;
     }
@@ -516,13 +514,13 @@ Status CacheRun::DownloadWanted(unsigned downloads) {
   fetch.concurrency = downloads;
   fetch.cancel = cancel_;
   const auto results = FetchAll(*dirs_, jobs, fetch);
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i].ok()) {
+  for (const auto& result : results) {
+    if (result.ok()) {
       ++report_.downloaded;
-    } else if (StoppedBy(run, results[i].error())) {
-      report_.Interrupt(results[i].error());
+    } else if (StoppedBy(run, result.error())) {
+      report_.Interrupt(result.error());
     } else {
-      report_.Fail(results[i].error());
+      report_.Fail(result.error());
     }
   }
   return OfferEntries(run, wanted);
@@ -592,12 +590,12 @@ Status CacheRun::ExpireUnwanted() {
   // until they are purged; partial downloads of it are dropped.
   VMC_ASSIGN_OR_RETURN(const auto contents, dirs.content.List());
   for (const auto& name : contents) {
-    if (wanted_content.count(name) == 0) (void)dirs.content.Unlink(name);
+    if (!wanted_content.contains(name)) (void)dirs.content.Unlink(name);
   }
   VMC_ASSIGN_OR_RETURN(const auto partials, dirs.partial.List());
   for (const auto& name : partials) {
     const std::string sha = name.substr(0, name.find('.'));
-    if (wanted_content.count(sha) == 0) (void)dirs.partial.Unlink(name);
+    if (!wanted_content.contains(sha)) (void)dirs.partial.Unlink(name);
   }
   return PurgeExpired(dirs.expired, ctx.settings, cycle_.now(), report);
 }

@@ -24,8 +24,8 @@ std::string Names(const std::set<std::string>& names) {
 }
 
 std::string HowToResolve(const Claim& c) {
-  return "; resolve it with a deny rule for the claim you do not want ({\"image\": \"" +
-         c.identifier + "\", \"list\": \"" + c.item->list_identifier + "\"} for this one)";
+  return R"(; resolve it with a deny rule for the claim you do not want ({"image": ")" +
+         c.identifier + R"(", "list": ")" + c.item->list_identifier + "\"} for this one)";
 }
 
 // The owner's claims win; any other claim with other content conflicts.

@@ -45,9 +45,9 @@ class CycleTest : public testing::Test {
                     "echo \"$VMCATCHER_EVENT_TYPE $VMCATCHER_EVENT_DC_IDENTIFIER\" >> \"$1\"\n");
     const test::Names e1 = test::NamesOf(test::TestPki::Get().endorser1());
     test::WriteFile(dir_ / "policy.json",
-                    "{\"endorsers\": {\"e1\": {\"dn\": " + test::Quote(e1.dn) +
+                    R"({"endorsers": {"e1": {"dn": )" + test::Quote(e1.dn) +
                         ", \"ca\": " + test::Quote(e1.ca) + "}}, \"subscriptions\": [" +
-                        "{\"name\": \"sub\", \"url\": " + test::Quote(list_url_) +
+                        R"({"name": "sub", "url": )" + test::Quote(list_url_) +
                         ", \"endorser\": \"e1\", \"images\": \"all\"}]}\n");
   }
 

@@ -6,7 +6,7 @@ namespace vmc::catcher {
 
 std::chrono::milliseconds DownloadBudget(std::uint64_t size, std::uint64_t min_rate,
                                          std::chrono::seconds min_time) {
-  const std::uint64_t cap = static_cast<std::uint64_t>(kMaxDownloadBudget.count());
+  const auto cap = static_cast<std::uint64_t>(kMaxDownloadBudget.count());
   // Whole seconds first, then the remainder, so that size * 1000 cannot
   // overflow for any hv:size.
   const std::uint64_t seconds = size / min_rate;

@@ -34,7 +34,7 @@ void DownloadWorker::Submit(Batch batch) {
       std::set<std::string> named;
       for (const auto& job : batch.jobs) named.insert(Lower(job.sha512));
       for (auto& transfer : running_) {
-        if (named.count(transfer->content) == 0) CancelLocked(*transfer, Cancel::kUnwanted);
+        if (!named.contains(transfer->content)) CancelLocked(*transfer, Cancel::kUnwanted);
       }
       // A content still being transferred (or still ending after a cancel)
       // is not queued again: two transfers would share its partial file.
@@ -42,7 +42,7 @@ void DownloadWorker::Submit(Batch batch) {
       for (const auto& transfer : running_) busy.insert(transfer->content);
       queue_.clear();
       for (auto& job : batch.jobs) {
-        if (busy.count(Lower(job.sha512)) == 0) queue_.push_back(std::move(job));
+        if (!busy.contains(Lower(job.sha512))) queue_.push_back(std::move(job));
       }
       if (!queue_.empty() || !running_.empty()) hold_ = std::move(batch.hold);
       const unsigned working = std::min(live_, concurrency_);

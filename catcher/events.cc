@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -20,8 +20,6 @@
 #include "common/log.h"
 #include "common/safe_dir.h"
 #include "common/unique_fd.h"
-
-extern char** environ;
 
 namespace vmc::catcher {
 namespace {
@@ -54,7 +52,7 @@ std::vector<std::string> Environment(const Event& event, const std::string& meta
   for (const auto& [name, value] : event.variables) {
     std::string capped = CapValue(value);
     if (capped.size() != value.size()) truncated += (truncated.empty() ? "" : " ") + name;
-    env.push_back(name + "=" + capped);
+    env.emplace_back(name).append("=").append(capped);
   }
   if (!truncated.empty()) env.push_back("CATCHER_EVENT_TRUNCATED=" + truncated);
   if (!metadata_file.empty()) env.push_back("CATCHER_EVENT_METADATA_FILE=" + metadata_file);
@@ -146,6 +144,7 @@ Status SetUpDescriptors(posix_spawn_file_actions_t* actions) {
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;

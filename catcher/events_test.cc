@@ -28,7 +28,7 @@ TEST(EventsTest, SplitsTheAdminsCommandOnceWithoutExpansion) {
       {"  handler  --flag   value ", {"handler", "--flag", "value"}},
       {"handler 'a b' \"c d\"", {"handler", "a b", "c d"}},
       {"handler '$HOME' \"$(x)\" `y`", {"handler", "$HOME", "$(x)", "`y`"}},
-      {"handler a\\ b \"q\\\"q\" 'it''s'", {"handler", "a b", "q\"q", "its"}},
+      {R"(handler a\ b "q\"q" 'it''s')", {"handler", "a b", "q\"q", "its"}},
       {"handler ''", {"handler", ""}},
   };
   for (const auto& c : cases) {
@@ -80,10 +80,10 @@ class EventRunTest : public testing::Test {
 TEST_F(EventRunTest, HookReceivesHostileTitleVerbatim) {
   const std::string pwned = (dir_ / "pwned").string();
   const std::string title = "x'; touch " + pwned + "; echo '$(touch " + pwned + ")`touch " + pwned +
-                            "` && rm -rf / \"quoted\" \\ $HOME ${PATH} | & > <";
+                            R"(` && rm -rf / "quoted" \ $HOME ${PATH} | & > <)";
   const std::string description = "line one\nline two\n\ttabbed; touch " + pwned + "\n";
   const ImageList list = MakeList(title, description);
-  const auto images = list.images();
+  const auto& images = list.images();
   const Event event = ImageEvent("AvailablePostfix", list, images[0], images[0].identifier(),
                                  CacheLayout(dir_.path()));
   const EventRunner runner({"/bin/sh", handler_.string(), (dir_ / "out").string()},
@@ -99,7 +99,7 @@ TEST_F(EventRunTest, HookReceivesHostileTitleVerbatim) {
 
 TEST_F(EventRunTest, EventCarriesVmcatcherVariables) {
   const ImageList list = MakeList("t", "d");
-  const auto images = list.images();
+  const auto& images = list.images();
   const Event e = ImageEvent("ExpirePrefix", list, images[0], "file", CacheLayout("/s"));
   for (const char* name : {"VMCATCHER_EVENT_TYPE",        "VMCATCHER_EVENT_DC_IDENTIFIER",
                            "VMCATCHER_EVENT_DC_TITLE",    "VMCATCHER_EVENT_DC_DESCRIPTION",
@@ -171,7 +171,8 @@ TEST_F(EventRunTest, HandlerInheritsOnlyStdio) {
     if (!listing_itself) fds[line.substr(space + 1, arrow - space - 1)] = target;
   }
   std::vector<std::string> names;
-  for (const auto& [fd, target] : fds) names.push_back(fd + " -> " + target);
+  names.reserve(fds.size());
+  for (const auto& [fd, target] : fds) names.emplace_back(fd).append(" -> ").append(target);
   EXPECT_EQ(fds.size(), 3u) << "the handler inherited: " << testing::PrintToString(names);
   EXPECT_EQ(fds["1"], listing.string());
   EXPECT_EQ(fds.count("2"), 1u);
@@ -186,7 +187,7 @@ TEST_F(EventRunTest, OversizedVariableIsCappedAndWholeInMetadataFile) {
   std::string title = "x";
   for (int i = 0; i < 100000; ++i) title += "\xc3\xa9";  // e-acute, two bytes each
   const ImageList list = MakeList(title, "short");
-  const auto images = list.images();
+  const auto& images = list.images();
   const Event event = ImageEvent("AvailablePostfix", list, images[0], "img", CacheLayout("/s"));
   const fs::path out = dir_ / "out";
   const EventRunner runner({"/bin/sh", "-c",

@@ -198,7 +198,7 @@ Status FetchImage(HttpClient& client, const CacheDirFds& dirs, const FetchJob& j
   VMC_ASSIGN_OR_RETURN(const UniqueFd fd, OpenPartial(dirs.partial, partial_name));
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return SystemError("stat", partial, errno);
-  std::uint64_t held = static_cast<std::uint64_t>(st.st_size);
+  auto held = static_cast<std::uint64_t>(st.st_size);
   if (held > job.size && ftruncate(fd.get(), 0) != 0)
     return SystemError("truncate", partial, errno);
   if (held > job.size) held = 0;

@@ -38,7 +38,7 @@ std::string Sha(const std::string& data) {
 class ImageFetchTest : public testing::Test {
  protected:
   void SetUp() override {
-    fs::permissions(dir_.path(), fs::perms(0755));
+    fs::permissions(dir_.path(), static_cast<fs::perms>(0755));
     auto dirs = OpenCacheDirs(CacheLayout(dir_.path()));
     ASSERT_TRUE(dirs.ok()) << dirs.error().ToString();
     dirs_.emplace(std::move(dirs).value());

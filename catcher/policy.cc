@@ -131,9 +131,9 @@ std::string SchemaReason(const SchemaViolation& violation) {
 
 Status ValidateSchema(const Source& source, const rapidjson::Document& doc) {
   // Compiled once: JsonSchema::Check() is thread-safe.
-  static const Result<JsonSchema> schema = JsonSchema::FromEmbedded(kSchemaName);
-  if (!schema.ok()) return schema.error();  // a build defect, not the admin's
-  const std::optional<SchemaViolation> violation = schema->Check(doc);
+  static const Result<JsonSchema> kSchema = JsonSchema::FromEmbedded(kSchemaName);
+  if (!kSchema.ok()) return kSchema.error();  // a build defect, not the admin's
+  const std::optional<SchemaViolation> violation = kSchema->Check(doc);
   if (!violation) return Ok();
   Error error = Invalid(source, LocatePointer(source.text, violation->pointer), violation->pointer,
                         SchemaReason(*violation));
@@ -218,7 +218,7 @@ Result<ImageSelection> ReadSelection(const Value& subscription, const std::strin
     } else if (it->value.IsString() && View(it->value) == "none") {
       selection.mode = SelectionMode::kNone;
     } else if (!it->value.IsString() || View(it->value) != "all") {
-      return Problem(images, "\"all\", \"none\" or an array of image identifiers is required");
+      return Problem(images, R"("all", "none" or an array of image identifiers is required)");
     }
   }
   const auto new_images = OptionalString(subscription, "new_images");

@@ -325,7 +325,7 @@ TEST(PolicyTest, UnknownKeyInDenyRuleIsRefused) {
 }
 
 TEST(PolicyTest, PointerEscapesSlashAndTilde) {
-  const Error error = MustFail("{\"limits\": {\"a/b~c\": 1}}", {1, 13, "/limits/a~1b~0c"});
+  const Error error = MustFail(R"({"limits": {"a/b~c": 1}})", {1, 13, "/limits/a~1b~0c"});
   ExpectMessageHas(error, "unknown key \"a/b~c\"");
 }
 
@@ -394,7 +394,7 @@ TEST(PolicyTest, BadNewImagesValueIsRefused) {
 "subscriptions": [{"name": "a", "url": "https://example.org/a", "endorser": "desy",
                    "new_images": "maybe"}]})",
                                {3, 20, "/subscriptions/0/new_images"});
-  ExpectMessageHas(error, "\"accept\" or \"refuse\"");
+  ExpectMessageHas(error, R"("accept" or "refuse")");
 }
 
 TEST(PolicyTest, RelativeCredentialsFileIsRefused) {
@@ -564,9 +564,9 @@ TEST(PolicyTest, EndorserNameMustBeAnIdentifier) {
 }
 
 TEST(PolicyTest, HostileKeyIsPrintedSafely) {
-  const Error error = MustFail("{\"limits\": {\"a\\nb\": 1}}", {1, 13, "/limits/a\nb"});
+  const Error error = MustFail(R"({"limits": {"a\nb": 1}})", {1, 13, "/limits/a\nb"});
   EXPECT_EQ(error.message().find('\n'), std::string::npos) << error.message();
-  ExpectMessageHas(error, "unknown key \"a\\nb\"");
+  ExpectMessageHas(error, R"(unknown key "a\nb")");
 }
 
 // ---------------------------------------------------------------------------

@@ -78,7 +78,7 @@ struct Case {
   std::optional<std::uint64_t> size = 1000;
   // Expected.
   ImageState state = ImageState::kWanted;
-  std::string_view reason = "";  // a substring of the reason
+  std::string_view reason = {};  // a substring of the reason
   std::optional<std::size_t> deny_rule = std::nullopt;
 };
 

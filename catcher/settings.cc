@@ -49,8 +49,10 @@ Status ImageCredentials(const Invocation& inv, std::map<std::string, std::filesy
     std::string origin_text, file, extra;
     words >> origin_text >> file >> extra;
     auto bad = [&](const std::string& why) {
-      return Error(ErrorCode::kConfigInvalid, "image-credentials \"" + line + "\": " + why)
-          .With("key", "image-credentials");
+      std::string message = "image-credentials \"" + line;
+      message += "\": ";
+      message += why;
+      return Error(ErrorCode::kConfigInvalid, std::move(message)).With("key", "image-credentials");
     };
     if (file.empty() || !extra.empty()) {
       return bad("expected an origin and a credentials file: https://host[:port] FILE");

@@ -190,13 +190,13 @@ Result<AcceptedList> DecodeList(std::string_view key, std::string_view json) {
   return l;
 }
 
-std::string EncodeHistory(const HistoryEntry& h) {
+std::string EncodeHistory(const HistoryEntry& entry) {
   RecordWriter w;
-  w.Str("version", h.version)
-      .Str("content_sha512", h.content_sha512)
-      .Time("created", h.created)
-      .Time("fetched_at", h.fetched_at);
-  if (h.reset) WriteReset(w, "reset", *h.reset);
+  w.Str("version", entry.version)
+      .Str("content_sha512", entry.content_sha512)
+      .Time("created", entry.created)
+      .Time("fetched_at", entry.fetched_at);
+  if (entry.reset) WriteReset(w, "reset", *entry.reset);
   return w.Finish();
 }
 

@@ -73,9 +73,9 @@ constexpr char kOldAttempt[] =
     "{\"at\":1893470400,\"result\":\"list-expired\",\"message\":\"image list x is "
     "expired\",\"exit_status\":5}";
 constexpr char kOldAttemptOk[] =
-    "{\"at\":1893470400,\"result\":\"updated\",\"message\":\"\",\"exit_status\":0}";
-constexpr char kOldSeen[] = "{\"first_seen\":1893459600,\"initial\":true}";
-constexpr char kOldSeenLater[] = "{\"first_seen\":1893477600,\"initial\":false}";
+    R"({"at":1893470400,"result":"updated","message":"","exit_status":0})";
+constexpr char kOldSeen[] = R"({"first_seen":1893459600,"initial":true})";
+constexpr char kOldSeenLater[] = R"({"first_seen":1893477600,"initial":false})";
 constexpr char kOldCached[] =
     "{\"sha512\":"
     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -347,7 +347,7 @@ TEST(StateRecordsTest, DamagedRecordsAreStorageErrorsNamingTheEntry) {
       {"missing url",
        [&] {
          return Of(
-             DecodeSubscription("sub", Without(listed, "\"url\":\"https://lists.example/sub\",")));
+             DecodeSubscription("sub", Without(listed, R"("url":"https://lists.example/sub",)")));
        },
        "subscriptions/sub"},
       {"bad certificate base64",

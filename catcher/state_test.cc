@@ -283,7 +283,7 @@ TEST_F(StateTest, SeenHoldsOnlyTheImagesOfTheListHeld) {
   std::string held;
   for (int v = 0; v < 10; ++v) {
     std::vector<std::string> images = ids(20 * v, 20 * v + 100);
-    images.push_back("img-keep");
+    images.emplace_back("img-keep");
     const std::string sha = "sha-" + std::to_string(v);
     ASSERT_TRUE(
         state().AcceptList("sub", List(std::to_string(v + 1), sha, images), held, At(v), 3).ok());

@@ -158,7 +158,7 @@ TEST_F(CatcherClaimsTest, IdentifierClaimedByAnotherEndorserDoesNotReplaceImage)
   // The admin resolves B's claim with a deny rule for it: B's claim is
   // denied, A's image stays.
   WritePolicy(Sub("b", Url("list-b"), "e2") + ", " + Sub("a", Url("list-a"), "e1"),
-              ", \"deny\": [{\"image\": \"shared\", \"list\": \"" + list_b + "\"}]");
+              R"(, "deny": [{"image": "shared", "list": ")" + list_b + "\"}]");
   images = Images();
   EXPECT_EQ(images["b shared"]["state"], "denied");
   EXPECT_EQ(images["a shared"]["state"], "cached");
@@ -181,7 +181,7 @@ TEST_F(CatcherClaimsTest, FreeIdentifierNamedTwiceWithOtherContentGoesToNeither)
   EXPECT_TRUE(Events().empty());
 
   WritePolicy(Sub("a", Url("list-a"), "e1") + ", " + Sub("b", Url("list-b"), "e2"),
-              ", \"deny\": [{\"image\": \"twice\", \"list\": \"" + list_a + "\"}]");
+              R"(, "deny": [{"image": "twice", "list": ")" + list_a + "\"}]");
   last_cache_ = Catcher({"cache"});
   EXPECT_EQ(ViewContent("twice"), "from B\n") << Describe(last_cache_);
 

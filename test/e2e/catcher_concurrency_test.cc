@@ -13,11 +13,11 @@
 // links to them.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -68,7 +68,7 @@ std::vector<std::string> CacheViolations(const fs::path& state) {
     const std::string name = e.path().filename().string();
     if (name == ".sha512") continue;
     struct stat st {};
-    if (lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || inodes.count(st.st_ino) == 0) {
+    if (lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !inodes.contains(st.st_ino)) {
       problems.push_back("cache/" + name + " is not a hard link to a file of cache/.sha512/");
     }
   }
@@ -330,6 +330,7 @@ TEST_F(CatcherConcurrencyTest, DaemonAndCommandsRunTogether) {
   });
   // Two updaters, so that updates of one subscription also race each other.
   std::vector<std::thread> updaters;
+  updaters.reserve(2);
   for (int t = 0; t < 2; ++t) {
     updaters.emplace_back([&] {
       while (!done.load()) failures.Check("update", Catcher({"--json", "update"}));
@@ -347,7 +348,7 @@ TEST_F(CatcherConcurrencyTest, DaemonAndCommandsRunTogether) {
   for (int i = 0; !enough(); ++i) {
     const int k = i % kLists;
     const std::string name = "c" + std::to_string(k);
-    if (subscribed.count(name) == 0) {
+    if (!subscribed.contains(name)) {
       failures.Check("subscribe " + name, Catcher(Subscribe(Url(name), name)));
       subscribed.insert(name);
     } else if (i % 5 == 0) {

@@ -16,13 +16,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -75,7 +75,7 @@ std::string PseudoRandomBytes(std::size_t size, std::uint64_t seed) {
 
 std::string Base64(const std::string& bytes, bool decode) {
   std::vector<std::string> argv = {"openssl", "base64"};
-  if (decode) argv.push_back("-d");
+  if (decode) argv.emplace_back("-d");
   RunOptions options;
   options.stdin_data = bytes;
   const RunResult r = test::Run(argv, options);
@@ -95,7 +95,7 @@ std::pair<std::size_t, std::size_t> SignaturePart(const std::string& message) {
 // Whether the inode of `path` is that of a file in `inodes`.
 bool IsOneOf(const fs::path& path, const std::set<ino_t>& inodes) {
   struct stat st {};
-  return lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && inodes.count(st.st_ino) != 0;
+  return lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && inodes.contains(st.st_ino);
 }
 
 // The cache's invariants (DESIGN.md section 6), as a list of violations:
@@ -368,7 +368,7 @@ TEST_F(CatcherFaultsTest, TamperedContentRejected) {
   const Case cases[] = {
       {"an image's SHA-512 swapped for other content's", img_a_.sha512,
        Sha512Hex("other content").value()},
-      {"the version raised", "\"hv:version\": \"2\"", "\"hv:version\": \"3\""},
+      {"the version raised", R"("hv:version": "2")", R"("hv:version": "3")"},
       {"an image's URI redirected", img_new_.uri, "https://mirror.invalid/img-new"},
       {"an image's size changed", "\"hv:size\": 30000", "\"hv:size\": 30001"},
   };
@@ -690,10 +690,8 @@ TEST_F(CatcherFaultsTest, MapFullGrowsTheMap) {
         if (r.exit_code != 0) failures.push_back(Describe(r));
         auto doc = ParseJson(r.out);
         if (!doc || !doc->IsArray() || doc->GetArray().Size() != kSubscriptions) return false;
-        for (const auto& item : doc->GetArray()) {
-          if (Str(item, "version") != "2") return false;
-        }
-        return true;
+        return std::ranges::all_of(doc->GetArray(),
+                                   [](const auto& item) { return Str(item, "version") == "2"; });
       },
       seconds(60));
   EXPECT_TRUE(stored) << ReadFile(log);

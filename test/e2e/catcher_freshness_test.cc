@@ -106,13 +106,13 @@ TEST_F(CatcherFreshnessTest, MaxListAgeRefusesAnUnexpiredOldList) {
   ExpectRefused("list-too-old", 5);
 
   // The policy's max_list_age wins over the config's, either way.
-  WritePolicy(Sub("sub", Url("list"), "e1", ", \"max_list_age\": \"60d\""));
+  WritePolicy(Sub("sub", Url("list"), "e1", R"(, "max_list_age": "60d")"));
   UpdateOk();
-  WritePolicy(Sub("sub", Url("list"), "e1", ", \"max_list_age\": \"1d\""));
+  WritePolicy(Sub("sub", Url("list"), "e1", R"(, "max_list_age": "1d")"));
   ExpectRefused("list-too-old", 5);
 
   // A cap that is no duration is refused where it is written.
-  WritePolicy(Sub("sub", Url("list"), "e1", ", \"max_list_age\": \"soon\""));
+  WritePolicy(Sub("sub", Url("list"), "e1", R"(, "max_list_age": "soon")"));
   EXPECT_EQ(Catcher({"--json", "update"}).exit_code, 2);
   WritePolicy(Sub("sub", Url("list")));
   WriteFile(config_, "max-list-age = forever\n");

@@ -93,7 +93,7 @@ class CatcherScaleTest : public CatcherE2eTest<CatcherScaleTest> {
       ids_.push_back(image.identifier);
     }
     Publish("list", spec);
-    WritePolicy(Sub("big", Url("list"), "e1", ", \"images\": \"all\""));
+    WritePolicy(Sub("big", Url("list"), "e1", R"(, "images": "all")"));
   }
 
   // The image events the handler heard, "TYPE IDENTIFIER" each, then clears
@@ -112,8 +112,8 @@ class CatcherScaleTest : public CatcherE2eTest<CatcherScaleTest> {
   std::vector<std::string> PairsInOrder(const std::string& first, const std::string& second) {
     std::vector<std::string> out;
     for (const auto& id : ids_) {
-      out.push_back(first + " " + id);
-      out.push_back(second + " " + id);
+      out.emplace_back(first).append(" ").append(id);
+      out.emplace_back(second).append(" ").append(id);
     }
     return out;
   }
@@ -200,7 +200,7 @@ TEST_F(CatcherScaleTest, SeenIsPrunedAndNewImagesAreAnnouncedOnce) {
       expected_new.push_back("SubscriptionImageNew img-" + std::to_string(2 * v + 7));
     }
     Publish("list", spec);
-    if (v == 1) WritePolicy(Sub("rolling", Url("list"), "e1", ", \"images\": \"all\""));
+    if (v == 1) WritePolicy(Sub("rolling", Url("list"), "e1", R"(, "images": "all")"));
     UpdateOk();
     const RunResult stat = test::Run({"mdb_stat", "-s", "seen", (state_ / "db").string()});
     ASSERT_EQ(stat.exit_code, 0) << Describe(stat);

@@ -102,7 +102,7 @@ class CatcherStateSafetyTest : public CatcherE2eTest<CatcherStateSafetyTest> {
     list_id_ = NewTestUuid();
     PublishVersion("1", true);
     WriteFile(config_, "expired-grace = 1s\n");
-    WritePolicy(Sub("sub", Url("list"), "e1", ", \"images\": \"all\""));
+    WritePolicy(Sub("sub", Url("list"), "e1", R"(, "images": "all")"));
     UpdateOk();
     // The directories catcher makes, made before it runs so that links can
     // be planted in them (0755, as catcher makes them).
@@ -110,7 +110,7 @@ class CatcherStateSafetyTest : public CatcherE2eTest<CatcherStateSafetyTest> {
       fs::create_directories(state_ / d);
     }
     for (const char* d : {"cache", "cache/.sha512", "partial", "expired"}) {
-      fs::permissions(state_ / d, fs::perms(0755));
+      fs::permissions(state_ / d, static_cast<fs::perms>(0755));
     }
   }
 
@@ -269,7 +269,7 @@ TEST_F(CatcherStateSafetyTest, PlantedSymlinkIsNeverFollowedInExpired) {
   // target untouched.
   fs::remove(state_ / "expired");
   fs::create_directory(state_ / "expired");
-  fs::permissions(state_ / "expired", fs::perms(0755));
+  fs::permissions(state_ / "expired", static_cast<fs::perms>(0755));
   fs::create_symlink(victim_, state_ / "expired" / "planted");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the grace
   const RunResult purge = Catcher({"cache"});
@@ -287,7 +287,8 @@ TEST_F(CatcherStateSafetyTest, StateDirectoryOthersCanWriteIsRefused) {
     SCOPED_TRACE("directory " + sub);
     const fs::path dir = sub.empty() ? state_ : state_ / sub;
     const fs::perms before = fs::status(dir).permissions();
-    for (const fs::perms mode : {fs::perms(0777), fs::perms(0775), fs::perms(01777)}) {
+    for (const fs::perms mode : {static_cast<fs::perms>(0777), static_cast<fs::perms>(0775),
+                                 static_cast<fs::perms>(01777)}) {
       fs::permissions(dir, mode);
       const RunResult r = Catcher({"--json", "images"});
       EXPECT_EQ(r.exit_code, 7) << Describe(r);

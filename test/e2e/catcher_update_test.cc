@@ -331,6 +331,7 @@ TEST_F(CatcherUpdateTest, OversizedListRejected) {
   UpdateOk();
 
   std::vector<ImageSpec> many;
+  many.reserve(40);
   for (int i = 0; i < 40; ++i) many.push_back(Img("img-" + std::to_string(i)));
   const std::string big = Publish("list", Spec(id, "2", many));
   ASSERT_GT(big.size(), 16384u);
@@ -504,26 +505,26 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
   const Expect wanted_all{"wanted", "selects all images"};
   const std::vector<Case> cases = {
       {"images all",
-       ", \"images\": \"all\"",
+       R"(, "images": "all")",
        "",
        false,
        {},
        {{"img-a", wanted_all}, {"img-b", wanted_all}}},
       {"images none",
-       ", \"images\": \"none\"",
+       R"(, "images": "none")",
        "",
        false,
        {},
        {{"img-a", {"available", "selects no images"}},
         {"img-b", {"available", "selects no images"}}}},
       {"images listed",
-       ", \"images\": [\"img-a\"]",
+       R"(, "images": ["img-a"])",
        "",
        false,
        {},
        {{"img-a", {"wanted", "listed"}}, {"img-b", {"available", "not in the subscription"}}}},
       {"new images refused",
-       ", \"new_images\": \"refuse\"",
+       R"(, "new_images": "refuse")",
        "",
        true,
        {},
@@ -531,13 +532,13 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
         {"img-b", wanted_all},
         {"img-c", {"available", "awaits 'catcher image accept'"}}}},
       {"new images accepted",
-       ", \"new_images\": \"accept\"",
+       R"(, "new_images": "accept")",
        "",
        true,
        {},
        {{"img-a", wanted_all}, {"img-b", wanted_all}, {"img-c", wanted_all}}},
       {"listed images are accepted in advance",
-       ", \"images\": [\"img-c\"], \"new_images\": \"refuse\"",
+       R"(, "images": ["img-c"], "new_images": "refuse")",
        "",
        true,
        {},
@@ -546,13 +547,13 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
         {"img-c", {"wanted", "listed"}}}},
       {"deny by sha512",
        "",
-       "{\"sha512\": \"" + sha_b + "\", \"comment\": \"bad build\"}",
+       R"({"sha512": ")" + sha_b + R"(", "comment": "bad build"})",
        false,
        {},
        {{"img-a", wanted_all}, {"img-b", {"denied", "policy rule 1"}}}},
       {"deny by image",
        "",
-       "{\"image\": \"img-a\"}",
+       R"({"image": "img-a"})",
        false,
        {},
        {{"img-a", {"denied", "policy rule 1"}}, {"img-b", wanted_all}}},
@@ -570,12 +571,12 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
        {{"img-a", wanted_all}, {"img-b", wanted_all}}},
       {"deny rule needs all its fields",
        "",
-       "{\"image\": \"img-a\", \"endorser_dn\": " + Quote(e2_.dn) + "}, {\"image\": \"img-b\"}",
+       R"({"image": "img-a", "endorser_dn": )" + Quote(e2_.dn) + R"(}, {"image": "img-b"})",
        false,
        {},
        {{"img-a", wanted_all}, {"img-b", {"denied", "policy rule 2"}}}},
       {"admin accepts under none",
-       ", \"images\": \"none\"",
+       R"(, "images": "none")",
        "",
        false,
        {{"accept", "img-a"}},
@@ -588,14 +589,14 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
        {{"refuse", "img-b"}},
        {{"img-a", wanted_all}, {"img-b", {"available", "refused by the admin"}}}},
       {"admin refuses a listed image",
-       ", \"images\": [\"img-a\"]",
+       R"(, "images": ["img-a"])",
        "",
        false,
        {{"refuse", "img-a"}},
        {{"img-a", {"available", "refused by the admin"}},
         {"img-b", {"available", "not in the subscription"}}}},
       {"admin accepts a new image",
-       ", \"new_images\": \"refuse\"",
+       R"(, "new_images": "refuse")",
        "",
        true,
        {{"accept", "img-c"}},
@@ -604,7 +605,7 @@ TEST_F(CatcherUpdateTest, PolicySelectionTable) {
         {"img-c", {"wanted", "accepted by the admin"}}}},
       {"deny beats the admin's acceptance",
        "",
-       "{\"image\": \"img-a\"}",
+       R"({"image": "img-a"})",
        false,
        {{"accept", "img-a"}},
        {{"img-a", {"denied", "policy rule 1"}}, {"img-b", wanted_all}}},
@@ -707,7 +708,7 @@ TEST_F(CatcherUpdateTest, AppDbStyleFieldsOfBuiltList) {
             {"ad:appid", "42"}};
   a.json = {{"hv:ram_minimum", "\"512\""},
             {"hv:core_minimum", "\"2\""},
-            {"ad:user:extra", "{\"k\": [1, \"two\"]}"}};
+            {"ad:user:extra", R"({"k": [1, "two"]})"}};
   ImageSpec b = Img("appdb-b");
   ListSpec spec = Spec(NewTestUuid(), "20240616124537", {a, b});
   spec.text = {{"ad:vo", "list.vo.example"}, {"ad:swid", "810"}};
@@ -1024,7 +1025,7 @@ TEST_F(CatcherUpdateTest, CredentialsNeverAppearInOutput) {
     SCOPED_TRACE(json ? "--json" : "text");
     state_ = dir_ / (json ? "state-json" : "state-text");
     std::vector<std::string> flags = {"-v"};
-    if (json) flags.push_back("--json");
+    if (json) flags.emplace_back("--json");
     auto with = [&](std::vector<std::string> args) {
       args.insert(args.begin(), flags.begin(), flags.end());
       return args;
