@@ -35,7 +35,7 @@ Result<std::pair<std::vector<std::string>, uint64_t>> HistoryKeys(WriteTxn& txn,
   uint64_t next = 0;
   // A key HistoryKey() did not make is damage, not a number to guess at.
   if (!keys.empty()) {
-    const std::string_view last = std::string_view(keys.back()).substr(Prefix(name).size());
+    const std::string_view last = std::string_view{keys.back()}.substr(Prefix(name).size());
     const auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), next);
     if (ec != std::errc() || end != last.data() + last.size()) {
       return DamagedEntry(kHistoryDb, keys.back());
@@ -110,7 +110,7 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
   std::vector<std::string> gone;
   VMC_RETURN_IF_ERROR(
       txn.ForEachWithPrefix(kSeenDb, prefix, [&](std::string_view k, std::string_view) {
-        if (named.count(k.substr(prefix.size())) == 0) gone.emplace_back(k);
+        if (!named.contains(k.substr(prefix.size()))) gone.emplace_back(k);
         return Ok();
       }));
   for (const auto& k : gone) {

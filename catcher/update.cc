@@ -331,7 +331,7 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
     const std::unordered_set<std::string_view> held(current->images.begin(), current->images.end());
     for (const auto& image : candidate.list.images()) {
       std::string id = image.identifier();
-      if (held.count(id) == 0) outcome.new_images.push_back(std::move(id));
+      if (!held.contains(id)) outcome.new_images.push_back(std::move(id));
     }
   }
   outcome.judged = JudgedList{candidate.content_sha512, std::move(candidate.list), ""};
