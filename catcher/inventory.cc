@@ -3,14 +3,15 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
-#include <thread>
 #include <unordered_map>
 
 #include "catcher/cache_layout.h"
 #include "catcher/claims.h"
 #include "catcher/update.h"
 #include "common/safe_dir.h"
+#include "common/worker_pool.h"
 
 namespace vmc::catcher {
 namespace {
@@ -24,34 +25,25 @@ struct Held {
   JudgedList verdict;
 };
 
-// Verifies the lists the cycle did not, on every core: they are independent.
-// The
-// trust store and the verification steps are safe to share between threads.
+// Verifies the lists the cycle did not, on every core: they are independent,
+// and the trust store and the verification steps are safe to share between
+// threads. A few lists are verified here: threads would cost more.
 void VerifyHeld(std::vector<Held>& held, const UpdateParameters& params) {
   std::vector<Held*> pending;
   for (Held& h : held) {
     if (h.stored) pending.push_back(&h);
   }
-  const auto verify = [&](Held& h) {
-    // A list that no longer verifies is still read, from the content its
-    // signature proved, so that its images can be shown as expired.
-    h.verdict = JudgeStoredList(*h.sub, *h.stored, params).judged;
-    h.stored.reset();  // its signed bytes are no longer needed
-  };
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t threads = std::min<std::size_t>(cores, pending.size() / 8);
-  if (threads <= 1) {
-    for (Held* h : pending) verify(*h);
-    return;
+  const std::size_t threads = std::min(WorkerPool::Cores(), pending.size() / 8);
+  WorkerPool pool(threads <= 1 ? 0 : threads);
+  for (Held* h : pending) {
+    pool.Submit([h, &params] {
+      // A list that no longer verifies is still read, from the content its
+      // signature proved, so that its images can be shown as expired.
+      h->verdict = JudgeStoredList(*h->sub, *h->stored, params).judged;
+      h->stored.reset();  // its signed bytes are no longer needed
+    });
   }
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    for (std::size_t i = next++; i < pending.size(); i = next++) verify(*pending[i]);
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  pool.Finish();
 }
 
 // The lists of the subscriptions held in the state, judged at params.now:

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <deque>
 #include <string_view>
-#include <thread>
 #include <unordered_set>
 
 #include "catcher/events.h"
@@ -184,7 +183,6 @@ StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const Accep
   auto content = CheckVerifiedMessage(*message, sub, &stored, params);
   if (content.ok()) {
     out.judged.list = std::move(content->list);
-    out.warnings = std::move(content->warnings);
     return out;
   }
   out.judged.refusal = content.error().message();
@@ -408,9 +406,7 @@ struct InFull {
   StoredListJudgement judgement;
 };
 
-// The judgement of an unchanged list, into its update's result. Its
-// warnings are not logged: VerifyUnchanged has none, and an unchanged list
-// said them when it was accepted.
+// The judgement of an unchanged list, into its update's result.
 void TakeJudgement(InFull& in_full, SubscriptionUpdate& r) {
   if (in_full.judgement.error) {
     r.error = NamingSubscription(std::move(*in_full.judgement.error), *in_full.sub);
@@ -422,7 +418,7 @@ void TakeJudgement(InFull& in_full, SubscriptionUpdate& r) {
 
 std::size_t PoolThreads(UnchangedLists unchanged) {
   if (unchanged != UnchangedLists::kVerifyInFull) return 0;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return WorkerPool::Cores();
 }
 
 }  // namespace

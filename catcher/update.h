@@ -116,11 +116,11 @@ struct JudgedList {
 };
 
 // Steps 2-8 over the bytes of a stored list at params.now, its signature
-// verified once (rollback holds trivially against itself).
+// verified once (rollback holds trivially against itself). Its warnings are
+// dropped: an unchanged list said them when it was accepted.
 struct StoredListJudgement {
   JudgedList judged;
   std::optional<Error> error;  // the refusal, as the update reports it
-  std::vector<std::string> warnings;
 };
 StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const AcceptedList& stored,
                                     const UpdateParameters& params);

@@ -1,5 +1,6 @@
 #include "common/worker_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace vmc {
@@ -10,6 +11,8 @@ WorkerPool::WorkerPool(std::size_t threads) {
 }
 
 WorkerPool::~WorkerPool() { Finish(); }
+
+std::size_t WorkerPool::Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 void WorkerPool::Submit(std::function<void()> task) {
   if (threads_.empty()) {
