@@ -53,9 +53,10 @@ class CycleTest : public testing::Test {
 
   // Signs and "serves" the list: created an hour before t0, expiring at
   // `expires`, with the one image.
-  void PublishList(TimePoint expires) {
+  void PublishList(TimePoint expires, const std::string& version = "1") {
     test::ListSpec spec;
     spec.identifier = "4e186b44-2c64-40ea-97d5-e9e5c0bce059";
+    spec.version = version;
     spec.created = t0_ - hours(1);
     spec.expires = expires;
     test::ImageSpec image;
@@ -204,6 +205,31 @@ TEST_F(CycleTest, ACycleVerifiesTheListOnceForAllItsConsumers) {
   ASSERT_TRUE(next->TheInventory().ok());
   EXPECT_EQ(next->Work().smime_verifications, 1u);
   EXPECT_EQ(next->Work().inventories, 1u);
+}
+
+// The inventory takes the list its cycle's update judged only while that
+// list is still the one stored: one stored by another update meanwhile is
+// verified again, and the inventory shows it.
+TEST_F(CycleTest, AListStoredMeanwhileIsVerifiedByTheInventory) {
+  PublishList(t0_ + hours(24), "1");
+  Context ctx = OpenContext();
+  auto cycle = Cycle::Begin(ctx, FixedClock(t0_));
+  ASSERT_TRUE(cycle.ok());
+  ASSERT_TRUE(cycle->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull).ok());
+
+  PublishList(t0_ + hours(24), "2");
+  auto other = Cycle::Begin(ctx, FixedClock(t0_));
+  ASSERT_TRUE(other.ok());
+  auto updates = other->Update(ctx.subscriptions, UnchangedLists::kVerifyInFull);
+  ASSERT_TRUE(updates.ok() && updates->size() == 1);
+  ASSERT_FALSE(updates->front().error) << updates->front().error->ToString();
+  ASSERT_TRUE(updates->front().outcome.changed);
+
+  auto inventory = cycle->TheInventory();
+  ASSERT_TRUE(inventory.ok()) << inventory.error().ToString();
+  ASSERT_EQ((*inventory)->lists.size(), 1u);
+  EXPECT_EQ((*inventory)->lists.front().list.version(), "2");
+  EXPECT_EQ(cycle->Work().smime_verifications, 3u);  // both updates, then the inventory
 }
 
 // A cycle's consumers share one reading of the cache records, which follows

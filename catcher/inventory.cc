@@ -53,14 +53,19 @@ Result<std::vector<Held>> HeldLists(const Context& ctx, const UpdateParameters& 
                                     std::map<std::string, JudgedList>& judged) {
   std::vector<Held> held;
   for (const auto& sub : ctx.subscriptions) {
-    VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> stored, ctx.state.CurrentList(sub.name));
-    if (!stored) continue;
+    // A list judged by the cycle is compared by digest only: its bytes are
+    // read again only when another process stored another list meanwhile.
     const auto it = judged.find(sub.name);
-    if (it != judged.end() && it->second.content_sha512 == stored->content_sha512) {
-      held.push_back({&sub, std::nullopt, std::move(it->second)});
-    } else {
-      held.push_back({&sub, std::move(stored), {}});
+    if (it != judged.end()) {
+      VMC_ASSIGN_OR_RETURN(const auto digest, ctx.state.CurrentContentSha512(sub.name));
+      if (!digest) continue;
+      if (*digest == it->second.content_sha512) {
+        held.push_back({&sub, std::nullopt, std::move(it->second)});
+        continue;
+      }
     }
+    VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> stored, ctx.state.CurrentList(sub.name));
+    if (stored) held.push_back({&sub, std::move(stored), {}});
   }
   VerifyHeld(held, params);
   return held;

@@ -197,10 +197,23 @@ Result<std::optional<AcceptedList>> State::CurrentList(const std::string& name) 
     VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kListsDb, name));
     if (!facts) return Ok();
     VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
-    VMC_ASSIGN_OR_RETURN(const auto bytes, txn.Get(kListBytesDb, name));
+    VMC_ASSIGN_OR_RETURN(auto bytes, txn.Get(kListBytesDb, name));
     if (!bytes) return DamagedEntry(kListBytesDb, name);
-    list.signed_bytes = *bytes;
+    list.signed_bytes = std::move(*bytes);
     out = std::move(list);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::optional<std::string>> State::CurrentContentSha512(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::optional<std::string> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kListsDb, name));
+    if (!facts) return Ok();
+    VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
+    out = std::move(list.content_sha512);
     return Ok();
   }));
   return out;

@@ -170,6 +170,10 @@ class State {
   Result<bool> RemoveSubscription(const std::string& name);
 
   Result<std::optional<AcceptedList>> CurrentList(const std::string& name) const;
+  // The content digest of the list held (AcceptedList::content_sha512),
+  // without reading its bytes: what a reader that holds a list already
+  // checks it is still the one stored against.
+  Result<std::optional<std::string>> CurrentContentSha512(const std::string& name) const;
   Result<std::vector<HistoryEntry>> History(const std::string& name) const;
 
   // The writes below that record a subscription's update take `subscribed`:

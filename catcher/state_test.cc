@@ -177,6 +177,21 @@ TEST_F(StateTest, AcceptListMovesThePreviousVersionToHistory) {
   EXPECT_EQ(history->back().content_sha512, "bb");
 }
 
+TEST_F(StateTest, CurrentContentSha512FollowsTheListHeld) {
+  auto none = state().CurrentContentSha512("sub");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  auto digest = state().CurrentContentSha512("sub");
+  ASSERT_TRUE(digest.ok() && digest->has_value());
+  EXPECT_EQ(**digest, "bb");
+  ASSERT_TRUE(state().RemoveSubscription("sub").ok());
+  auto removed = state().CurrentContentSha512("sub");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_FALSE(removed->has_value());
+}
+
 TEST_F(StateTest, AcceptingTheSameListAgainAddsNoHistory) {
   ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "", At(0), 20).ok());
   ASSERT_TRUE(state().AcceptList("sub", List("1", "aa"), "aa", At(1), 20).ok());
@@ -483,6 +498,7 @@ TEST_F(StateTest, HostileNamesAreRefusedByEveryMethod) {
     EXPECT_FALSE(RecordUnchanged(name, "", At(0)).ok());
     EXPECT_FALSE(RecordAttempt(name, {At(0), "updated", "", 0}).ok());
     EXPECT_FALSE(state().CurrentList(name).ok());
+    EXPECT_FALSE(state().CurrentContentSha512(name).ok());
     EXPECT_FALSE(state().History(name).ok());
     EXPECT_FALSE(state().Seen(name).ok());
     EXPECT_FALSE(state().FindSubscription(name).ok());

@@ -450,8 +450,10 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
     }
     if (held) {
       InFull& task = in_full.emplace_back(InFull{results.size(), &sub, std::move(*held), {}});
-      pool.Submit(
-          [&task, &params] { task.judgement = JudgeStoredList(*task.sub, task.held, params); });
+      pool.Submit([&task, &params] {
+        task.judgement = JudgeStoredList(*task.sub, task.held, params);
+        task.held = {};  // its bytes: the memory the next lists are read into
+      });
     }
     results.push_back(std::move(r));
     updated.push_back(&sub);
