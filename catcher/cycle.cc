@@ -1,5 +1,6 @@
 #include "catcher/cycle.h"
 
+#include "catcher/claims.h"
 #include "common/log.h"
 #include "common/smime.h"
 #include "common/trust.h"
@@ -45,9 +46,11 @@ Result<std::vector<SubscriptionUpdate>> Cycle::Update(const std::vector<Resolved
 
 Result<const Inventory*> Cycle::TheInventory() {
   if (!inventory_) {
-    VMC_ASSIGN_OR_RETURN(const auto* summaries, CachedSummaries());
-    VMC_ASSIGN_OR_RETURN(inventory_, BuildInventory(ctx_, params_, std::move(judged_), *summaries));
+    VMC_ASSIGN_OR_RETURN(Inventory inventory, BuildInventory(ctx_, params_, std::move(judged_)));
     judged_.clear();
+    VMC_ASSIGN_OR_RETURN(const auto* summaries, CachedSummaries());
+    ResolveClaims(*summaries, inventory);
+    inventory_ = std::move(inventory);
   }
   return &*inventory_;
 }

@@ -8,7 +8,6 @@
 #include <unordered_map>
 
 #include "catcher/cache_layout.h"
-#include "catcher/claims.h"
 #include "catcher/update.h"
 #include "common/safe_dir.h"
 #include "common/worker_pool.h"
@@ -168,8 +167,7 @@ ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now) {
 std::uint64_t InventoriesBuilt() { return inventories_built.load(); }
 
 Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
-                                 std::map<std::string, JudgedList> judged,
-                                 const std::map<std::string, CachedSummary>& summaries) {
+                                 std::map<std::string, JudgedList> judged) {
   inventories_built.fetch_add(1, std::memory_order_relaxed);
   Inventory inventory;
   const CacheLayout layout(ctx.settings.state_dir);
@@ -209,7 +207,6 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
     }
     inventory.lists.push_back({sub.name, std::move(*verdict.list), verdict.refusal});
   }
-  ResolveClaims(summaries, inventory);
   return inventory;
 }
 

@@ -86,11 +86,11 @@ ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now);
 // A stored list found in `judged` with the same content was judged in full
 // at this instant already (by the cycle's update) and is taken as it is,
 // verified or refused; every other one is verified in full (steps 2-8), once.
-// `summaries` is every cache record's summary (State::CachedSummaries), for the
-// claims of identifiers (catcher/claims.h).
+// Each image's state is its own list's judgement: the claims of identifiers
+// across subscriptions (kConflict) are ResolveClaims' (catcher/claims.h),
+// which the cycle applies next.
 Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& params,
-                                 std::map<std::string, JudgedList> judged,
-                                 const std::map<std::string, CachedSummary>& summaries);
+                                 std::map<std::string, JudgedList> judged);
 
 // How many inventories this process built (catcher/cycle.h counts them).
 std::uint64_t InventoriesBuilt();

@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "catcher/selection.h"
-#include "catcher/state.h"
+#include "catcher/state_values.h"
 #include "common/error.h"
 #include "common/record_codec.h"
 
