@@ -150,7 +150,7 @@ Status Set(const Invocation& inv) {
     VMC_RETURN_IF_ERROR(json ? list.SetImageJson(image, key, value)
                              : list.SetImage(image, key, value));
     // A new identifier carries its local file along.
-    if (key == "dc:identifier" && meta.image_files.count(image) != 0) {
+    if (key == "dc:identifier" && meta.image_files.contains(image)) {
       meta.image_files[value] = meta.image_files[image];
       meta.image_files.erase(image);
     }

@@ -10,7 +10,7 @@ namespace {
 // Hashes what it receives; restarts when the server sends from byte 0.
 class HashingSink final : public DownloadSink {
  public:
-  explicit HashingSink(std::string label) : bar_(std::move(label), 0) {}
+  explicit HashingSink(const std::string& label) : bar_(label, 0) {}
 
   Status Begin(uint64_t first_byte) override {
     (void)first_byte;  // never resumes: it always asks from 0

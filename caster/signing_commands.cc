@@ -62,27 +62,32 @@ Status PlaceImagesBesideList(ImageList& list, const ListMeta& meta) {
     if (!image) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
     if (name == list_name) {
-      return Error(ErrorCode::kInvalidValue, "image file " + file + " (image " + image_id +
-                                                 ") would replace the list " + list.uri() +
-                                                 " itself: rename the file")
+      std::string message = "image file " + file;
+      message += " (image " + image_id;
+      message += ") would replace the list " + list.uri();
+      message += " itself: rename the file";
+      return Error(ErrorCode::kInvalidValue, std::move(message))
           .With("file", file)
           .With("image", image_id);
     }
     VMC_ASSIGN_OR_RETURN(const std::string image_url, SiblingUrl(list.uri(), name));
     const auto [other, fresh] = placed.emplace(name, file);
     if (!fresh && other->second != file) {
-      return Error(ErrorCode::kInvalidValue, "image files " + other->second + " and " + file +
-                                                 " would both be published as " + image_url +
-                                                 ": rename one of them")
+      std::string message = "image files " + other->second;
+      message += " and " + file;
+      message += " would both be published as " + image_url;
+      message += ": rename one of them";
+      return Error(ErrorCode::kInvalidValue, std::move(message))
           .With("file", file)
           .With("image", image_id);
     }
     VMC_ASSIGN_OR_RETURN(const FileDigest digest, HashFile(file));
     if (digest.size != image->size() || digest.sha512_hex != image->sha512()) {
-      return Error(ErrorCode::kChecksumMismatch, "image file " + file +
-                                                     " changed since it was added to list " +
-                                                     list.identifier() + " (image " + image_id +
-                                                     "): run 'caster image add' again")
+      std::string message = "image file " + file;
+      message += " changed since it was added to list " + list.identifier();
+      message += " (image " + image_id;
+      message += "): run 'caster image add' again";
+      return Error(ErrorCode::kChecksumMismatch, std::move(message))
           .With("file", file)
           .With("image", image_id);
     }
@@ -186,9 +191,11 @@ Status CheckImageNamesAgainstTarget(const SignedList& s, const UploadTarget& tar
     if (!s.list.FindImage(image_id)) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
     if (name == list_name) {
-      return Error(ErrorCode::kInvalidValue, "image file " + file + " (image " + image_id +
-                                                 ") would be replaced by the list at " +
-                                                 RedactUrl(target.url) + ": rename the file")
+      std::string message = "image file " + file;
+      message += " (image " + image_id;
+      message += ") would be replaced by the list at " + RedactUrl(target.url);
+      message += ": rename the file";
+      return Error(ErrorCode::kInvalidValue, std::move(message))
           .With("file", file)
           .With("image", image_id);
     }

@@ -1,5 +1,6 @@
 #include "common/cli.h"
 
+#include <cstddef>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -61,7 +62,7 @@ CommandLine::CommandLine(std::string program, std::string description,
 void CommandLine::Add(Command command) { commands_.push_back(std::move(command)); }
 
 void CommandLine::SetConfig(
-    po::options_description keys,
+    const po::options_description& keys,
     std::function<std::optional<ConfigSource>(const po::variables_map&)> locate) {
   config_keys_.add(keys);
   locate_config_ = std::move(locate);
@@ -108,7 +109,8 @@ void CommandLine::PrintHelp(const std::vector<std::string>& path, std::ostream& 
   out << "Commands:\n";
   for (const Command* c : Children(path)) {
     // Show each command once at its full depth under this node.
-    std::string name = Join(std::vector<std::string>(c->path.begin() + path.size(), c->path.end()));
+    std::string name = Join(std::vector<std::string>(
+        c->path.begin() + static_cast<std::ptrdiff_t>(path.size()), c->path.end()));
     out << "  " << name;
     out << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') << c->summary << "\n";
   }

@@ -80,7 +80,7 @@ class CommandLine {
 
   // Keys accepted in the config file (INI: `key = value`, `[section]` groups
   // as `section.key`) and how to find the file.
-  void SetConfig(po::options_description keys,
+  void SetConfig(const po::options_description& keys,
                  std::function<std::optional<ConfigSource>(const po::variables_map&)> locate);
 
   // Parses argv, runs the command, prints any error; returns the exit status.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -77,12 +78,7 @@ Result<std::string> ReadPrivateFile(const std::filesystem::path& path) {
   return bytes;
 }
 
-bool IsKnownKey(std::string_view key) {
-  for (const std::string_view k : kKeys) {
-    if (k == key) return true;
-  }
-  return false;
-}
+bool IsKnownKey(std::string_view key) { return std::ranges::find(kKeys, key) != kKeys.end(); }
 
 po::options_description KeyDescriptions() {
   po::options_description keys;

@@ -24,8 +24,8 @@ constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
 // constructed after OpenSSL registered its atexit cleanup (the fetch runs
 // first), so it is destroyed before that cleanup runs.
 const EVP_MD* Sha512Md() {
-  static const EvpMdPtr md(EVP_MD_fetch(nullptr, "SHA512", nullptr));
-  return md.get();
+  static const EvpMdPtr kMd(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  return kMd.get();
 }
 
 // Takes the oldest OpenSSL error of this thread and clears the rest, so that

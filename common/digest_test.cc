@@ -58,7 +58,7 @@ TEST(DigestTest, StreamingInOddChunksEqualsOneShot) {
   for (const std::size_t chunk : {1UL, 3UL, 7UL, 127UL, 128UL, 129UL, 4097UL, 65537UL, 1048573UL}) {
     Sha512 sha;
     for (std::size_t at = 0; at < data.size(); at += chunk) {
-      sha.Update(std::string_view(data).substr(at, chunk));
+      sha.Update(std::string_view{data}.substr(at, chunk));
     }
     const auto hex = sha.FinishHex();
     ASSERT_TRUE(hex.ok()) << hex.error().ToString();

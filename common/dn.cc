@@ -80,7 +80,7 @@ Result<std::string> Unescape(std::string_view dn, std::string_view value) {
       continue;
     }
     return BadDn(dn, "a backslash at \"" + std::string(value.substr(i, 4)) +
-                         "\" starts no escape (\\/, \\+, \\\\, \\xHH); write \\\\ for a backslash");
+                         R"(" starts no escape (\/, \+, \\, \xHH); write \\ for a backslash)");
   }
   return out;
 }

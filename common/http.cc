@@ -67,8 +67,8 @@ using FileHandle = std::unique_ptr<FILE, FileClose>;
 // thread-safe on every build; a function-local static gives both.
 // curl_global_cleanup is never called: clients may live until exit.
 CURLcode GlobalInit() {
-  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  return rc;
+  static const CURLcode kRc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  return kRc;
 }
 
 // ---------------------------------------------------------------------------

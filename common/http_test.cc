@@ -3,11 +3,7 @@
 // SFTP. Nothing is mocked: each test would fail if libcurl were misconfigured.
 #include "common/http.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -21,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "test/support/loopback.h"
 #include "test/support/nginx.h"
 #include "test/support/scoped_env.h"
 #include "test/support/sshd.h"
@@ -157,19 +154,6 @@ std::optional<Pki> MakePki(const fs::path& dir, const std::string& name) {
   if (!ca_dir) return std::nullopt;
   pki.ca_dir = *ca_dir;
   return pki;
-}
-
-// A port nothing listens on (just released by the kernel).
-int ClosedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Collects a download in memory, as a cache file would: Begin truncates to the
@@ -870,7 +854,7 @@ TEST_F(HttpTest, ProxyFromEnvironmentUsed) {
 }
 
 TEST_F(HttpTest, HttpsProxyFailureNamesTheProxy) {
-  const int closed = ClosedPort();
+  const int closed = test::PickFreePort();  // nothing listens on it: just released
   const std::string proxy_url = "http://127.0.0.1:" + std::to_string(closed);
   const ScopedEnv env({{"https_proxy", proxy_url.c_str()}, {"no_proxy", nullptr}});
   HttpClient client = Client();

@@ -52,7 +52,9 @@ const rapidjson::Value* Member(const rapidjson::Value& object, std::string_view 
 rapidjson::Value* Member(rapidjson::Value& object, std::string_view key) {
   if (!object.IsObject()) return nullptr;
   const auto it = object.FindMember(Name(key));
-  return it == object.MemberEnd() ? nullptr : &it->value;
+  // Against the const end: RapidJSON's operator== takes a ConstMemberIterator,
+  // so with two MemberIterators C++20 finds it ambiguous with its reversed form.
+  return it == std::as_const(object).MemberEnd() ? nullptr : &it->value;
 }
 
 // Replaces or adds `key`, keeping the order of the other members.
@@ -303,19 +305,19 @@ Result<JsonSchema> CompileDraftSchema(std::string_view root) {
 const Result<JsonSchema>& SchemaFor(bool wrapped, bool draft) {
   constexpr std::string_view kInner = "/definitions/imagelist";
   if (draft && wrapped) {
-    thread_local const Result<JsonSchema> wrapped_draft = CompileDraftSchema("");
-    return wrapped_draft;
+    thread_local const Result<JsonSchema> kWrappedDraft = CompileDraftSchema("");
+    return kWrappedDraft;
   }
   if (draft) {
-    thread_local const Result<JsonSchema> unwrapped_draft = CompileDraftSchema(kInner);
-    return unwrapped_draft;
+    thread_local const Result<JsonSchema> kUnwrappedDraft = CompileDraftSchema(kInner);
+    return kUnwrappedDraft;
   }
   if (wrapped) {
-    thread_local const Result<JsonSchema> wrapped_final = JsonSchema::FromEmbedded(kSchemaName);
-    return wrapped_final;
+    thread_local const Result<JsonSchema> kWrappedFinal = JsonSchema::FromEmbedded(kSchemaName);
+    return kWrappedFinal;
   }
-  thread_local const Result<JsonSchema> unwrapped = JsonSchema::FromEmbedded(kSchemaName, kInner);
-  return unwrapped;
+  thread_local const Result<JsonSchema> kUnwrapped = JsonSchema::FromEmbedded(kSchemaName, kInner);
+  return kUnwrapped;
 }
 
 // The schema found the fault; the code says what kind of value is wrong,
@@ -637,7 +639,7 @@ Status ImageList::Unset(std::string_view key) {
                      pointer);
   }
   const auto it = list().FindMember(Name(key));
-  if (it == list().MemberEnd()) {
+  if (it == std::as_const(list()).MemberEnd()) {  // the const end: see Member()
     return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
   }
   list().EraseMember(it);
@@ -810,7 +812,7 @@ Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
                      pointer);
   }
   const auto it = image->FindMember(Name(key));
-  if (it == image->MemberEnd()) {
+  if (it == std::as_const(*image).MemberEnd()) {  // the const end: see Member()
     return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
   }
   image->EraseMember(it);

@@ -159,7 +159,7 @@ TEST(ImageListTest, AppDbListRoundTrip) {
   EXPECT_EQ(list.images()[0].sha512().substr(0, 4), "8b4c");
   // Non-ASCII is written as \u escapes.
   EXPECT_NE(output.find("J\\u00F6rg"), std::string::npos) << output;
-  EXPECT_EQ(output.find("\xc3"), std::string::npos);
+  EXPECT_EQ(output.find('\xc3'), std::string::npos);
 }
 
 TEST(ImageListTest, AppDbValuesReadTyped) {
@@ -174,7 +174,7 @@ TEST(ImageListTest, AppDbValuesReadTyped) {
       R"("tiny":1e-7,"tenth":0.1,"a/b~c":"slash and tilde"})");
   EXPECT_EQ(list.Get("nosuch"), std::nullopt);
   ASSERT_EQ(list.image_count(), 2u);
-  const auto images = list.images();
+  const auto& images = list.images();
   EXPECT_EQ(images[0].size(), 2147483648u);
   EXPECT_EQ(images[0].ram_minimum(), 1024u);
   EXPECT_EQ(images[0].core_minimum(), 1u);

@@ -16,7 +16,7 @@ constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 
 std::string HumanBytes(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double value = static_cast<double>(bytes);
+  auto value = static_cast<double>(bytes);
   int unit = 0;
   while (value >= 1024.0 && unit < 5) {
     value /= 1024.0;
@@ -31,10 +31,10 @@ std::string HumanBytes(std::uint64_t bytes) {
   return buf;
 }
 
-ProgressBar::ProgressBar(std::string label, std::uint64_t total)
-    : ProgressBar(std::move(label), total, isatty(STDERR_FILENO) == 1) {}
+ProgressBar::ProgressBar(const std::string& label, std::uint64_t total)
+    : ProgressBar(label, total, isatty(STDERR_FILENO) == 1) {}
 
-ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
+ProgressBar::ProgressBar(const std::string& label, std::uint64_t total, bool enabled)
     : label_(EscapeForLog(label)),
       total_(total),
       enabled_(enabled),
@@ -71,7 +71,8 @@ std::string ProgressBar::Render(const std::string& label, std::uint64_t done, st
                                 double bytes_per_second) {
   std::string out = label + " ";
   if (total > 0) {
-    const double fraction = done >= total ? 1.0 : static_cast<double>(done) / total;
+    const double fraction =
+        done >= total ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
     const int filled = static_cast<int>(fraction * kBarWidth);
     out += "[" + std::string(filled, '#') + std::string(kBarWidth - filled, ' ') + "] ";
     char pct[8];

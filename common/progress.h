@@ -17,8 +17,8 @@ class ProgressBar {
   // `label` is shown before the bar (escaped for the terminal); `total` may be
   // 0 when unknown. `enabled` forces the decision (tests); by default the bar
   // is drawn iff stderr is a terminal.
-  ProgressBar(std::string label, std::uint64_t total);
-  ProgressBar(std::string label, std::uint64_t total, bool enabled);
+  ProgressBar(const std::string& label, std::uint64_t total);
+  ProgressBar(const std::string& label, std::uint64_t total, bool enabled);
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;

@@ -69,17 +69,17 @@ class SafeDir {
   Result<UniqueFd> OpenFile(std::string_view name, int flags, mode_t mode = 0600,
                             bool sole_link = false) const;
 
-  // The type of `name`, not following a link; `st` receives its lstat data.
-  Result<EntryType> Stat(std::string_view name, struct stat* st = nullptr) const;
+  // The type of `name`, not following a link; `out` receives its lstat data.
+  Result<EntryType> Stat(std::string_view name, struct stat* out = nullptr) const;
 
   // renameat(2) of `name` onto `to`/`to_name`. REQUIRES: the caller checked
   // the entry's type.
   Status Rename(std::string_view name, const SafeDir& to, std::string_view to_name) const;
 
-  // Makes `to`/`to_name` a new hard link of the file open as `fd` (race-free
+  // Makes `to`/`to_name` a new hard link of the file open as `file` (race-free
   // through /proc/self/fd; when /proc is missing, by `name` after checking
   // that it is still that file). EEXIST is kAlreadyExists.
-  Status LinkOpenFile(int fd, std::string_view name, const SafeDir& to,
+  Status LinkOpenFile(int file, std::string_view name, const SafeDir& to,
                       std::string_view to_name) const;
 
   // unlinkat(2): removes the entry itself (a link, not its target). Ok when

@@ -217,6 +217,7 @@ TEST(SchemaTest, OneSchemaValidatesFromManyThreads) {
   bad["hv:imagelist"]["dc:identifier"].SetString(".x");
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) {

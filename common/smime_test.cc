@@ -208,8 +208,7 @@ TEST(SmimeTest, OpensslCmsSignatureWithSha512Verifies) {
 TEST(SmimeTest, TamperedContentRejected) {
   const std::string message = SignAsEndorser1(kList);
   ASSERT_TRUE(VerifySmime(message).ok());
-  auto verified =
-      VerifySmime(ReplaceOnce(message, "\"hv:version\": \"1\"", "\"hv:version\": \"2\""));
+  auto verified = VerifySmime(ReplaceOnce(message, R"("hv:version": "1")", R"("hv:version": "2")"));
   ASSERT_FALSE(verified.ok());
   EXPECT_EQ(verified.error().code(), ErrorCode::kSignatureInvalid) << verified.error().ToString();
   EXPECT_NE(verified.error().message().find("content was changed"), std::string::npos)

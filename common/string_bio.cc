@@ -107,21 +107,21 @@ class Method {
 };
 
 const BIO_METHOD* SourceMethod() {
-  static const Method method("string source", [](BIO_METHOD* m) {
+  static const Method kMethod("string source", [](BIO_METHOD* m) {
     BIO_meth_set_read_ex(m, SourceRead);
     BIO_meth_set_gets(m, SourceGets);
     BIO_meth_set_ctrl(m, SourceCtrl);
     BIO_meth_set_destroy(m, SourceDestroy);
   });
-  return method.get();
+  return kMethod.get();
 }
 
 const BIO_METHOD* SinkMethod() {
-  static const Method method("string sink", [](BIO_METHOD* m) {
+  static const Method kMethod("string sink", [](BIO_METHOD* m) {
     BIO_meth_set_write_ex(m, SinkWrite);
     BIO_meth_set_ctrl(m, SinkCtrl);
   });
-  return method.get();
+  return kMethod.get();
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ std::string OpensslHash(std::string_view kind, const fs::path& pem) {
 
 // A writable copy of a CA directory of the test PKI.
 fs::path CopyCaDir(const TempDir& tmp, const fs::path& from) {
-  const fs::path to = tmp / "cadir";
+  fs::path to = tmp / "cadir";
   fs::copy(from, to, fs::copy_options::recursive);
   return to;
 }

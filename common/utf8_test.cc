@@ -9,12 +9,12 @@ namespace {
 
 using namespace std::string_literals;
 
-constexpr auto npos = std::string_view::npos;
+constexpr auto kNpos = std::string_view::npos;
 
 TEST(Utf8Test, AcceptsAsciiAndMultiByteText) {
-  EXPECT_EQ(FirstInvalidUtf8(""), npos);
-  EXPECT_EQ(FirstInvalidUtf8("plain ASCII text, longer than one word"), npos);
-  EXPECT_EQ(FirstInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"), npos);
+  EXPECT_EQ(FirstInvalidUtf8(""), kNpos);
+  EXPECT_EQ(FirstInvalidUtf8("plain ASCII text, longer than one word"), kNpos);
+  EXPECT_EQ(FirstInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"), kNpos);
   EXPECT_TRUE(
       IsValidUtf8("Gr\xc3\xbc\xc3\x9f"
                   "e"));

@@ -43,7 +43,7 @@ std::strong_ordering CompareVersions(std::string_view a, std::string_view b) {
   std::string_view rest_b = b;
   while (!rest_a.empty() && !rest_b.empty()) {
     const auto order = CompareRuns(TakeRun(&rest_a), TakeRun(&rest_b));
-    if (order != 0) return order;
+    if (std::is_neq(order)) return order;
   }
   if (rest_a.empty() != rest_b.empty()) {
     return rest_a.empty() ? std::strong_ordering::less : std::strong_ordering::greater;

@@ -104,9 +104,9 @@ class CasterPublishTest : public CasterE2eTest {
 
   // A list published at `uri` with the two images, their hv:uri on a mirror.
   std::string MakeList(const std::string& uri) {
-    const std::string id = Trim(Ok({"list", "create", "--title", "Published list", "--description",
-                                    "Two images, published by caster_publish_e2e_test", "--source",
-                                    "example.org", "--uri", uri}));
+    std::string id = Trim(Ok({"list", "create", "--title", "Published list", "--description",
+                              "Two images, published by caster_publish_e2e_test", "--source",
+                              "example.org", "--uri", uri}));
     ids_["alpha"] =
         Trim(Ok({"image", "add", id, "--uri", "https://mirror.example/alpha.qcow2", "--file",
                  image_a_.string(), "--title", "Alpha", "--set", "hv:format=qcow2"}));
@@ -130,7 +130,7 @@ class CasterPublishTest : public CasterE2eTest {
                                      "--fail",   "--capath",  Pki().ca_dir().string(),
                                      "--output", out.string()};
     if (with_password) {
-      argv.push_back("--user");
+      argv.emplace_back("--user");
       argv.push_back(std::string(kUser) + ":" + kPassword);
     }
     argv.push_back(url);

@@ -55,7 +55,7 @@ inline std::string RandomBytes(size_t n, unsigned seed) {
 
 // Runs a helper program (not caster) that must succeed.
 inline RunResult MustRun(const std::vector<std::string>& argv) {
-  const RunResult r = Run(argv);
+  RunResult r = Run(argv);
   std::string command;
   for (const auto& a : argv) command += a + " ";
   EXPECT_EQ(r.exit_code, 0) << command << "\n" << Describe(r);
