@@ -67,8 +67,6 @@ void Put(rapidjson::Value& object, std::string_view key, rapidjson::Value value,
   object.AddMember(CopyString(key, alloc), std::move(value), alloc);
 }
 
-std::string Quote(std::string_view text) { return QuoteUntrusted(text); }
-
 template <typename Writer>
 std::string Serialize(const rapidjson::Value& value) {
   rapidjson::StringBuffer buffer;
@@ -86,7 +84,7 @@ std::string ValueText(const rapidjson::Value& value) {
 std::string Excerpt(const rapidjson::Value& value) {
   if (value.IsObject()) return "an object";
   if (value.IsArray()) return "an array";
-  if (value.IsString()) return Quote(View(value));
+  if (value.IsString()) return QuoteUntrusted(View(value));
   return Serialize<rapidjson::Writer<rapidjson::StringBuffer>>(value);
 }
 
@@ -135,7 +133,8 @@ Error ListRefused(const JsonRefusal& refusal) {
     return Error(ErrorCode::kListTooLarge, "image list is refused: " + refusal.reason)
         .With("offset", offset);
   }
-  const std::string where = refusal.pointer.empty() ? "" : " (at " + Quote(refusal.pointer) + ")";
+  const std::string where =
+      refusal.pointer.empty() ? "" : " (at " + QuoteUntrusted(refusal.pointer) + ")";
   return Error(ErrorCode::kJsonMalformed,
                "image list is not valid JSON at byte " + offset + where + ": " + refusal.reason)
       .With("offset", offset)
@@ -206,13 +205,13 @@ Status CheckTyped(ValueKind kind, const rapidjson::Value& value) {
 Status MakeValue(ValueKind kind, std::string_view text, rapidjson::Document::AllocatorType& alloc,
                  rapidjson::Value* out) {
   if (!IsValidUtf8(text)) {
-    return Error(ErrorCode::kInvalidValue, "the value " + Quote(text) + " is not UTF-8");
+    return Error(ErrorCode::kInvalidValue, "the value " + QuoteUntrusted(text) + " is not UTF-8");
   }
   if (kind == ValueKind::kCount) {
     const auto count = ParseCountText(text);
     if (!count) {
       return Error(ErrorCode::kInvalidValue,
-                   Quote(text) + " is not a count: expected decimal digits, below 2^64");
+                   QuoteUntrusted(text) + " is not a count: expected decimal digits, below 2^64");
     }
     out->SetUint64(*count);
     return Ok();
@@ -229,7 +228,7 @@ Status MakeValue(ValueKind kind, std::string_view text, rapidjson::Document::All
 Status CheckKeyName(std::string_view key) {
   if (key.empty()) return Error(ErrorCode::kInvalidValue, "a key cannot be empty");
   if (!IsValidUtf8(key)) {
-    return Error(ErrorCode::kInvalidValue, "the key " + Quote(key) + " is not UTF-8");
+    return Error(ErrorCode::kInvalidValue, "the key " + QuoteUntrusted(key) + " is not UTF-8");
   }
   return Ok();
 }
@@ -266,10 +265,11 @@ Status CheckSemantics(const rapidjson::Value* list, const std::string& base) {
     if (identifier == nullptr || !identifier->IsString()) continue;
     const auto [first, inserted] = seen.emplace(View(*identifier), i);
     if (!inserted) {
-      return AtPointer(Error(ErrorCode::kInvalidValue, "image identifier " + Quote(first->first) +
-                                                           " is used twice (also by image " +
-                                                           std::to_string(first->second) + ")"),
-                       pointer() + "/dc:identifier");
+      return AtPointer(
+          Error(ErrorCode::kInvalidValue, "image identifier " + QuoteUntrusted(first->first) +
+                                              " is used twice (also by image " +
+                                              std::to_string(first->second) + ")"),
+          pointer() + "/dc:identifier");
     }
   }
   return Ok();
@@ -506,7 +506,8 @@ Result<ImageList> ImageList::Create(const NewListFields& fields) {
       {"hv:uri", fields.uri}};
   for (const auto& [key, text] : texts) {
     if (!IsValidUtf8(text)) {
-      return Error(ErrorCode::kInvalidValue, "the " + std::string(key) + " " + Quote(text) +
+      return Error(ErrorCode::kInvalidValue, "the " + std::string(key) + " " +
+                                                 QuoteUntrusted(text) +
                                                  " of a new image list is not UTF-8");
     }
     list.AddMember(Name(key), CopyString(text, alloc), alloc);
@@ -545,7 +546,7 @@ Result<ImageList> ImageList::Read(std::string_view json, std::vector<std::string
   VMC_RETURN_IF_ERROR(CheckSemantics(&doc, ""));
   if (warnings != nullptr) {
     warnings->push_back(
-        "image list " + Quote(TextOf(doc, "dc:identifier")) +
+        "image list " + QuoteUntrusted(TextOf(doc, "dc:identifier")) +
         " has no \"hv:imagelist\" wrapper (an old list format); accepted, and written with it");
   }
   // Wrap in place: the values stay in the document's allocator.
@@ -640,7 +641,7 @@ Status ImageList::Unset(std::string_view key) {
   }
   const auto it = list().FindMember(Name(key));
   if (it == std::as_const(list()).MemberEnd()) {  // the const end: see Member()
-    return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
+    return AtPointer(Error(ErrorCode::kNotFound, "no key " + QuoteUntrusted(key)), pointer);
   }
   list().EraseMember(it);
   return Ok();
@@ -665,7 +666,7 @@ Status ImageList::SetEndorser(const Endorser& endorser) {
                                                                   {"dc:creator", endorser.creator}};
   for (const auto& [key, text] : fields) {
     if (!IsValidUtf8(text)) {
-      return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
+      return AtPointer(Error(ErrorCode::kInvalidValue, QuoteUntrusted(text) + " is not UTF-8"),
                        std::string(kWrappedBase) + "/hv:endorser/hv:x509/" + JsonPointerToken(key));
     }
   }
@@ -696,13 +697,14 @@ rapidjson::Value* ImageList::FindImageObject(std::string_view identifier, std::s
 namespace {
 
 Error NoSuchImage(std::string_view list, std::string_view image) {
-  return Error(ErrorCode::kNotFound, "image list " + Quote(list) + " has no image " + Quote(image))
+  return Error(ErrorCode::kNotFound,
+               "image list " + QuoteUntrusted(list) + " has no image " + QuoteUntrusted(image))
       .With("image", EscapeForLog(image.substr(0, kMaxIdentifierLength + 1)));
 }
 
 Error ImageTaken(std::string_view list, std::string_view image) {
-  return Error(ErrorCode::kAlreadyExists,
-               "image list " + Quote(list) + " already has an image " + Quote(image))
+  return Error(ErrorCode::kAlreadyExists, "image list " + QuoteUntrusted(list) +
+                                              " already has an image " + QuoteUntrusted(image))
       .With("image", EscapeForLog(image.substr(0, kMaxIdentifierLength + 1)));
 }
 
@@ -721,7 +723,7 @@ Status ImageList::AddImage(const NewImageFields& fields) {
        {std::pair<std::string_view, std::string_view>{"hv:uri", fields.uri},
         {"dc:title", fields.title}}) {
     if (!IsValidUtf8(text)) {
-      return AtPointer(Error(ErrorCode::kInvalidValue, Quote(text) + " is not UTF-8"),
+      return AtPointer(Error(ErrorCode::kInvalidValue, QuoteUntrusted(text) + " is not UTF-8"),
                        pointer + "/" + JsonPointerToken(key));
     }
   }
@@ -813,7 +815,7 @@ Status ImageList::UnsetImage(std::string_view image_id, std::string_view key) {
   }
   const auto it = image->FindMember(Name(key));
   if (it == std::as_const(*image).MemberEnd()) {  // the const end: see Member()
-    return AtPointer(Error(ErrorCode::kNotFound, "no key " + Quote(key)), pointer);
+    return AtPointer(Error(ErrorCode::kNotFound, "no key " + QuoteUntrusted(key)), pointer);
   }
   image->EraseMember(it);
   IndexImages();  // as in SetImageValue: the members moved

@@ -23,8 +23,6 @@ using rapidjson::SizeType;
 
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
-std::string Quote(std::string_view text) { return QuoteUntrusted(text); }
-
 // ---------------------------------------------------------------------------
 // Token starts. RapidJSON's iterative parser (the only mode used here)
 // calls the handler for a string, number or literal just after its last
@@ -238,7 +236,7 @@ class RulesHandler {
     const std::string_view key(s, n);
     if (!path_.Key(key)) {
       return Refuse(JsonRule::kDuplicateKey, TokenKind::kString, path_.MemberPointer(key),
-                    "the key " + Quote(key) +
+                    "the key " + QuoteUntrusted(key) +
                         " appears twice in one object, and readers disagree on which of its "
                         "values counts");
     }
