@@ -452,7 +452,7 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
       InFull& task = in_full.emplace_back(InFull{results.size(), &sub, std::move(*held), {}});
       pool.Submit([&task, &params] {
         task.judgement = JudgeStoredList(*task.sub, task.held, params);
-        task.held = {};  // its bytes: the memory the next lists are read into
+        task.held = {};  // its bytes are not needed after the judgement
       });
     }
     results.push_back(std::move(r));

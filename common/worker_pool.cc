@@ -1,5 +1,7 @@
 #include "common/worker_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -12,7 +14,16 @@ WorkerPool::WorkerPool(std::size_t threads) {
 
 WorkerPool::~WorkerPool() { Finish(); }
 
-std::size_t WorkerPool::Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+std::size_t WorkerPool::Cores() {
+  // The affinity mask, not the machine: a daemon confined by systemd's
+  // CPUAffinity= or by taskset gets a pool of its size, not idle threads.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    return static_cast<std::size_t>(std::max(1, CPU_COUNT(&set)));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());  // over 1024 CPUs
+}
 
 void WorkerPool::Submit(std::function<void()> task) {
   if (threads_.empty()) {

@@ -22,7 +22,8 @@ class WorkerPool {
  public:
   // Starts `threads` threads; none (0) runs each task within Submit.
   explicit WorkerPool(std::size_t threads);
-  // The cores this process may run on: a pool of that many keeps them busy.
+  // The cores the calling thread may run on (its affinity mask): a pool of
+  // that many keeps them busy.
   static std::size_t Cores();
   // Finish().
   ~WorkerPool();

@@ -1,6 +1,7 @@
 #include "common/worker_pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -65,6 +66,23 @@ TEST(WorkerPoolTest, TheDestructorFinishes) {
     for (int i = 0; i < 50; ++i) pool.Submit([&] { ran.fetch_add(1); });
   }
   EXPECT_EQ(ran.load(), 50);
+}
+
+// A thread confined to one CPU (taskset, systemd's CPUAffinity=) counts one
+// core, whatever the machine has.
+TEST(WorkerPoolTest, CoresFollowTheAffinityMask) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const std::size_t confined = WorkerPool::Cores();
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(confined, 1u);
+  EXPECT_EQ(WorkerPool::Cores(), static_cast<std::size_t>(CPU_COUNT(&saved)));
 }
 
 }  // namespace
