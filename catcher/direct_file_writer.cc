@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -104,6 +105,15 @@ Status DirectFileWriter::Append(const char* data, std::size_t size) {
     const std::size_t pending = std::exchange(used_, 0);
     VMC_RETURN_IF_ERROR(WriteOut(buffer_.get(), pending));
     return WriteOut(data, size);
+  }
+  if (used_ == 0 && Aligned(reinterpret_cast<std::uintptr_t>(data)) && size >= kAlignment) {
+    // Already aligned (a ChunkPipeline's chunk): written from where it is.
+    const std::size_t whole = size / kAlignment * kAlignment;
+    last_write_ = std::chrono::steady_clock::now();
+    VMC_RETURN_IF_ERROR(WriteOut(data, whole));
+    if (!direct_) return WriteOut(data + whole, size - whole);  // the write fell back
+    data += whole;
+    size -= whole;
   }
   while (size > 0) {
     const std::size_t n = std::min(size, capacity_ - used_);

@@ -8,7 +8,9 @@
 // processor cost, and the final fsync has little left to do. Caching a large
 // image also no longer evicts the site's page cache.
 //
-// Bytes wait in the buffer until it is full, or until an Append finds them
+// Bytes given at an aligned address in whole blocks while the buffer is
+// empty (a ChunkPipeline's chunks) are written from where they are, with no
+// copy. Other bytes wait in the buffer until it is full, or until an Append finds them
 // older than kMaxHold, so the partial file grows as a download goes on. A
 // process killed outright loses what the buffer held (at most its size); a
 // resume re-hashes the partial and fetches the rest, so nothing is lost but

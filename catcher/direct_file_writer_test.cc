@@ -11,10 +11,14 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "test/support/temp_dir.h"
@@ -43,6 +47,7 @@ struct FakeDisk {
   int full_errno = ENOSPC;
   std::size_t written = 0;
   int direct_writes = 0;
+  std::vector<const void*> direct_from;  // where each direct write took its bytes from
 };
 FakeDisk fake;
 
@@ -63,7 +68,10 @@ ssize_t FakeWrite(int fd, const void* data, std::size_t size) {
   size = std::min(size, fake.space - fake.written);
   const ssize_t n = write(fd, data, size);
   if (n > 0) fake.written += static_cast<std::size_t>(n);
-  if (n > 0 && direct) ++fake.direct_writes;
+  if (n > 0 && direct) {
+    ++fake.direct_writes;
+    fake.direct_from.push_back(data);
+  }
   return n;
 }
 
@@ -147,6 +155,29 @@ TEST_F(DirectFileWriterTest, DirectFromAnAlignedStartWhereTheFilesystemAllows) {
   ASSERT_TRUE(writer.Flush().ok());
   EXPECT_FALSE(writer.direct());
   EXPECT_EQ(fcntl(fd.get(), F_GETFL) & O_DIRECT, 0);
+}
+
+// Aligned whole blocks (a ChunkPipeline's chunks) are written from the
+// caller's memory, not copied into the buffer first; the unaligned tail is.
+TEST_F(DirectFileWriterTest, AlignedBlocksAreWrittenFromWhereTheyAre) {
+  constexpr std::size_t kBlock = DirectFileWriter::kAlignment;
+  std::unique_ptr<char, decltype(&std::free)> chunk(
+      static_cast<char*>(std::aligned_alloc(kBlock, 8 * kBlock)), &std::free);
+  const std::string data = RandomBytes(8 * kBlock, 6);
+  std::memcpy(chunk.get(), data.data(), data.size());
+  UniqueFd fd(OpenAtEnd());
+  DirectFileWriter writer(fd.get(), path_, kBuffer, FakeWrite);
+  ASSERT_EQ(writer.direct(), TakesDirectIo(dir_.path()));
+  ASSERT_TRUE(writer.Append(chunk.get(), 8 * kBlock).ok());
+  ASSERT_TRUE(writer.Append(chunk.get(), 2 * kBlock + 10).ok());
+  if (writer.direct()) {
+    EXPECT_EQ(fake.direct_from, (std::vector<const void*>{chunk.get(), chunk.get()}));
+    EXPECT_EQ(FileSize(), 10 * kBlock);  // the 10 bytes wait in the buffer
+  } else {
+    EXPECT_EQ(FileSize(), 10 * kBlock + 10);  // through the page cache, as given
+  }
+  ASSERT_TRUE(writer.Flush().ok());
+  EXPECT_EQ(ReadFile(path_), data + data.substr(0, 2 * kBlock + 10));
 }
 
 // A resume after a broken transfer starts at an unaligned size: the bytes up

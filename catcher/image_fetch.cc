@@ -15,9 +15,9 @@
 
 #include "catcher/direct_file_writer.h"
 #include "common/atomic_file.h"
+#include "common/chunk_pipeline.h"
 #include "common/digest.h"
 #include "common/log.h"
-#include "common/overlapped_digest.h"
 #include "common/progress.h"
 #include "common/unique_fd.h"
 
@@ -26,9 +26,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+ChunkPipeline::Stage HashStage(Sha512& sha) {
+  return [&sha](const char* data, std::size_t size) {
+    sha.Update(data, size);
+    return Ok();
+  };
+}
+
 // Feeds the first `bytes` of the partial file to the hasher: a resumed
 // download is proven from its first byte, not trusted from an earlier run.
-Status Rehash(int fd, std::uint64_t bytes, OverlappedSha512& sha, const fs::path& path) {
+Status Rehash(int fd, std::uint64_t bytes, Sha512& sha, const fs::path& path) {
+  ChunkPipeline hash({HashStage(sha)});  // reads while it hashes
   std::vector<char> buffer(1 << 20);
   std::uint64_t offset = 0;
   while (offset < bytes) {
@@ -37,10 +45,10 @@ Status Rehash(int fd, std::uint64_t bytes, OverlappedSha512& sha, const fs::path
     const ssize_t n = pread(fd, buffer.data(), want, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return SystemError("read", path, n < 0 ? errno : EIO);
-    sha.Update(buffer.data(), static_cast<std::size_t>(n));
+    VMC_RETURN_IF_ERROR(hash.Append(buffer.data(), static_cast<std::size_t>(n)));
     offset += static_cast<std::uint64_t>(n);
   }
-  return Ok();
+  return hash.Drain();
 }
 
 Status CheckFreeSpace(int fd, const fs::path& dir, std::uint64_t needed, const FetchJob& job) {
@@ -55,16 +63,26 @@ Status CheckFreeSpace(int fd, const fs::path& dir, std::uint64_t needed, const F
       .With("path", dir.string());
 }
 
-// Writes the body to the partial file and hands it to the hasher.
+// Hands the body to the hasher and to the partial file, each on a core of
+// its own (ChunkPipeline): the receiving thread only copies it once.
 class PartialSink : public DownloadSink {
  public:
-  PartialSink(int fd, const fs::path& path, std::uint64_t held, OverlappedSha512& sha,
+  PartialSink(int fd, const fs::path& path, std::uint64_t held, Sha512& sha,
               std::atomic<std::uint64_t>* progress)
-      : fd_(fd), path_(path), held_(held), sha_(sha), progress_(progress), file_(fd, path) {}
+      : fd_(fd),
+        path_(path),
+        held_(held),
+        sha_(sha),
+        progress_(progress),
+        file_(fd, path),
+        pipeline_({HashStage(sha_), [this](const char* data, std::size_t size) {
+                     return file_.Append(data, size);
+                   }}) {}
 
   Status Begin(std::uint64_t first_byte) override {
     if (first_byte == held_) return Ok();
     // The server ignored the range: start over.
+    VMC_RETURN_IF_ERROR(pipeline_.Drain());
     if (ftruncate(fd_, 0) != 0 || lseek(fd_, 0, SEEK_SET) != 0) {
       return SystemError("truncate", path_, errno);
     }
@@ -75,8 +93,7 @@ class PartialSink : public DownloadSink {
   }
 
   Status Write(const char* data, std::size_t size) override {
-    VMC_RETURN_IF_ERROR(file_.Append(data, size));
-    sha_.Update(data, size);
+    VMC_RETURN_IF_ERROR(pipeline_.Append(data, size));
     held_ += size;
     if (progress_ != nullptr) progress_->fetch_add(size, std::memory_order_relaxed);
     return Ok();
@@ -84,18 +101,23 @@ class PartialSink : public DownloadSink {
 
   // Every byte received is in the file: before the proof, and when a
   // transfer broke off (the next run resumes after the last byte kept).
-  Status Flush() { return file_.Flush(); }
+  Status Flush() {
+    VMC_RETURN_IF_ERROR(pipeline_.Drain());
+    return file_.Flush();
+  }
 
-  // Bytes of the image in the file (resumed and received).
+  // Bytes of the image received (resumed and this transfer's): in the file
+  // once Flush returns.
   std::uint64_t held() const { return held_; }
 
  private:
   int fd_;
   const fs::path& path_;
   std::uint64_t held_;
-  OverlappedSha512& sha_;
+  Sha512& sha_;
   std::atomic<std::uint64_t>* progress_;
   DirectFileWriter file_;
+  ChunkPipeline pipeline_;  // last: its stages use sha_ and file_ until it ends
 };
 
 // Whether `name` in `dir` is still the file open as `fd`.
@@ -107,8 +129,8 @@ bool StillNames(const SafeDir& dir, const std::string& name, int fd) {
 }
 
 // Proves the partial file and moves it into the content store.
-Status Commit(int fd, const CacheDirFds& dirs, const std::string& partial_name,
-              OverlappedSha512& sha, const FetchJob& job, const std::string& expected) {
+Status Commit(int fd, const CacheDirFds& dirs, const std::string& partial_name, Sha512& sha,
+              const FetchJob& job, const std::string& expected) {
   const fs::path partial = dirs.partial.PathOf(partial_name);
   VMC_ASSIGN_OR_RETURN(const std::string actual, sha.FinishHex());
   if (actual != expected) {
@@ -203,7 +225,7 @@ Status FetchImage(HttpClient& client, const CacheDirFds& dirs, const FetchJob& j
     return SystemError("truncate", partial, errno);
   if (held > job.size) held = 0;
 
-  OverlappedSha512 sha;
+  Sha512 sha;
   VMC_RETURN_IF_ERROR(Rehash(fd.get(), held, sha, partial));
   if (lseek(fd.get(), static_cast<off_t>(held), SEEK_SET) < 0) {
     return SystemError("seek", partial, errno);

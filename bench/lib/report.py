@@ -96,7 +96,13 @@ def main():
 
     rows = ROWS + scale_rows(order)
 
-    table = [("benchmark", "ours", "median s", "baseline", "median s", "ratio", "target", "met")]
+    def cpu_text(key):
+        """Median CPU time (user + system) and its share of one core."""
+        cpu_median = statistics.median(cpu[key])
+        return "%.2f (%d%%)" % (cpu_median, round(100 * cpu_median / median(key)))
+
+    table = [("benchmark", "ours", "median s", "CPU s", "baseline", "median s", "CPU s", "ratio",
+              "target", "met")]
     missed = 0
     benches = []
     for bench in [r[0] for r in rows] + list(failures):
@@ -104,7 +110,7 @@ def main():
             benches.append(bench)
     for bench in benches:
         if bench in failures:
-            table.append((bench, "FAILED", "-", "-", "-", "-", "-", "no"))
+            table.append((bench, "FAILED", "-", "-", "-", "-", "-", "-", "-", "no"))
             missed += 1
             continue
         for row_bench, ours, bases, target, target_text in rows:
@@ -113,17 +119,18 @@ def main():
             if any((bench, b) not in seconds for b in bases):
                 continue
             base_name = bases[0]
-            base_median = max(median((bench, b)) for b in bases)
+            slowest = max(bases, key=lambda b: median((bench, b)))
+            base_median = median((bench, slowest))
             if len(bases) > 1:
-                slowest = max(bases, key=lambda b: median((bench, b)))
                 base_name = "slower of %s: %s" % (" / ".join(bases), slowest)
             ours_median = median((bench, ours))
             ratio = ours_median / base_median
             met = "report" if target is None else ("yes" if ratio <= target else "no")
             if met == "no":
                 missed += 1
-            table.append((bench, ours, "%.3f" % ours_median, base_name, "%.3f" % base_median,
-                          "%.3fx" % ratio, target_text, met))
+            table.append((bench, ours, "%.3f" % ours_median, cpu_text((bench, ours)), base_name,
+                          "%.3f" % base_median, cpu_text((bench, slowest)), "%.3fx" % ratio,
+                          target_text, met))
         for row_bench, ours, bound in RSS_ROWS:
             if row_bench != bench or (bench, ours) not in rss:
                 continue
@@ -131,7 +138,7 @@ def main():
             met = "report" if bound is None else ("yes" if peak < bound else "no")
             if met == "no":
                 missed += 1
-            table.append((bench, ours + ": peak RSS", "%.1f MiB" % peak, "-", "-", "-",
+            table.append((bench, ours + ": peak RSS", "%.1f MiB" % peak, "-", "-", "-", "-", "-",
                           "report" if bound is None else "< %d MiB" % bound, met))
 
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
