@@ -128,6 +128,9 @@ TEST(ChunkPipelineTest, ProducerRunsAheadOfABusyStageUpToThePool) {
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(pipeline.Append(chunk.data(), chunk.size()).ok());
   });
   EXPECT_EQ(producer.wait_for(10s), std::future_status::ready);
+  // The stage's thread may not have taken its first chunk yet; once it has,
+  // it holds it: the producer got ahead without it.
+  for (int i = 0; i < 1000 && entered.load() == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(entered.load(), 1);
   release.set_value();
   producer.get();
