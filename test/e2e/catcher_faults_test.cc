@@ -748,9 +748,12 @@ TEST_F(CatcherFaultsTest, SigkillAtRandomPointsLeavesConsistentState) {
   const std::string id = NewTestUuid();
   // img-slow1 gets new content with every version (so that a download is in
   // flight in most runs, and a cached view is replaced); img-slow2 takes
-  // about four seconds in all, so most runs end before it is complete.
+  // about sixteen seconds in all, more than the 30 runs' kill delays add up
+  // to, so it is still being resumed when each run is killed. (At four
+  // seconds it was complete halfway, and whether 20 runs were still killed
+  // then turned on how little a kill loses of a download.)
   std::vector<ImageSpec> images = {ServeImage("img-fast", 49152), ImageSpec(),
-                                   ServeImage("img-slow2", std::size_t{1} << 20, "slow")};
+                                   ServeImage("img-slow2", std::size_t{4} << 20, "slow")};
 
   const unsigned seed = std::random_device{}();
   std::mt19937 random(seed);
