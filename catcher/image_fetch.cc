@@ -36,6 +36,7 @@ ChunkPipeline::Stage HashStage(Sha512& sha) {
 // Feeds the first `bytes` of the partial file to the hasher: a resumed
 // download is proven from its first byte, not trusted from an earlier run.
 Status Rehash(int fd, std::uint64_t bytes, Sha512& sha, const fs::path& path) {
+  if (bytes == 0) return Ok();           // a fresh download: no thread, no pool
   ChunkPipeline hash({HashStage(sha)});  // reads while it hashes
   std::vector<char> buffer(1 << 20);
   std::uint64_t offset = 0;

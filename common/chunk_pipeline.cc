@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace vmc {
@@ -86,9 +87,7 @@ Status ChunkPipeline::Drain() {
   const Chunk& chunk = chunks_[submitted_ % chunks_.size()];
   if (chunk.used > 0) Submit(chunk.used);
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] {
-    return std::all_of(done_.begin(), done_.end(), [this](auto d) { return d == submitted_; });
-  });
+  changed_.wait(lock, [this] { return SlowestDone() == submitted_; });
   if (error_) return *error_;
   return Ok();
 }
