@@ -8,7 +8,9 @@
 namespace vmc::catcher {
 namespace {
 
-CycleWork WorkSoFar() { return {SmimeVerifications(), TrustStore::Opened(), InventoriesBuilt()}; }
+CycleWork WorkSoFar() {
+  return {SmimeVerifications(), SmimeSplits(), TrustStore::Opened(), InventoriesBuilt()};
+}
 
 }  // namespace
 
@@ -73,13 +75,15 @@ Result<Inventory> Cycle::TakeInventory() {
 CycleWork Cycle::Work() const {
   const CycleWork now = WorkSoFar();
   return {now.smime_verifications - at_begin_.smime_verifications,
-          now.trust_stores - at_begin_.trust_stores, now.inventories - at_begin_.inventories};
+          now.smime_splits - at_begin_.smime_splits, now.trust_stores - at_begin_.trust_stores,
+          now.inventories - at_begin_.inventories};
 }
 
 void Cycle::LogWork() const {
   const CycleWork work = Work();
   LogDebug("cycle work: S/MIME verifications " + std::to_string(work.smime_verifications) +
-           ", trust stores opened " + std::to_string(work.trust_stores) + ", inventories built " +
+           " (messages split " + std::to_string(work.smime_splits) + "), trust stores opened " +
+           std::to_string(work.trust_stores) + ", inventories built " +
            std::to_string(work.inventories));
 }
 

@@ -39,7 +39,8 @@ namespace vmc::catcher {
 // from the process-wide counts of the primitives themselves, so that a
 // consumer added outside the cycle's sharing shows up.
 struct CycleWork {
-  std::uint64_t smime_verifications = 0;  // VerifySmime
+  std::uint64_t smime_verifications = 0;  // VerifySmime, VerifySmimeKept
+  std::uint64_t smime_splits = 0;         // of them, messages split (not kept)
   std::uint64_t trust_stores = 0;         // TrustStore::Open
   std::uint64_t inventories = 0;          // BuildInventory
 };
@@ -84,8 +85,9 @@ class Cycle {
 
   // The work done since Begin.
   CycleWork Work() const;
-  // Logs Work() at debug level ("cycle work: S/MIME verifications N, trust
-  // stores opened N, inventories built N"; tests read it).
+  // Logs Work() at debug level ("cycle work: S/MIME verifications N
+  // (messages split N), trust stores opened N, inventories built N"; tests
+  // read it).
   void LogWork() const;
 
  private:

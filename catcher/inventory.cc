@@ -64,7 +64,9 @@ Result<std::vector<Held>> HeldLists(const Context& ctx, const UpdateParameters& 
       }
     }
     VMC_ASSIGN_OR_RETURN(std::optional<AcceptedList> stored, ctx.state.CurrentList(sub.name));
-    if (stored) held.push_back({&sub, std::move(stored), {}});
+    if (!stored) continue;
+    VMC_ASSIGN_OR_RETURN(stored->split, ctx.state.ListSplit(sub.name));
+    held.push_back({&sub, std::move(stored), {}});
   }
   VerifyHeld(held, params);
   return held;

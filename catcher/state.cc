@@ -82,11 +82,33 @@ Status Touch(WriteTxn& txn, const std::string& name, const ListTouch& touch) {
   return txn.Put(kListsDb, name, EncodeList(list));
 }
 
+Status PutSplit(WriteTxn& txn, const std::string& name, const SmimeSplit& split) {
+  VMC_RETURN_IF_ERROR(txn.Put(kListSplitPartDb, name, split.signed_part));
+  return txn.Put(kListSplitDb, name, EncodeSplit(split));
+}
+
+// Keeps a split made of the list held, unless another list is held now.
+Status KeepSplit(WriteTxn& txn, const std::string& name, const ListSplit& split) {
+  VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kListsDb, name));
+  if (!facts) return Ok();
+  VMC_ASSIGN_OR_RETURN(const AcceptedList list, DecodeList(name, *facts));
+  if (list.content_sha512 != split.content_sha512) return Ok();
+  return PutSplit(txn, name, split.split);
+}
+
 Status PutList(WriteTxn& txn, const std::string& name, const AcceptedList& list) {
   if (list.signed_bytes.empty()) {
     return Error(ErrorCode::kStorage, "refusing to store a list without its signed bytes");
   }
   VMC_RETURN_IF_ERROR(txn.Put(kListBytesDb, name, list.signed_bytes));
+  if (list.split) {
+    VMC_RETURN_IF_ERROR(PutSplit(txn, name, *list.split));
+  } else {
+    // The split of other bytes would be judged stale anyway; none is clearer.
+    for (const char* db : {kListSplitDb, kListSplitPartDb}) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool removed, txn.Delete(db, name));
+    }
+  }
   return txn.Put(kListsDb, name, EncodeList(list));
 }
 
@@ -123,8 +145,8 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
 
 Result<State> State::Open(const std::filesystem::path& state_dir) {
   StoreOptions options;
-  options.databases = {kSubscriptionsDb, kListsDb, kListBytesDb, kHistoryDb,
-                       kAttemptsDb,      kSeenDb,  kChoicesDb,   kCachedDb};
+  options.databases = {kSubscriptionsDb, kListsDb,    kListBytesDb, kListSplitDb, kListSplitPartDb,
+                       kHistoryDb,       kAttemptsDb, kSeenDb,      kChoicesDb,   kCachedDb};
   VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(state_dir / "db", options));
   return State(std::move(env));
 }
@@ -184,6 +206,9 @@ Result<bool> State::RemoveSubscription(const std::string& name) {
       VMC_ASSIGN_OR_RETURN(const bool r, txn.Delete(db, name));
       removed = removed || r;
     }
+    for (const char* db : {kListSplitDb, kListSplitPartDb}) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool r, txn.Delete(db, name));
+    }
     VMC_RETURN_IF_ERROR(DeletePrefix(txn, kHistoryDb, Prefix(name)));
     return DeletePrefix(txn, kSeenDb, Prefix(name));
   }));
@@ -214,6 +239,22 @@ Result<std::optional<std::string>> State::CurrentContentSha512(const std::string
     if (!facts) return Ok();
     VMC_ASSIGN_OR_RETURN(AcceptedList list, DecodeList(name, *facts));
     out = std::move(list.content_sha512);
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::optional<SmimeSplit>> State::ListSplit(const std::string& name) const {
+  VMC_RETURN_IF_ERROR(ValidateIdentifier(name));
+  std::optional<SmimeSplit> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kListSplitDb, name));
+    if (!facts) return Ok();
+    VMC_ASSIGN_OR_RETURN(SmimeSplit split, DecodeSplit(name, *facts));
+    VMC_ASSIGN_OR_RETURN(auto part, txn.Get(kListSplitPartDb, name));
+    if (!part) return DamagedEntry(kListSplitPartDb, name);
+    split.signed_part = std::move(*part);
+    out = std::move(split);
     return Ok();
   }));
   return out;
@@ -312,6 +353,7 @@ Result<std::set<std::string>> State::RecordCycle(const std::vector<CycleRecord>&
         continue;
       }
       if (r.touch) VMC_RETURN_IF_ERROR(Touch(txn, r.name, *r.touch));
+      if (r.split) VMC_RETURN_IF_ERROR(KeepSplit(txn, r.name, *r.split));
       VMC_RETURN_IF_ERROR(txn.Put(kAttemptsDb, r.name, EncodeAttempt(r.attempt)));
     }
     return Ok();

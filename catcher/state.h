@@ -65,6 +65,10 @@ class State {
   // without reading its bytes: what a reader that holds a list already
   // checks it is still the one stored against.
   Result<std::optional<std::string>> CurrentContentSha512(const std::string& name) const;
+  // The split kept beside the bytes of the list held (AcceptedList::split);
+  // none when none is kept (a list stored before splits were kept). Whether
+  // it is the split of those bytes is for VerifySmimeKept to judge.
+  Result<std::optional<SmimeSplit>> ListSplit(const std::string& name) const;
   Result<std::vector<HistoryEntry>> History(const std::string& name) const;
 
   // The writes below that record a subscription's update take `subscribed`:
@@ -93,9 +97,11 @@ class State {
   Result<std::string> ResetVersion(const std::string& name, const std::string& reason, TimePoint at,
                                    bool subscribed = false);
 
-  // The touches and attempts of a whole cycle in one transaction: one disk
-  // sync for 500 unchanged subscriptions instead of a thousand. Returns the
-  // command subscriptions removed meanwhile, for which nothing was recorded.
+  // The touches, attempts and splits to keep of a whole cycle in one
+  // transaction: one disk sync for 500 unchanged subscriptions instead of a
+  // thousand. A touch or a split for a list no longer held is dropped.
+  // Returns the command subscriptions removed meanwhile, for which nothing
+  // was recorded.
   Result<std::set<std::string>> RecordCycle(const std::vector<CycleRecord>& records);
   Result<std::optional<AttemptRecord>> LastAttempt(const std::string& name) const;
 

@@ -190,6 +190,26 @@ Result<AcceptedList> DecodeList(std::string_view key, std::string_view json) {
   return l;
 }
 
+std::string EncodeSplit(const SmimeSplit& split) {
+  RecordWriter w;
+  w.Str("message_sha512", split.message_sha512)
+      .Str("openssl", split.openssl)
+      .Int("reading", split.reading)
+      .Base64("signature", split.signature_der);
+  return w.Finish();
+}
+
+Result<SmimeSplit> DecodeSplit(std::string_view key, std::string_view json) {
+  RecordReader r(Place(kListSplitDb, key), json);
+  SmimeSplit split;
+  split.message_sha512 = r.Str("message_sha512");
+  split.openssl = r.Str("openssl");
+  split.reading = r.Int("reading");
+  split.signature_der = r.Base64("signature");
+  VMC_RETURN_IF_ERROR(r.status());
+  return split;
+}
+
 std::string EncodeHistory(const HistoryEntry& entry) {
   RecordWriter w;
   w.Str("version", entry.version)

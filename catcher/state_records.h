@@ -26,6 +26,10 @@ namespace vmc::catcher {
 inline constexpr char kSubscriptionsDb[] = "subscriptions";
 inline constexpr char kListsDb[] = "lists";
 inline constexpr char kListBytesDb[] = "list_bytes";
+// The split of the list held (common/smime.h: SmimeSplit): its facts and
+// SignedData, and apart, its signed part as raw bytes.
+inline constexpr char kListSplitDb[] = "list_split";
+inline constexpr char kListSplitPartDb[] = "list_split_part";
 inline constexpr char kHistoryDb[] = "history";
 inline constexpr char kAttemptsDb[] = "attempts";
 inline constexpr char kSeenDb[] = "seen";
@@ -41,6 +45,11 @@ Result<SubscriptionRecord> DecodeSubscription(std::string_view key, std::string_
 // The list's facts; its signed bytes are stored apart (kListBytesDb).
 std::string EncodeList(const AcceptedList& list);
 Result<AcceptedList> DecodeList(std::string_view key, std::string_view json);
+
+// A split's facts and SignedData; its signed part is stored apart
+// (kListSplitPartDb), and DecodeSplit leaves it empty.
+std::string EncodeSplit(const SmimeSplit& split);
+Result<SmimeSplit> DecodeSplit(std::string_view key, std::string_view json);
 
 std::string EncodeHistory(const HistoryEntry& entry);
 Result<HistoryEntry> DecodeHistory(std::string_view key, std::string_view json);

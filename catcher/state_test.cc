@@ -33,6 +33,10 @@ AcceptedList List(const std::string& version, const std::string& sha,
   return l;
 }
 
+SmimeSplit Split(const std::string& part) {
+  return SmimeSplit{std::string(128, 'a'), "OpenSSL test", 1, part, std::string("der\0", 4) + part};
+}
+
 SubscriptionRecord Record(const std::string& name) {
   SubscriptionRecord r;
   r.name = name;
@@ -64,7 +68,7 @@ class StateTest : public ::testing::Test {
   Status RecordUnchanged(const std::string& name, const std::string& etag, TimePoint at,
                          const std::string& verified = "") {
     const CycleRecord record{name, false, ListTouch{verified, etag, "", at},
-                             AttemptRecord{at, "unchanged", "", 0}};
+                             AttemptRecord{at, "unchanged", "", 0}, std::nullopt};
     auto removed = state().RecordCycle({record});
     if (!removed.ok()) return std::move(removed).error();
     EXPECT_TRUE(removed->empty());
@@ -72,7 +76,8 @@ class StateTest : public ::testing::Test {
   }
 
   Status RecordAttempt(const std::string& name, const AttemptRecord& attempt) {
-    auto removed = state().RecordCycle({CycleRecord{name, false, std::nullopt, attempt}});
+    auto removed =
+        state().RecordCycle({CycleRecord{name, false, std::nullopt, attempt, std::nullopt}});
     if (!removed.ok()) return std::move(removed).error();
     EXPECT_TRUE(removed->empty());
     return Ok();
@@ -188,6 +193,34 @@ TEST_F(StateTest, CurrentContentSha512FollowsTheListHeld) {
   EXPECT_EQ(**digest, "bb");
   ASSERT_TRUE(state().RemoveSubscription("sub").ok());
   auto removed = state().CurrentContentSha512("sub");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_FALSE(removed->has_value());
+}
+
+TEST_F(StateTest, TheSplitKeptIsThatOfTheBytesHeld) {
+  AcceptedList first = List("1", "aa");
+  first.split = Split("one");
+  ASSERT_TRUE(state().AcceptList("sub", first, "", At(0), 20).ok());
+  auto kept = state().ListSplit("sub");
+  ASSERT_TRUE(kept.ok() && kept->has_value()) << kept.error().ToString();
+  EXPECT_EQ((*kept)->message_sha512, std::string(128, 'a'));
+  EXPECT_EQ((*kept)->openssl, "OpenSSL test");
+  EXPECT_EQ((*kept)->reading, 1);
+  EXPECT_EQ((*kept)->signed_part, "one");
+  EXPECT_EQ((*kept)->signature_der, std::string("der\0one", 7));
+  // CurrentList reads the bytes, not the split.
+  EXPECT_FALSE((*state().CurrentList("sub"))->split.has_value());
+  // Other bytes accepted without a split leave none of the earlier ones.
+  ASSERT_TRUE(state().AcceptList("sub", List("2", "bb"), "aa", At(1), 20).ok());
+  auto none = state().ListSplit("sub");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  AcceptedList third = List("3", "cc");
+  third.split = Split("three");
+  ASSERT_TRUE(state().AcceptList("sub", third, "bb", At(2), 20).ok());
+  EXPECT_EQ((*state().ListSplit("sub"))->signed_part, "three");
+  ASSERT_TRUE(state().RemoveSubscription("sub").ok());
+  auto removed = state().ListSplit("sub");
   ASSERT_TRUE(removed.ok());
   EXPECT_FALSE(removed->has_value());
 }
@@ -369,13 +402,21 @@ TEST_F(StateTest, RecordCycleWritesTouchesAndAttemptsTogether) {
   ASSERT_TRUE(state().AcceptList("b", List("1", "bb"), "", At(0), 20).ok());
   ASSERT_TRUE(state().AddSubscription(Record("c"), List("1", "cc"), At(0)).ok());
   std::vector<CycleRecord> cycle;
-  cycle.push_back({"a", false, ListTouch{"aa", "\"a2\"", "", At(5)}, {At(5), "unchanged", "", 0}});
+  cycle.push_back({"a",
+                   false,
+                   ListTouch{"aa", "\"a2\"", "", At(5)},
+                   {At(5), "unchanged", "", 0},
+                   ListSplit{"aa", Split("a-part")}});
   // Verified against "xx", but "bb" is held now (another process stored it):
   // the touch is dropped, the attempt kept.
-  cycle.push_back({"b", false, ListTouch{"xx", "\"b2\"", "", At(5)}, {At(5), "unchanged", "", 0}});
-  cycle.push_back({"c", true, std::nullopt, {At(5), "list-expired", "expired", 5}});
+  cycle.push_back({"b",
+                   false,
+                   ListTouch{"xx", "\"b2\"", "", At(5)},
+                   {At(5), "unchanged", "", 0},
+                   ListSplit{"xx", Split("b-part")}});
+  cycle.push_back({"c", true, std::nullopt, {At(5), "list-expired", "expired", 5}, std::nullopt});
   // A command subscription removed meanwhile: reported, nothing recorded.
-  cycle.push_back({"gone", true, std::nullopt, {At(5), "updated", "", 0}});
+  cycle.push_back({"gone", true, std::nullopt, {At(5), "updated", "", 0}, std::nullopt});
   auto removed = state().RecordCycle(cycle);
   ASSERT_TRUE(removed.ok()) << removed.error().ToString();
   EXPECT_EQ(*removed, std::set<std::string>{"gone"});
@@ -388,6 +429,14 @@ TEST_F(StateTest, RecordCycleWritesTouchesAndAttemptsTogether) {
   ASSERT_TRUE(b.ok() && b->has_value());
   EXPECT_NE((*b)->etag, "\"b2\"");
   EXPECT_NE((*b)->fetched_at, At(5));
+  // The split of the list held is kept; one of a list no longer held is not.
+  auto a_split = state().ListSplit("a");
+  ASSERT_TRUE(a_split.ok() && a_split->has_value());
+  EXPECT_EQ((*a_split)->signed_part, "a-part");
+  EXPECT_EQ((*a_split)->signature_der, std::string("der\0a-part", 10));
+  auto b_split = state().ListSplit("b");
+  ASSERT_TRUE(b_split.ok());
+  EXPECT_FALSE(b_split->has_value());
   for (const char* name : {"a", "b", "c"}) {
     auto attempt = state().LastAttempt(name);
     ASSERT_TRUE(attempt.ok() && attempt->has_value()) << name;
@@ -399,7 +448,7 @@ TEST_F(StateTest, RecordCycleWritesTouchesAndAttemptsTogether) {
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
   // A bad name refuses the whole cycle: nothing is half-recorded.
-  cycle.push_back({"../x", false, std::nullopt, {At(9), "updated", "", 0}});
+  cycle.push_back({"../x", false, std::nullopt, {At(9), "updated", "", 0}, std::nullopt});
   EXPECT_FALSE(state().RecordCycle(cycle).ok());
   EXPECT_EQ((*state().LastAttempt("a"))->at, At(5));
 }
@@ -499,6 +548,7 @@ TEST_F(StateTest, HostileNamesAreRefusedByEveryMethod) {
     EXPECT_FALSE(RecordAttempt(name, {At(0), "updated", "", 0}).ok());
     EXPECT_FALSE(state().CurrentList(name).ok());
     EXPECT_FALSE(state().CurrentContentSha512(name).ok());
+    EXPECT_FALSE(state().ListSplit(name).ok());
     EXPECT_FALSE(state().History(name).ok());
     EXPECT_FALSE(state().Seen(name).ok());
     EXPECT_FALSE(state().FindSubscription(name).ok());

@@ -13,6 +13,7 @@
 
 #include "catcher/selection.h"
 #include "common/clock.h"
+#include "common/smime.h"
 
 namespace vmc::catcher {
 
@@ -68,6 +69,16 @@ struct AcceptedList {
   // Set by ResetVersion; cleared when another list (other content) is
   // accepted.
   std::optional<VersionReset> version_reset;
+  // The split of signed_bytes (common/smime.h), kept beside them: stored by
+  // AcceptList when set, filled only by ListSplit(), not by CurrentList().
+  std::optional<SmimeSplit> split;
+};
+
+// A split to keep for the list a subscription holds, made by a verification
+// of its stored bytes: kept only while that list is still the one held.
+struct ListSplit {
+  std::string content_sha512;  // of the list it was split from
+  SmimeSplit split;
 };
 
 // One earlier accepted version, or (with `reset`) the admin's reset of the
@@ -102,6 +113,7 @@ struct CycleRecord {
   bool subscribed = false;  // made with `catcher subscribe` (see AcceptList)
   std::optional<ListTouch> touch;
   AttemptRecord attempt;
+  std::optional<ListSplit> split;
 };
 
 struct SeenImage {

@@ -100,10 +100,12 @@ Result<VerifiedCandidate> VerifyCandidate(std::string_view signed_bytes,
                                           const AcceptedList* current,
                                           const UpdateParameters& params) {
   // Step 2.
-  VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes));
+  std::optional<SmimeSplit> split;
+  VMC_ASSIGN_OR_RETURN(VerifiedMessage message, VerifySmime(signed_bytes, &split));
   VMC_ASSIGN_OR_RETURN(CheckedContent content, CheckVerifiedMessage(message, sub, current, params));
   return VerifiedCandidate{std::move(message), std::move(content.list),
-                           std::move(content.content_sha512), std::move(content.warnings)};
+                           std::move(content.content_sha512), std::move(content.warnings),
+                           std::move(split)};
 }
 
 Result<CheckedContent> CheckVerifiedMessage(const VerifiedMessage& message,
@@ -174,7 +176,8 @@ StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const Accep
                                     const UpdateParameters& params) {
   StoredListJudgement out;
   out.judged.content_sha512 = stored.content_sha512;
-  auto message = VerifySmime(stored.signed_bytes);
+  auto message =
+      VerifySmimeKept(stored.signed_bytes, stored.split ? &*stored.split : nullptr, &out.split);
   if (!message.ok()) {
     out.judged.refusal = message.error().message();
     out.error = std::move(message).error();
@@ -208,6 +211,7 @@ AcceptedList ToAcceptedList(const VerifiedCandidate& c, std::string signed_bytes
   a.last_modified = fetch.last_modified;
   a.url = fetch.effective_url;
   a.signed_bytes = std::move(signed_bytes);
+  a.split = c.split;
   for (const auto& image : c.list.images()) a.images.push_back(image.identifier());
   // Kept for VerifyUnchanged; without them a 304 is verified in full.
   if (auto der = CertificateDer(c.message.signer.get()); der.ok()) {
@@ -289,6 +293,7 @@ Result<UpdateOutcome> RunSteps(HttpClient& client, State& state, const ResolvedS
     // Step 9 when the caller's steps 2-8 pass: only the validators.
     outcome.touch = ListTouch{current->content_sha512, fetch.etag, fetch.last_modified, params.now};
     outcome.version = current->version;
+    VMC_ASSIGN_OR_RETURN(current->split, state.ListSplit(sub.name));
     *in_full = std::move(current);
     return outcome;
   }
@@ -413,6 +418,10 @@ void TakeJudgement(InFull& in_full, SubscriptionUpdate& r) {
     r.outcome.touch.reset();
     LogError(r.error->message());
   }
+  if (in_full.judgement.split) {
+    r.outcome.split =
+        ListSplit{in_full.judgement.judged.content_sha512, std::move(*in_full.judgement.split)};
+  }
   r.outcome.judged = std::move(in_full.judgement.judged);
 }
 
@@ -463,9 +472,10 @@ std::vector<SubscriptionUpdate> UpdateAll(HttpClient& client, State& state,
   // Only the record of the attempt changes when a list is refused.
   std::vector<CycleRecord> records;
   for (std::size_t i = 0; i < results.size(); ++i) {
-    const SubscriptionUpdate& r = results[i];
-    records.push_back(
-        {r.name, Subscribed(*updated[i]), r.outcome.touch, AttemptFor(r, params.now)});
+    SubscriptionUpdate& r = results[i];
+    records.push_back({r.name, Subscribed(*updated[i]), r.outcome.touch, AttemptFor(r, params.now),
+                       std::move(r.outcome.split)});
+    r.outcome.split.reset();
   }
   auto removed = state.RecordCycle(records);
   if (!removed.ok()) {

@@ -77,6 +77,7 @@ struct VerifiedCandidate {
   ImageList list;
   std::string content_sha512;
   std::vector<std::string> warnings;
+  std::optional<SmimeSplit> split;  // of the bytes verified, to keep with them
 };
 
 // For a list the server reports unchanged (304): its bytes are those
@@ -116,11 +117,14 @@ struct JudgedList {
 };
 
 // Steps 2-8 over the bytes of a stored list at params.now, its signature
-// verified once (rollback holds trivially against itself). Its warnings are
-// dropped: an unchanged list said them when it was accepted.
+// verified once (rollback holds trivially against itself), through the split
+// kept with them (stored.split) when it serves (VerifySmimeKept). Its
+// warnings are dropped: an unchanged list said them when it was accepted.
 struct StoredListJudgement {
   JudgedList judged;
   std::optional<Error> error;  // the refusal, as the update reports it
+  // The bytes' split, made now because none served: for the caller to keep.
+  std::optional<SmimeSplit> split;
 };
 StoredListJudgement JudgeStoredList(const ResolvedSubscription& sub, const AcceptedList& stored,
                                     const UpdateParameters& params);
@@ -147,6 +151,9 @@ struct UpdateOutcome {
   // or a 304 verified in full, refused or not); none when a 304 was judged
   // without them (VerifyUnchanged).
   std::optional<JudgedList> judged;
+  // A split of the list held made by steps 2-8 over its stored bytes, for
+  // the cycle's records to keep (UpdateAll).
+  std::optional<ListSplit> split;
 };
 
 // Runs the nine steps for one subscription. When another process stored a

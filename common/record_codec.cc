@@ -104,6 +104,10 @@ RecordWriter& RecordWriter::StrArray(std::string_view name,
   return *this;
 }
 
+RecordWriter& RecordWriter::Base64(std::string_view name, std::string_view value) {
+  return Str(name, ToBase64(value));
+}
+
 RecordWriter& RecordWriter::Base64Array(std::string_view name,
                                         const std::vector<std::string>& values) {
   Key(name);
@@ -206,6 +210,15 @@ std::vector<std::string> RecordReader::StrArray(std::string_view name) {
     out.push_back(Copy(item));
   }
   return out;
+}
+
+std::string RecordReader::Base64(std::string_view name) {
+  std::optional<std::string> bytes = FromBase64(Str(name));
+  if (!bytes) {
+    Fail();
+    return {};
+  }
+  return std::move(*bytes);
 }
 
 std::vector<std::string> RecordReader::Base64Array(std::string_view name) {

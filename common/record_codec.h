@@ -64,7 +64,9 @@ class RecordWriter {
   RecordWriter& Bool(std::string_view name, bool value);
   RecordWriter& Time(std::string_view name, TimePoint value);
   RecordWriter& StrArray(std::string_view name, const std::vector<std::string>& values);
-  // Each value as base64 (for DER, which JSON strings cannot carry).
+  // The value as base64 (for DER, which JSON strings cannot carry).
+  RecordWriter& Base64(std::string_view name, std::string_view value);
+  // Each value as base64.
   RecordWriter& Base64Array(std::string_view name, const std::vector<std::string>& values);
   // A JSON object of strings, in the map's order.
   RecordWriter& StrMap(std::string_view name, const std::map<std::string, std::string>& values);
@@ -101,8 +103,9 @@ class RecordReader {
   bool Bool(std::string_view name);
   TimePoint Time(std::string_view name);
   std::vector<std::string> StrArray(std::string_view name);
-  // An array written by RecordWriter::Base64Array; a value that is not
-  // base64 is damage.
+  // A field written by RecordWriter::Base64 or Base64Array; a value that is
+  // not base64 is damage.
+  std::string Base64(std::string_view name);
   std::vector<std::string> Base64Array(std::string_view name);
   std::map<std::string, std::string> StrMap(std::string_view name);
   // Reads nested object `name` with `fields` (whose damage is this record's).

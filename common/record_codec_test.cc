@@ -22,10 +22,11 @@ TEST(RecordWriterTest, WritesEachFieldTypeInOrder) {
       .Time("t", kT)
       .StrArray("a", {"x", ""})
       .Base64Array("d", {std::string("\0\xff", 2)})
+      .Base64("e", std::string("\0\xfe", 2))
       .StrMap("m", {{"k2", "v2"}, {"k1", "v1"}})
       .Object("o", [](RecordWriter& o) { o.Str("in", "side"); });
   EXPECT_EQ(w.Finish(),
-            R"({"s":"a \"q\"\n","i":-5,"b":true,"t":1893456000,"a":["x",""],"d":["AP8="],)"
+            R"({"s":"a \"q\"\n","i":-5,"b":true,"t":1893456000,"a":["x",""],"d":["AP8="],"e":"AP4=",)"
             R"("m":{"k1":"v1","k2":"v2"},"o":{"in":"side"}})");
 }
 
@@ -42,6 +43,7 @@ TEST(RecordReaderTest, ReadsBackWhatWasWritten) {
       .Time("t", kT)
       .StrArray("a", {"x", "y"})
       .Base64Array("d", {every_byte, "", "a", "ab", "abc"})
+      .Base64("e", every_byte)
       .StrMap("m", {{"k", "v"}, {"l", ""}})
       .Object("o", [](RecordWriter& o) { o.Time("at", kT + std::chrono::hours(1)); });
   const std::string json = w.Finish();
@@ -53,6 +55,7 @@ TEST(RecordReaderTest, ReadsBackWhatWasWritten) {
   EXPECT_EQ(r.Time("t"), kT);
   EXPECT_EQ(r.StrArray("a"), (std::vector<std::string>{"x", "y"}));
   EXPECT_EQ(r.Base64Array("d"), (std::vector<std::string>{every_byte, "", "a", "ab", "abc"}));
+  EXPECT_EQ(r.Base64("e"), every_byte);
   EXPECT_EQ(r.StrMap("m"), (std::map<std::string, std::string>{{"k", "v"}, {"l", ""}}));
   TimePoint at{};
   r.Object("o", [&](RecordReader& o) { at = o.Time("at"); });
@@ -85,7 +88,7 @@ TEST(RecordReaderTest, ValuesThatAreNotRecordsAreDamaged) {
 TEST(RecordReaderTest, MissingOrMistypedFieldsAreDamaged) {
   const std::string json =
       R"({"s":1,"i":"1","big":4294967296,"b":0,"t":1.5,"a":["x",2],"m":{"k":[]},"o":[],)"
-      R"("d":["AP8"]})";
+      R"("d":["AP8"],"e":"AP8"})";
   const std::vector<std::pair<std::string, std::function<void(RecordReader&)>>> reads = {
       {"string as number", [](RecordReader& r) { EXPECT_EQ(r.Str("s"), ""); }},
       {"int as string", [](RecordReader& r) { EXPECT_EQ(r.Int("i"), 0); }},
@@ -96,6 +99,7 @@ TEST(RecordReaderTest, MissingOrMistypedFieldsAreDamaged) {
       {"map of array", [](RecordReader& r) { EXPECT_TRUE(r.StrMap("m").empty()); }},
       {"object as array", [](RecordReader& r) { r.Object("o", [](RecordReader&) { FAIL(); }); }},
       {"bad base64", [](RecordReader& r) { EXPECT_TRUE(r.Base64Array("d").empty()); }},
+      {"bad base64 value", [](RecordReader& r) { EXPECT_EQ(r.Base64("e"), ""); }},
       {"missing string", [](RecordReader& r) { r.Str("absent"); }},
       {"missing int", [](RecordReader& r) { r.Int("absent"); }},
       {"missing time", [](RecordReader& r) { r.Time("absent"); }},

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
@@ -13,6 +14,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -22,6 +24,9 @@
 
 namespace vmc {
 namespace {
+
+std::atomic<std::uint64_t> smime_verifications{0};
+std::atomic<std::uint64_t> smime_splits{0};
 
 // This thread's OpenSSL error queue, drained: the codes (oldest first) and a
 // readable reason, so that one failure never leaks into the next call.
@@ -70,6 +75,7 @@ std::string BioContents(BIO* bio) {
 // signed (CMS_verify writes to `out` what it digests), and only those bytes
 // are ever parsed. No reading can make unsigned bytes verify.
 constexpr int kReadFlags[] = {0, CMS_BINARY, CMS_BINARY | SMIME_CRLFEOL};
+constexpr int kReadings = static_cast<int>(std::size(kReadFlags));
 
 Error Malformed(std::string message) {
   return Error(ErrorCode::kSmimeMalformed, std::move(message));
@@ -102,6 +108,7 @@ struct ParsedMessage {
 };
 
 Result<ParsedMessage> ParseMessage(std::string_view message, int read_flags) {
+  smime_splits.fetch_add(1, std::memory_order_relaxed);
   // Not a memory BIO: SMIME_read_CMS splits multipart/signed one byte per
   // BIO_read, and the memory BIO's read path made that a third slower.
   BioPtr in = StringSourceBio(message);
@@ -205,6 +212,57 @@ ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
   outcome.content_mismatch = errors.Has(ERR_LIB_CMS, CMS_R_CONTENT_VERIFY_ERROR);
   outcome.reason = errors.Reason();
   return outcome;
+}
+
+// One reading of a split message judged: the verified message; none when
+// only the content digest did not match (another reading may), its reason
+// then in `mismatch` unless one is there; an error otherwise.
+Result<std::optional<VerifiedMessage>> VerifyParsed(const ParsedMessage& parsed, int read_flags,
+                                                    std::string& mismatch);
+
+// The split of `message` that verified in `reading`; none when the
+// SignedData cannot be encoded (then nothing is kept).
+std::optional<SmimeSplit> SplitOf(std::string_view message, int reading, CMS_ContentInfo* cms,
+                                  std::string part) {
+  unsigned char* der = nullptr;
+  const int size = i2d_CMS_ContentInfo(cms, &der);
+  if (size <= 0) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  std::string signature(reinterpret_cast<const char*>(der), static_cast<size_t>(size));
+  OPENSSL_free(der);
+  auto digest = Sha512Hex(message);
+  if (!digest.ok()) return std::nullopt;
+  return SmimeSplit{std::move(*digest), OpenSSL_version(OPENSSL_VERSION), reading, std::move(part),
+                    std::move(signature)};
+}
+
+// Whether `split` is what this OpenSSL splits exactly `message` into.
+bool IsSplitOf(const SmimeSplit& split, std::string_view message) {
+  if (split.reading < 0 || split.reading >= kReadings) return false;
+  if (split.signed_part.size() > static_cast<size_t>(INT_MAX)) return false;
+  if (split.openssl != OpenSSL_version(OPENSSL_VERSION)) return false;
+  auto digest = Sha512Hex(message);
+  return digest.ok() && *digest == split.message_sha512;
+}
+
+// Step 2 after the split, from a kept one; none when it does not verify.
+std::optional<VerifiedMessage> VerifySplit(const SmimeSplit& split) {
+  const auto* der = reinterpret_cast<const unsigned char*>(split.signature_der.data());
+  const unsigned char* end = der + split.signature_der.size();
+  ParsedMessage parsed{
+      CmsPtr(d2i_CMS_ContentInfo(nullptr, &der, static_cast<long>(split.signature_der.size()))),
+      ReadOnlyBio(split.signed_part)};
+  std::optional<VerifiedMessage> out;
+  if (parsed.cms != nullptr && der == end && parsed.content != nullptr &&
+      CheckContentTypes(parsed.cms.get()).ok()) {
+    std::string mismatch;
+    auto verified = VerifyParsed(parsed, kReadFlags[split.reading], mismatch);
+    if (verified.ok()) out = std::move(*verified);
+  }
+  ERR_clear_error();
+  return out;
 }
 
 // ---- Algorithms ---------------------------------------------------------------
@@ -427,43 +485,74 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path, std::string
   return content.str();
 }
 
-std::atomic<std::uint64_t> smime_verifications{0};
+Result<std::optional<VerifiedMessage>> VerifyParsed(const ParsedMessage& parsed, int read_flags,
+                                                    std::string& mismatch) {
+  VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si, TheOnlySigner(parsed.cms.get()));
+  VMC_ASSIGN_OR_RETURN(Algorithms algorithms, CheckAlgorithms(si));
+  ReadingOutcome outcome = VerifyReading(parsed, read_flags);
+  if (outcome.content) {
+    return std::optional(
+        Describe(parsed.cms.get(), si, std::move(*outcome.content), std::move(algorithms)));
+  }
+  if (!outcome.content_mismatch) {
+    return Error(ErrorCode::kSignatureInvalid,
+                 "the S/MIME signature of " +
+                     DnToString(X509_get_subject_name(SignerCertificate(si))) +
+                     " does not verify: " + outcome.reason)
+        .With("reason", outcome.reason);
+  }
+  if (mismatch.empty()) mismatch = outcome.reason;
+  return std::optional<VerifiedMessage>();
+}
 
 }  // namespace
 
 std::uint64_t SmimeVerifications() { return smime_verifications.load(); }
 
+std::uint64_t SmimeSplits() { return smime_splits.load(); }
+
 Result<VerifiedMessage> VerifySmime(std::string_view message) {
+  return VerifySmime(message, nullptr);
+}
+
+Result<VerifiedMessage> VerifySmime(std::string_view message, std::optional<SmimeSplit>* split) {
   smime_verifications.fetch_add(1, std::memory_order_relaxed);
+  if (split != nullptr) split->reset();
   if (message.size() > static_cast<size_t>(INT_MAX)) {
     return Malformed("the S/MIME message is " + std::to_string(message.size()) +
                      " bytes, more than OpenSSL can read");
   }
   std::string mismatch;
-  for (const int read_flags : kReadFlags) {
+  for (int reading = 0; reading < kReadings; ++reading) {
     // The MIME structure and the signature are the same in every reading;
     // only the bytes of the signed part differ.
-    VMC_ASSIGN_OR_RETURN(ParsedMessage parsed, ParseMessage(message, read_flags));
-    VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si, TheOnlySigner(parsed.cms.get()));
-    VMC_ASSIGN_OR_RETURN(Algorithms algorithms, CheckAlgorithms(si));
-    ReadingOutcome outcome = VerifyReading(parsed, read_flags);
-    if (outcome.content) {
-      return Describe(parsed.cms.get(), si, std::move(*outcome.content), std::move(algorithms));
+    VMC_ASSIGN_OR_RETURN(ParsedMessage parsed, ParseMessage(message, kReadFlags[reading]));
+    // Taken before CMS_verify reads the part.
+    std::string part = split != nullptr ? BioContents(parsed.content.get()) : std::string();
+    VMC_ASSIGN_OR_RETURN(std::optional<VerifiedMessage> verified,
+                         VerifyParsed(parsed, kReadFlags[reading], mismatch));
+    if (verified) {
+      if (split != nullptr) *split = SplitOf(message, reading, parsed.cms.get(), std::move(part));
+      return std::move(*verified);
     }
-    if (!outcome.content_mismatch) {
-      return Error(ErrorCode::kSignatureInvalid,
-                   "the S/MIME signature of " +
-                       DnToString(X509_get_subject_name(SignerCertificate(si))) +
-                       " does not verify: " + outcome.reason)
-          .With("reason", outcome.reason);
-    }
-    if (mismatch.empty()) mismatch = outcome.reason;
   }
   return Error(ErrorCode::kSignatureInvalid,
                "the signed content was changed: its digest matches the signature in neither "
                "the text nor the binary reading (" +
                    mismatch + ")")
       .With("reason", mismatch);
+}
+
+Result<VerifiedMessage> VerifySmimeKept(std::string_view message, const SmimeSplit* kept,
+                                        std::optional<SmimeSplit>* fresh) {
+  fresh->reset();
+  if (kept != nullptr && IsSplitOf(*kept, message)) {
+    if (std::optional<VerifiedMessage> verified = VerifySplit(*kept)) {
+      smime_verifications.fetch_add(1, std::memory_order_relaxed);
+      return std::move(*verified);
+    }
+  }
+  return VerifySmime(message, fresh);
 }
 
 Result<SigningIdentity> LoadSigningIdentityPem(std::string_view cert_pem, std::string_view key_pem,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/trust.h"
 #include "test/support/pki.h"
 #include "test/support/subprocess.h"
@@ -494,6 +497,142 @@ TEST(SmimeTest, HepixFixtureWithOneChangedByteRejected) {
   auto verified = VerifySmime(ReplaceOnce(Fixture(), "README example VM", "README exbmple VM"));
   ASSERT_FALSE(verified.ok());
   EXPECT_EQ(verified.error().code(), ErrorCode::kSignatureInvalid) << verified.error().ToString();
+}
+
+// ---- Kept splits ---------------------------------------------------------------
+
+// Messages of every reading: ours, the stock tool's text and binary modes,
+// CMS with SHA-512, and the 2011 fixture (SHA-1, with its warning).
+std::vector<std::pair<std::string, std::string>> MessagesOfEveryReading(const TempDir& tmp) {
+  const auto& e2 = TestPki::Get().endorser2();
+  WriteFile(tmp / "cms-content", kList);
+  return {{"ours", SignAsEndorser1(kList)},
+          {"openssl text", OpensslSign(tmp, kList, {})},
+          {"openssl binary", OpensslSign(tmp, kList, {"-binary"})},
+          {"cms sha512",
+           Openssl({"cms", "-sign", "-md", "sha512", "-in", (tmp / "cms-content").string(),
+                    "-signer", e2.cert.string(), "-inkey", e2.key.string()})},
+          {"hepix 2011", Fixture()}};
+}
+
+void ExpectSameVerdict(const VerifiedMessage& got, const VerifiedMessage& want) {
+  EXPECT_EQ(got.content, want.content);
+  EXPECT_EQ(X509_cmp(got.signer.get(), want.signer.get()), 0);
+  EXPECT_EQ(got.other_certificates.size(), want.other_certificates.size());
+  EXPECT_EQ(got.signer_dn, want.signer_dn);
+  EXPECT_EQ(got.signer_ca_dn, want.signer_ca_dn);
+  EXPECT_EQ(got.digest, want.digest);
+  EXPECT_EQ(got.warnings, want.warnings);
+}
+
+TEST(SmimeTest, AKeptSplitVerifiesWithoutSplittingAgainAsTheMessageDoes) {
+  TempDir tmp;
+  for (const auto& [what, message] : MessagesOfEveryReading(tmp)) {
+    SCOPED_TRACE(what);
+    std::optional<SmimeSplit> split;
+    auto full = VerifySmime(message, &split);
+    ASSERT_TRUE(full.ok()) << full.error().ToString();
+    ASSERT_TRUE(split.has_value());
+    EXPECT_EQ(split->message_sha512, *Sha512Hex(message));
+    EXPECT_EQ(split->openssl, OpenSSL_version(OPENSSL_VERSION));
+    EXPECT_EQ(split->reading, what == "openssl binary" ? 1 : 0);
+
+    const std::uint64_t splits = SmimeSplits();
+    const std::uint64_t verifications = SmimeVerifications();
+    std::optional<SmimeSplit> fresh;
+    auto kept = VerifySmimeKept(message, &*split, &fresh);
+    ASSERT_TRUE(kept.ok()) << kept.error().ToString();
+    EXPECT_EQ(SmimeSplits(), splits) << "the message was split again";
+    EXPECT_EQ(SmimeVerifications(), verifications + 1);
+    EXPECT_FALSE(fresh.has_value());
+    ExpectSameVerdict(*kept, *full);
+  }
+}
+
+// A split serves only the bytes it was made of, by the OpenSSL that made it:
+// anything else is judged from the message itself, and its split given.
+TEST(SmimeTest, ASplitOfOtherBytesOrAnotherOpensslIsNotUsed) {
+  const std::string message = SignAsEndorser1(kList);
+  std::optional<SmimeSplit> split;
+  ASSERT_TRUE(VerifySmime(message, &split).ok());
+  const std::string other = SignAsEndorser1(ReplaceOnce(std::string(kList), "\"1\"", "\"2\""));
+  const std::string tampered = ReplaceOnce(message, R"("hv:version": "1")", R"("hv:version": "2")");
+  SmimeSplit old_openssl = *split;
+  old_openssl.openssl = "OpenSSL 1.1.1w  11 Sep 2023";
+  SmimeSplit bad_reading = *split;
+  bad_reading.reading = 3;
+
+  struct Case {
+    std::string what;
+    std::string message;
+    const SmimeSplit* kept;
+    bool verifies;
+  };
+  const std::vector<Case> cases = {
+      {"another signed list", other, &*split, true},
+      {"the message tampered with", tampered, &*split, false},
+      {"split by another OpenSSL", message, &old_openssl, true},
+      {"an unknown reading", message, &bad_reading, true},
+      {"none kept", message, nullptr, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::uint64_t splits = SmimeSplits();
+    std::optional<SmimeSplit> fresh;
+    auto verified = VerifySmimeKept(c.message, c.kept, &fresh);
+    EXPECT_GT(SmimeSplits(), splits) << "the kept split was used";
+    auto want = VerifySmime(c.message);
+    ASSERT_EQ(verified.ok(), c.verifies);
+    ASSERT_EQ(want.ok(), c.verifies);
+    if (!c.verifies) {
+      EXPECT_EQ(verified.error().code(), want.error().code());
+      EXPECT_EQ(verified.error().message(), want.error().message());
+      EXPECT_FALSE(fresh.has_value());
+      continue;
+    }
+    ExpectSameVerdict(*verified, *want);
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_EQ(fresh->message_sha512, *Sha512Hex(c.message));
+    EXPECT_EQ(fresh->openssl, OpenSSL_version(OPENSSL_VERSION));
+  }
+}
+
+// A damaged split (its part or its SignedData) cannot refuse a message that
+// verifies: the message decides.
+TEST(SmimeTest, ADamagedSplitFallsBackToTheMessage) {
+  const std::string message = SignAsEndorser1(kList);
+  std::optional<SmimeSplit> split;
+  auto want = VerifySmime(message, &split);
+  ASSERT_TRUE(want.ok());
+  SmimeSplit changed_part = *split;
+  changed_part.signed_part = ReplaceOnce(changed_part.signed_part, "\"1\"", "\"2\"");
+  SmimeSplit changed_signature = *split;
+  changed_signature.signature_der.back() ^= 0x01;
+  SmimeSplit truncated = *split;
+  truncated.signature_der.resize(truncated.signature_der.size() / 2);
+  SmimeSplit trailing = *split;
+  trailing.signature_der += "x";
+  SmimeSplit binary = *split;
+  binary.reading = 1;  // text-read bytes digested raw: they were signed as text
+  binary.signed_part = ReplaceOnce(binary.signed_part, "\r\n", "\n");
+  for (const auto& [what, damaged] :
+       std::vector<std::pair<std::string, SmimeSplit>>{{"part", changed_part},
+                                                       {"signature", changed_signature},
+                                                       {"truncated DER", truncated},
+                                                       {"trailing byte", trailing},
+                                                       {"reading", binary}}) {
+    SCOPED_TRACE(what);
+    const std::uint64_t splits = SmimeSplits();
+    std::optional<SmimeSplit> fresh;
+    auto verified = VerifySmimeKept(message, &damaged, &fresh);
+    ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+    EXPECT_GT(SmimeSplits(), splits);
+    ExpectSameVerdict(*verified, *want);
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_EQ(fresh->signed_part, split->signed_part);
+    EXPECT_EQ(fresh->signature_der, split->signature_der);
+    EXPECT_EQ(ERR_peek_error(), 0u) << "an OpenSSL error leaked";
+  }
 }
 
 // ---- Signing identities -----------------------------------------------------

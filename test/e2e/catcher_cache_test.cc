@@ -637,21 +637,24 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
     }
     return lines;
   };
-  const std::string once =
-      "cycle work: S/MIME verifications 3, trust stores opened 1, "
-      "inventories built 1";
+  // A list's MIME structure is split only when its bytes are new: an
+  // unchanged list is verified again from the split kept with it.
+  const auto once = [](int splits) {
+    return "cycle work: S/MIME verifications 3 (messages split " + std::to_string(splits) +
+           "), trust stores opened 1, inventories built 1";
+  };
 
   // New lists: each verified by its update, its images downloaded.
   RunResult r = Catcher({"-v", "run", "--once"});
   EXPECT_EQ(r.exit_code, 3) << Describe(r);  // the missing list's 404
-  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once(3)}) << r.err;
   EXPECT_EQ(ImageStates().size(), 3u);
   for (const auto& n : names) EXPECT_EQ(ImageStates()["img-" + n], "cached") << n;
 
   // Unchanged (304): each verified in full once, by the update.
   r = Catcher({"-v", "run", "--once"});
   EXPECT_EQ(r.exit_code, 3) << Describe(r);
-  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once(0)}) << r.err;
 
   // One new list with a new image, announced from the list its update
   // verified (SubscriptionImageNew), the other two unchanged.
@@ -660,7 +663,7 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
   Publish("list-b", specs["b"]);
   r = Catcher({"-v", "run", "--once"});
   EXPECT_EQ(r.exit_code, 3) << Describe(r);
-  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once(1)}) << r.err;
   EXPECT_EQ(EventsFor(ReadEvents(events_), "SubscriptionImageNew", "img-b2").size(), 1u);
   EXPECT_EQ(ImageStates()["img-b2"], "cached");
 
@@ -671,12 +674,12 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
       WaitFor([&] { return ReadFile(log).find("cycle done") != std::string::npos; }, seconds(30)))
       << ReadFile(log);
   EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);
-  EXPECT_EQ(cycle_work(ReadFile(log)), std::vector<std::string>{once}) << ReadFile(log);
+  EXPECT_EQ(cycle_work(ReadFile(log)), std::vector<std::string>{once(0)}) << ReadFile(log);
 
   // Images and status look at one inventory of their own.
   r = Catcher({"-v", "--json", "images"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once(0)}) << r.err;
 
   // An unchanged list the policy now refuses (it pins another identifier
   // for "a"): refused by the update's verification in full, which the
@@ -690,7 +693,7 @@ TEST_F(CatcherCacheTest, ACycleVerifiesEachStoredListOnce) {
   CatcherE2eTest::WritePolicy(pinned);
   r = Catcher({"-v", "run", "--once"});
   EXPECT_EQ(r.exit_code, 5) << Describe(r);  // identifier-mismatch outranks the 404's 3
-  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once}) << r.err;
+  EXPECT_EQ(cycle_work(r.err), std::vector<std::string>{once(0)}) << r.err;
   EXPECT_NE(r.err.find("served image list " + specs["a"].identifier + " instead of"),
             std::string::npos)
       << r.err;
