@@ -25,9 +25,10 @@ TEST(RecordWriterTest, WritesEachFieldTypeInOrder) {
       .Base64("e", std::string("\0\xfe", 2))
       .StrMap("m", {{"k2", "v2"}, {"k1", "v1"}})
       .Object("o", [](RecordWriter& o) { o.Str("in", "side"); });
-  EXPECT_EQ(w.Finish(),
-            R"({"s":"a \"q\"\n","i":-5,"b":true,"t":1893456000,"a":["x",""],"d":["AP8="],"e":"AP4=",)"
-            R"("m":{"k1":"v1","k2":"v2"},"o":{"in":"side"}})");
+  EXPECT_EQ(
+      w.Finish(),
+      R"({"s":"a \"q\"\n","i":-5,"b":true,"t":1893456000,"a":["x",""],"d":["AP8="],"e":"AP4=",)"
+      R"("m":{"k1":"v1","k2":"v2"},"o":{"in":"side"}})");
 }
 
 TEST(RecordReaderTest, ReadsBackWhatWasWritten) {
