@@ -195,7 +195,9 @@ std::string EncodeSplit(const SmimeSplit& split) {
   w.Str("message_sha512", split.message_sha512)
       .Str("openssl", split.openssl)
       .Int("reading", split.reading)
-      .Base64("signature", split.signature_der);
+      .Base64("signature", split.signature_der)
+      .Base64Array("certificates", split.certificates)
+      .Str("seal", split.seal);
   return w.Finish();
 }
 
@@ -206,6 +208,8 @@ Result<SmimeSplit> DecodeSplit(std::string_view key, std::string_view json) {
   split.openssl = r.Str("openssl");
   split.reading = r.Int("reading");
   split.signature_der = r.Base64("signature");
+  split.certificates = r.Base64Array("certificates");
+  split.seal = r.Str("seal");
   VMC_RETURN_IF_ERROR(r.status());
   return split;
 }

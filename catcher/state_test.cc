@@ -34,7 +34,13 @@ AcceptedList List(const std::string& version, const std::string& sha,
 }
 
 SmimeSplit Split(const std::string& part) {
-  return SmimeSplit{std::string(128, 'a'), "OpenSSL test", 1, part, std::string("der\0", 4) + part};
+  return SmimeSplit{std::string(128, 'a'),
+                    "OpenSSL test",
+                    1,
+                    part,
+                    std::string("der\0", 4) + part,
+                    {std::string("cert\0", 5) + part, "ca"},
+                    "seal of " + part};
 }
 
 SubscriptionRecord Record(const std::string& name) {
@@ -208,6 +214,8 @@ TEST_F(StateTest, TheSplitKeptIsThatOfTheBytesHeld) {
   EXPECT_EQ((*kept)->reading, 1);
   EXPECT_EQ((*kept)->signed_part, "one");
   EXPECT_EQ((*kept)->signature_der, std::string("der\0one", 7));
+  EXPECT_EQ((*kept)->certificates, (std::vector<std::string>{std::string("cert\0one", 8), "ca"}));
+  EXPECT_EQ((*kept)->seal, "seal of one");
   // CurrentList reads the bytes, not the split.
   EXPECT_FALSE((*state().CurrentList("sub"))->split.has_value());
   // Other bytes accepted without a split leave none of the earlier ones.

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -15,7 +16,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 
 #include "common/digest.h"
@@ -105,6 +108,9 @@ Status CheckContentTypes(CMS_ContentInfo* cms) {
 struct ParsedMessage {
   CmsPtr cms;
   BioPtr content;  // the first MIME part, as this reading produced it
+  // The message's certificates, when its SignedData was kept without them
+  // (SmimeSplit::certificates); null: they are in `cms`.
+  X509StackAndCertsPtr certificates;
 };
 
 Result<ParsedMessage> ParseMessage(std::string_view message, int read_flags) {
@@ -132,7 +138,7 @@ Result<ParsedMessage> ParseMessage(std::string_view message, int read_flags) {
         "clear-signed multipart/signed");
   }
   VMC_RETURN_IF_ERROR(CheckContentTypes(cms.get()));
-  return ParsedMessage{std::move(cms), std::move(content_owner)};
+  return ParsedMessage{std::move(cms), std::move(content_owner), nullptr};
 }
 
 X509* SignerCertificate(CMS_SignerInfo* si) {
@@ -142,7 +148,7 @@ X509* SignerCertificate(CMS_SignerInfo* si) {
 }
 
 // Exactly one SignerInfo, whose certificate the message carries.
-Result<CMS_SignerInfo*> TheOnlySigner(CMS_ContentInfo* cms) {
+Result<CMS_SignerInfo*> TheOnlySigner(CMS_ContentInfo* cms, STACK_OF(X509) * certificates) {
   STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
   const int count = infos != nullptr ? sk_CMS_SignerInfo_num(infos) : 0;
   if (count <= 0) {
@@ -150,7 +156,7 @@ Result<CMS_SignerInfo*> TheOnlySigner(CMS_ContentInfo* cms) {
   }
   // Matches each SignerInfo's issuer and serial against the message's own
   // certificates; a SignerInfo left without one has no usable signer.
-  CMS_set1_signers_certs(cms, nullptr, 0);
+  CMS_set1_signers_certs(cms, certificates, 0);
   ERR_clear_error();
   if (count > 1) {
     std::string who;
@@ -203,7 +209,8 @@ ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
   // No store: the chain is step 3's business (trust.h), with the CA
   // directory, CRLs and one fixed time that CMS_verify would not use.
   const unsigned int flags = CMS_NO_SIGNER_CERT_VERIFY | (read_flags & CMS_BINARY);
-  if (CMS_verify(parsed.cms.get(), nullptr, nullptr, parsed.content.get(), out.get(), flags) == 1) {
+  if (CMS_verify(parsed.cms.get(), parsed.certificates.get(), nullptr, parsed.content.get(),
+                 out.get(), flags) == 1) {
     ERR_clear_error();
     outcome.content = std::move(content);
     return outcome;
@@ -220,31 +227,136 @@ ReadingOutcome VerifyReading(const ParsedMessage& parsed, int read_flags) {
 Result<std::optional<VerifiedMessage>> VerifyParsed(const ParsedMessage& parsed, int read_flags,
                                                     std::string& mismatch);
 
-// The split of `message` that verified in `reading`; none when the
-// SignedData cannot be encoded (then nothing is kept).
-std::optional<SmimeSplit> SplitOf(std::string_view message, int reading, CMS_ContentInfo* cms,
-                                  std::string part) {
+// The DER of `cms`; empty when it cannot be encoded.
+std::string CmsDer(CMS_ContentInfo* cms) {
   unsigned char* der = nullptr;
   const int size = i2d_CMS_ContentInfo(cms, &der);
   if (size <= 0) {
     ERR_clear_error();
-    return std::nullopt;
+    return {};
   }
-  std::string signature(reinterpret_cast<const char*>(der), static_cast<size_t>(size));
+  std::string out(reinterpret_cast<const char*>(der), static_cast<size_t>(size));
   OPENSSL_free(der);
+  return out;
+}
+
+// `split` with its SignedData re-encoded without the certificates, which go
+// to split.certificates; unchanged when that cannot be done. The CMS API
+// cannot drop a certificate, but PKCS#7's SignedData is an open structure
+// and the same ASN.1: a SignedData that PKCS#7 reads (every signer named by
+// issuer and serial, as vmcaster and `openssl smime` write) goes through it.
+void KeepCertificatesApart(SmimeSplit& split) {
+  const auto* p = reinterpret_cast<const unsigned char*>(split.signature_der.data());
+  OpenSslPtr<PKCS7, PKCS7_free> p7(
+      d2i_PKCS7(nullptr, &p, static_cast<long>(split.signature_der.size())));
+  if (p7 == nullptr || !PKCS7_type_is_signed(p7.get()) || p7->d.sign == nullptr ||
+      p7->d.sign->cert == nullptr) {
+    ERR_clear_error();
+    return;
+  }
+  std::vector<std::string> certificates;
+  for (int i = 0; i < sk_X509_num(p7->d.sign->cert); ++i) {
+    auto der = CertificateDer(sk_X509_value(p7->d.sign->cert, i));
+    if (!der.ok()) return;
+    certificates.push_back(std::move(*der));
+  }
+  sk_X509_pop_free(p7->d.sign->cert, X509_free);
+  p7->d.sign->cert = nullptr;
+  unsigned char* der = nullptr;
+  const int size = i2d_PKCS7(p7.get(), &der);
+  if (size <= 0) {
+    ERR_clear_error();
+    return;
+  }
+  split.signature_der.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(size));
+  OPENSSL_free(der);
+  split.certificates = std::move(certificates);
+}
+
+std::optional<VerifiedMessage> VerifySplit(const SmimeSplit& split);
+
+// The split of `message` that verified in `reading` as `verified`; none
+// when it cannot be encoded or, kept as it would be, does not verify to the
+// same message (then nothing is kept, and the message is split each time).
+std::optional<SmimeSplit> SplitOf(std::string_view message, int reading, CMS_ContentInfo* cms,
+                                  std::string part, const VerifiedMessage& verified) {
+  std::string signature = CmsDer(cms);
   auto digest = Sha512Hex(message);
-  if (!digest.ok()) return std::nullopt;
-  return SmimeSplit{std::move(*digest), OpenSSL_version(OPENSSL_VERSION), reading, std::move(part),
-                    std::move(signature)};
+  if (signature.empty() || !digest.ok()) return std::nullopt;
+  SmimeSplit split{std::move(*digest),
+                   OpenSSL_version(OPENSSL_VERSION),
+                   reading,
+                   std::move(part),
+                   std::move(signature),
+                   {},
+                   {}};
+  SmimeSplit apart = split;
+  KeepCertificatesApart(apart);
+  for (SmimeSplit* candidate : {&apart, &split}) {
+    const std::optional<VerifiedMessage> again = VerifySplit(*candidate);
+    if (again && again->content == verified.content &&
+        again->other_certificates.size() == verified.other_certificates.size() &&
+        X509_cmp(again->signer.get(), verified.signer.get()) == 0) {
+      candidate->seal = SmimeSplitSeal(*candidate);
+      return std::move(*candidate);
+    }
+  }
+  return std::nullopt;
 }
 
 // Whether `split` is what this OpenSSL splits exactly `message` into.
 bool IsSplitOf(const SmimeSplit& split, std::string_view message) {
+  if (split.seal.empty() || split.seal != SmimeSplitSeal(split)) return false;
   if (split.reading < 0 || split.reading >= kReadings) return false;
   if (split.signed_part.size() > static_cast<size_t>(INT_MAX)) return false;
   if (split.openssl != OpenSSL_version(OPENSSL_VERSION)) return false;
   auto digest = Sha512Hex(message);
   return digest.ok() && *digest == split.message_sha512;
+}
+
+// The certificates of kept splits, decoded once per process and shared
+// (OpenSSL certificates are reference-counted and safe to share between
+// threads): the lists of one endorser carry the same ones. Bounded, as a
+// daemon runs for months.
+class CertificateCache {
+ public:
+  // A new stack of the certificates `ders` name, each decoded at most once;
+  // null when one does not decode.
+  X509StackAndCertsPtr Get(const std::vector<std::string>& ders) {
+    X509StackAndCertsPtr out(sk_X509_new_null());
+    if (out == nullptr) return nullptr;
+    std::lock_guard lock(mutex_);
+    for (const std::string& der : ders) {
+      X509* cert = Find(der);
+      if (cert == nullptr || sk_X509_push(out.get(), ShareCertificate(cert).release()) <= 0) {
+        return nullptr;
+      }
+    }
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kMaxCertificates = 4096;
+
+  X509* Find(const std::string& der) {
+    if (const auto it = decoded_.find(der); it != decoded_.end()) return it->second.get();
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (cert == nullptr || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    if (decoded_.size() >= kMaxCertificates) decoded_.clear();
+    return decoded_.emplace(der, std::move(cert)).first->second.get();
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<std::string, X509Ptr> decoded_;
+};
+
+CertificateCache& Certificates() {
+  static CertificateCache* const cache = new CertificateCache();
+  return *cache;
 }
 
 // Step 2 after the split, from a kept one; none when it does not verify.
@@ -253,9 +365,11 @@ std::optional<VerifiedMessage> VerifySplit(const SmimeSplit& split) {
   const unsigned char* end = der + split.signature_der.size();
   ParsedMessage parsed{
       CmsPtr(d2i_CMS_ContentInfo(nullptr, &der, static_cast<long>(split.signature_der.size()))),
-      ReadOnlyBio(split.signed_part)};
+      ReadOnlyBio(split.signed_part),
+      split.certificates.empty() ? nullptr : Certificates().Get(split.certificates)};
   std::optional<VerifiedMessage> out;
-  if (parsed.cms != nullptr && der == end && parsed.content != nullptr &&
+  const bool certificates_read = split.certificates.empty() || parsed.certificates != nullptr;
+  if (parsed.cms != nullptr && der == end && parsed.content != nullptr && certificates_read &&
       CheckContentTypes(parsed.cms.get()).ok()) {
     std::string mismatch;
     auto verified = VerifyParsed(parsed, kReadFlags[split.reading], mismatch);
@@ -386,8 +500,8 @@ Result<Algorithms> CheckAlgorithms(CMS_SignerInfo* si) {
   return out;
 }
 
-VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string content,
-                         Algorithms algorithms) {
+VerifiedMessage Describe(CMS_ContentInfo* cms, STACK_OF(X509) * kept, CMS_SignerInfo* si,
+                         std::string content, Algorithms algorithms) {
   VerifiedMessage verified;
   verified.content = std::move(content);
   verified.signer = ShareCertificate(SignerCertificate(si));
@@ -395,7 +509,7 @@ VerifiedMessage Describe(CMS_ContentInfo* cms, CMS_SignerInfo* si, std::string c
   verified.signer_ca_dn = DnToString(X509_get_issuer_name(verified.signer.get()));
   verified.digest = std::move(algorithms.digest);
   if (algorithms.legacy) verified.warnings.push_back(std::move(*algorithms.legacy));
-  X509StackAndCertsPtr certs(CMS_get1_certs(cms));
+  X509StackAndCertsPtr certs(kept != nullptr ? X509_chain_up_ref(kept) : CMS_get1_certs(cms));
   while (certs != nullptr && sk_X509_num(certs.get()) > 0) {
     X509Ptr cert(sk_X509_shift(certs.get()));
     if (X509_cmp(cert.get(), verified.signer.get()) != 0) {
@@ -487,12 +601,13 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path, std::string
 
 Result<std::optional<VerifiedMessage>> VerifyParsed(const ParsedMessage& parsed, int read_flags,
                                                     std::string& mismatch) {
-  VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si, TheOnlySigner(parsed.cms.get()));
+  VMC_ASSIGN_OR_RETURN(CMS_SignerInfo * si,
+                       TheOnlySigner(parsed.cms.get(), parsed.certificates.get()));
   VMC_ASSIGN_OR_RETURN(Algorithms algorithms, CheckAlgorithms(si));
   ReadingOutcome outcome = VerifyReading(parsed, read_flags);
   if (outcome.content) {
-    return std::optional(
-        Describe(parsed.cms.get(), si, std::move(*outcome.content), std::move(algorithms)));
+    return std::optional(Describe(parsed.cms.get(), parsed.certificates.get(), si,
+                                  std::move(*outcome.content), std::move(algorithms)));
   }
   if (!outcome.content_mismatch) {
     return Error(ErrorCode::kSignatureInvalid,
@@ -532,7 +647,9 @@ Result<VerifiedMessage> VerifySmime(std::string_view message, std::optional<Smim
     VMC_ASSIGN_OR_RETURN(std::optional<VerifiedMessage> verified,
                          VerifyParsed(parsed, kReadFlags[reading], mismatch));
     if (verified) {
-      if (split != nullptr) *split = SplitOf(message, reading, parsed.cms.get(), std::move(part));
+      if (split != nullptr) {
+        *split = SplitOf(message, reading, parsed.cms.get(), std::move(part), *verified);
+      }
       return std::move(*verified);
     }
   }
@@ -541,6 +658,24 @@ Result<VerifiedMessage> VerifySmime(std::string_view message, std::optional<Smim
                "the text nor the binary reading (" +
                    mismatch + ")")
       .With("reason", mismatch);
+}
+
+// Each field length-prefixed, so that no two splits share a seal.
+std::string SmimeSplitSeal(const SmimeSplit& split) {
+  Sha512 sha;
+  const auto field = [&sha](std::string_view bytes) {
+    const std::uint64_t size = bytes.size();
+    sha.Update(&size, sizeof size);
+    sha.Update(bytes);
+  };
+  field(split.message_sha512);
+  field(split.openssl);
+  field(std::to_string(split.reading));
+  field(split.signed_part);
+  field(split.signature_der);
+  for (const std::string& certificate : split.certificates) field(certificate);
+  auto hex = sha.FinishHex();
+  return hex.ok() ? std::move(*hex) : std::string();
 }
 
 Result<VerifiedMessage> VerifySmimeKept(std::string_view message, const SmimeSplit* kept,

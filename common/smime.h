@@ -100,8 +100,22 @@ struct SmimeSplit {
   std::string openssl;         // OpenSSL_version(OPENSSL_VERSION) that split them
   int reading = 0;             // the reading that verified (0 text, 1 binary, 2 binary CRLF)
   std::string signed_part;     // the first MIME part, as that reading produced it
-  std::string signature_der;   // the SignedData (PKCS#7 or CMS), DER
+  // The SignedData (PKCS#7 or CMS), DER; without its certificates when
+  // `certificates` holds them. Decoding a certificate costs OpenSSL 3.0 more
+  // than verifying the signature (it builds a key decoder each time), and
+  // one endorser's lists all carry the same: kept apart, each is decoded
+  // once per process.
+  std::string signature_der;
+  std::vector<std::string> certificates;  // DER, in the message's order
+  // Hex SHA-512 over every field above. The signature binds the part, but
+  // not the certificates (an unsigned bag in CMS): one damaged at rest
+  // could still verify and then fail the chain. A split that does not
+  // match its seal is not used; the message decides.
+  std::string seal;
 };
+
+// The seal of `split`'s other fields (SmimeSplit::seal).
+std::string SmimeSplitSeal(const SmimeSplit& split);
 
 // VerifySmime(message), also giving the split that verified in *split (none
 // when it could not be encoded).

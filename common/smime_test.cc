@@ -536,6 +536,10 @@ TEST(SmimeTest, AKeptSplitVerifiesWithoutSplittingAgainAsTheMessageDoes) {
     EXPECT_EQ(split->message_sha512, *Sha512Hex(message));
     EXPECT_EQ(split->openssl, OpenSSL_version(OPENSSL_VERSION));
     EXPECT_EQ(split->reading, what == "openssl binary" ? 1 : 0);
+    // Every one of these names its signer by issuer and serial: the
+    // SignedData goes through PKCS#7, its certificates kept apart.
+    EXPECT_FALSE(split->certificates.empty());
+    EXPECT_EQ(split->certificates.size(), full->other_certificates.size() + 1);
 
     const std::uint64_t splits = SmimeSplits();
     const std::uint64_t verifications = SmimeVerifications();
@@ -547,6 +551,27 @@ TEST(SmimeTest, AKeptSplitVerifiesWithoutSplittingAgainAsTheMessageDoes) {
     EXPECT_FALSE(fresh.has_value());
     ExpectSameVerdict(*kept, *full);
   }
+}
+
+// A CMS signer named by its key identifier has no PKCS#7 form: its split
+// keeps the SignedData whole, certificates inside, and serves as well.
+TEST(SmimeTest, ASignerNamedByKeyIdentifierIsKeptWhole) {
+  TempDir tmp;
+  WriteFile(tmp / "content", kList);
+  const auto& e1 = TestPki::Get().endorser1();
+  const std::string message = Openssl({"cms", "-sign", "-keyid", "-in", (tmp / "content").string(),
+                                       "-signer", e1.cert.string(), "-inkey", e1.key.string()});
+  std::optional<SmimeSplit> split;
+  auto full = VerifySmime(message, &split);
+  ASSERT_TRUE(full.ok()) << full.error().ToString();
+  ASSERT_TRUE(split.has_value());
+  EXPECT_TRUE(split->certificates.empty());
+  const std::uint64_t splits = SmimeSplits();
+  std::optional<SmimeSplit> fresh;
+  auto kept = VerifySmimeKept(message, &*split, &fresh);
+  ASSERT_TRUE(kept.ok()) << kept.error().ToString();
+  EXPECT_EQ(SmimeSplits(), splits);
+  ExpectSameVerdict(*kept, *full);
 }
 
 // A split serves only the bytes it was made of, by the OpenSSL that made it:
@@ -597,13 +622,18 @@ TEST(SmimeTest, ASplitOfOtherBytesOrAnotherOpensslIsNotUsed) {
   }
 }
 
-// A damaged split (its part or its SignedData) cannot refuse a message that
-// verifies: the message decides.
+// A damaged split (its part, its SignedData or its certificates) cannot
+// refuse a message that verifies: the message decides. Damaged at rest, the
+// seal no longer matches; damaged and sealed again, its verification fails.
+// A certificate damaged where nothing signs it (its own signature's bits)
+// still decodes and verifies the list's signature, as another certificate:
+// only the seal catches that one.
 TEST(SmimeTest, ADamagedSplitFallsBackToTheMessage) {
   const std::string message = SignAsEndorser1(kList);
   std::optional<SmimeSplit> split;
   auto want = VerifySmime(message, &split);
   ASSERT_TRUE(want.ok());
+  ASSERT_EQ(split->seal, SmimeSplitSeal(*split));
   SmimeSplit changed_part = *split;
   changed_part.signed_part = ReplaceOnce(changed_part.signed_part, "\"1\"", "\"2\"");
   SmimeSplit changed_signature = *split;
@@ -612,15 +642,34 @@ TEST(SmimeTest, ADamagedSplitFallsBackToTheMessage) {
   truncated.signature_der.resize(truncated.signature_der.size() / 2);
   SmimeSplit trailing = *split;
   trailing.signature_der += "x";
+  SmimeSplit no_certificates = *split;
+  no_certificates.certificates.clear();
+  SmimeSplit wrong_certificate = *split;
+  wrong_certificate.certificates.front() =
+      *CertificateDer(LoadIdentity(TestPki::Get().endorser2()).certificate.get());
+  SmimeSplit bad_certificate = *split;
+  bad_certificate.certificates.front().back() ^= 0x01;
   SmimeSplit binary = *split;
   binary.reading = 1;  // text-read bytes digested raw: they were signed as text
   binary.signed_part = ReplaceOnce(binary.signed_part, "\r\n", "\n");
-  for (const auto& [what, damaged] :
-       std::vector<std::pair<std::string, SmimeSplit>>{{"part", changed_part},
-                                                       {"signature", changed_signature},
-                                                       {"truncated DER", truncated},
-                                                       {"trailing byte", trailing},
-                                                       {"reading", binary}}) {
+  SmimeSplit unsealed = *split;
+  unsealed.seal.clear();
+  std::vector<std::pair<std::string, SmimeSplit>> cases{
+      {"part", changed_part},
+      {"signature", changed_signature},
+      {"truncated DER", truncated},
+      {"trailing byte", trailing},
+      {"no certificates", no_certificates},
+      {"another signer's certificate", wrong_certificate},
+      {"reading", binary}};
+  for (std::size_t i = 0, n = cases.size(); i < n; ++i) {
+    SmimeSplit resealed = cases[i].second;
+    resealed.seal = SmimeSplitSeal(resealed);
+    cases.emplace_back(cases[i].first + ", sealed again", std::move(resealed));
+  }
+  cases.emplace_back("a damaged certificate", bad_certificate);
+  cases.emplace_back("no seal", unsealed);
+  for (const auto& [what, damaged] : cases) {
     SCOPED_TRACE(what);
     const std::uint64_t splits = SmimeSplits();
     std::optional<SmimeSplit> fresh;
@@ -631,6 +680,8 @@ TEST(SmimeTest, ADamagedSplitFallsBackToTheMessage) {
     ASSERT_TRUE(fresh.has_value());
     EXPECT_EQ(fresh->signed_part, split->signed_part);
     EXPECT_EQ(fresh->signature_der, split->signature_der);
+    EXPECT_EQ(fresh->certificates, split->certificates);
+    EXPECT_EQ(fresh->seal, split->seal);
     EXPECT_EQ(ERR_peek_error(), 0u) << "an OpenSSL error leaked";
   }
 }
