@@ -250,11 +250,14 @@ Result<std::optional<SmimeSplit>> State::ListSplit(const std::string& name) cons
   VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
     VMC_ASSIGN_OR_RETURN(const auto facts, txn.Get(kListSplitDb, name));
     if (!facts) return Ok();
-    VMC_ASSIGN_OR_RETURN(SmimeSplit split, DecodeSplit(name, *facts));
+    // A split is made again from the bytes it was made of by the next full
+    // verification: one that does not decode (damaged, or of an earlier
+    // catcher) is as none, not damage that stops the list's update.
+    auto split = DecodeSplit(name, *facts);
     VMC_ASSIGN_OR_RETURN(auto part, txn.Get(kListSplitPartDb, name));
-    if (!part) return DamagedEntry(kListSplitPartDb, name);
-    split.signed_part = std::move(*part);
-    out = std::move(split);
+    if (!split.ok() || !part) return Ok();
+    split->signed_part = std::move(*part);
+    out = std::move(*split);
     return Ok();
   }));
   return out;

@@ -626,6 +626,32 @@ TEST_F(StateTest, DamagedEntriesAreStorageErrorsNamingThem) {
   EXPECT_EQ(other.error().message(), "the catcher database entry lists/other is damaged");
 }
 
+// A split is only ever a shortcut to the bytes held: one that does not
+// decode, or has lost its part, reads as none (the next full verification
+// makes it again) instead of stopping the list's update.
+TEST_F(StateTest, ASplitThatDoesNotDecodeReadsAsNone) {
+  AcceptedList list = List("1", "aa");
+  list.split = Split("one");
+  ASSERT_TRUE(state().AcceptList("sub", list, "", At(0), 20).ok());
+  ASSERT_TRUE(state().AcceptList("other", list, "", At(0), 20).ok());
+  ASSERT_TRUE(state()
+                  .env()
+                  .Update([](WriteTxn& txn) -> Status {
+                    VMC_RETURN_IF_ERROR(txn.Put("list_split", "sub", R"({"reading":1})"));
+                    auto deleted = txn.Delete("list_split_part", "other");
+                    if (!deleted.ok()) return deleted.error();
+                    return *deleted ? Ok() : Error(ErrorCode::kStorage, "no part to delete");
+                  })
+                  .ok());
+  for (const char* name : {"sub", "other"}) {
+    SCOPED_TRACE(name);
+    const auto split = state().ListSplit(name);
+    ASSERT_TRUE(split.ok()) << split.error().ToString();
+    EXPECT_FALSE(split->has_value());
+    EXPECT_EQ((*state().CurrentList(name))->version, "1");
+  }
+}
+
 TEST_F(StateTest, CachedRecordsRoundTrip) {
   CachedImage c;
   c.sha512 = std::string(128, 'a');
