@@ -354,9 +354,11 @@ class CertificateCache {
   std::unordered_map<std::string, X509Ptr> decoded_;
 };
 
+// Never destroyed: download and verification threads may still use it
+// while the process exits.
 CertificateCache& Certificates() {
-  static CertificateCache* const cache = new CertificateCache();
-  return *cache;
+  static auto* const kCache = new CertificateCache();
+  return *kCache;
 }
 
 // Step 2 after the split, from a kept one; none when it does not verify.
