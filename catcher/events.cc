@@ -3,22 +3,19 @@
 #include <fcntl.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "common/atomic_file.h"  // SystemError
 #include "common/log.h"
 #include "common/safe_dir.h"
+#include "common/subprocess.h"
 #include "common/unique_fd.h"
 
 namespace vmc::catcher {
@@ -123,33 +120,6 @@ class MetadataFile {
   std::string name_;
 };
 
-// The handler's descriptors: stdin from /dev/null, stdout and stderr as
-// ours, nothing else (every other descriptor closed before exec, whether
-// or not it was opened close-on-exec).
-Status SetUpDescriptors(posix_spawn_file_actions_t* actions) {
-  int rc = posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(actions, STDERR_FILENO + 1);
-#else
-  // No closefrom action: every descriptor above stderr is marked
-  // close-on-exec before the spawn.
-  for (int fd = STDERR_FILENO + 1, top = static_cast<int>(sysconf(_SC_OPEN_MAX)); fd < top; ++fd) {
-    const int flags = fcntl(fd, F_GETFD);
-    if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-  }
-#endif
-  if (rc != 0) return Error(ErrorCode::kIo, std::string("cannot set up ") + ErrnoText(rc));
-  return Ok();
-}
-
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  out.reserve(strings.size() + 1);
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 std::string CapValue(std::string_view value, std::size_t max) {
@@ -252,68 +222,23 @@ EventRunner::EventRunner(std::vector<std::string> argv, std::chrono::seconds tim
 
 Status EventRunner::Run(const Event& event) const {
   if (argv_.empty()) return Ok();
-  std::vector<std::string> args = argv_;
-  const std::string what = "event handler " + args[0] + " for " + event.type;
+  const std::string what = "event handler " + argv_[0] + " for " + event.type;
   auto metadata = MetadataFile::Write(metadata_dir_, MetadataJson(event));
   if (!metadata.ok()) {
     return std::move(metadata).error().Prefix("cannot run " + what + ": metadata file: ");
   }
-  std::vector<std::string> env = Environment(event, metadata->path().string());
-  auto argp = Pointers(args);
-  auto envp = Pointers(env);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (Status s = SetUpDescriptors(&actions); !s.ok()) {
-    posix_spawn_file_actions_destroy(&actions);
-    return std::move(s).error().Prefix("cannot run " + what + ": ");
-  }
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Its own process group, so that a timeout kills the handler's children too.
-  // Default dispositions and an empty signal mask: the daemon blocks SIGTERM,
-  // SIGINT and SIGHUP in every thread (it takes them with sigwait), and a
-  // handler must not inherit that, or it could not be stopped by a signal.
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t unblocked;
-  sigemptyset(&unblocked);
-  posix_spawnattr_setsigmask(&attr, &unblocked);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGHUP);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0].c_str(), &actions, &attr, argp.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return Error(ErrorCode::kIo, "cannot run " + what + ": " + ErrnoText(rc));
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  int status = 0;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) return Error(ErrorCode::kIo, what + ": waitpid failed");
-    if (std::chrono::steady_clock::now() >= deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return Error(ErrorCode::kIo, what + " timed out: it did not finish within " +
-                                       std::to_string(timeout_.count()) + " s and was killed");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+  SubprocessOptions child;
+  child.argv = argv_;
+  child.environment = Environment(event, metadata->path().string());
+  child.timeout = timeout_;
+  auto ran = RunSubprocess(child);
+  if (!ran.ok()) return std::move(ran).error().Prefix("cannot run " + what + ": ");
+  if (ran->Succeeded()) {
     LogInfo(what + " exited 0");
     return Ok();
   }
-  const std::string how = WIFEXITED(status)
-                              ? "exited " + std::to_string(WEXITSTATUS(status))
-                              : "was killed by signal " + std::to_string(WTERMSIG(status));
+  const std::string how =
+      ran->timed_out ? "timed out: it " + ran->Describe(timeout_) : ran->Describe(timeout_);
   return Error(ErrorCode::kIo, what + " " + how);
 }
 

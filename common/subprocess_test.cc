@@ -1,0 +1,134 @@
+#include "common/subprocess.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "common/unique_fd.h"
+
+namespace vmc {
+namespace {
+
+using std::chrono::milliseconds;
+
+SubprocessOptions Shell(const std::string& script) {
+  SubprocessOptions o;
+  o.argv = {"/bin/sh", "-c", script};
+  o.environment = {"PATH=/usr/bin:/bin"};
+  o.capture = true;
+  o.timeout = std::chrono::seconds(20);
+  return o;
+}
+
+SubprocessResult RunChild(const SubprocessOptions& o) {
+  auto r = RunSubprocess(o);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().ToString());
+  return r.ok() ? std::move(r).value() : SubprocessResult{};
+}
+
+TEST(SubprocessTest, CapturesBothStreamsAndTheExitStatus) {
+  const auto r = RunChild(Shell("echo out; echo err >&2; exit 3"));
+  EXPECT_EQ(r.exit_status, 3);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.Describe(milliseconds(1000)), "exited 3");
+}
+
+TEST(SubprocessTest, TheEnvironmentIsExactlyTheOneGiven) {
+  setenv("VMC_SUBPROCESS_TEST_SECRET", "leak", 1);
+  auto o = Shell("env");
+  o.environment.push_back("ONLY=this");
+  const auto r = RunChild(o);
+  unsetenv("VMC_SUBPROCESS_TEST_SECRET");
+  EXPECT_TRUE(r.Succeeded());
+  EXPECT_EQ(r.out.find("VMC_SUBPROCESS_TEST_SECRET"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ONLY=this\n"), std::string::npos) << r.out;
+}
+
+TEST(SubprocessTest, StdinIsEmptyAndNoOtherDescriptorIsInherited) {
+  // Opened without O_CLOEXEC: only closefrom keeps it from the child.
+  const UniqueFd leaked(open("/dev/null", O_RDONLY));
+  ASSERT_GE(leaked.get(), 3);
+  const std::string fd = std::to_string(leaked.get());
+  const auto r =
+      RunChild(Shell("cat; if [ -e /proc/self/fd/" + fd + " ]; then echo leaked; fi; echo end"));
+  EXPECT_TRUE(r.Succeeded());
+  EXPECT_EQ(r.out, "end\n");
+}
+
+TEST(SubprocessTest, ATimeoutKillsTheWholeProcessGroup) {
+  auto o = Shell("sleep 30 & echo $!; wait");
+  o.timeout = milliseconds(500);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = RunChild(o);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_EQ(r.Describe(o.timeout), "did not finish within 0.5 s and was killed");
+  // The shell's child is gone too (reaped by init, or a zombie on its way).
+  const pid_t grandchild = std::stoi(r.out);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string pid, comm, state;
+    gone = !(stat >> pid >> comm >> state) || state == "Z";
+    if (!gone) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "sleep " << grandchild << " survived the timeout";
+}
+
+TEST(SubprocessTest, OutputBeyondTheCapIsDroppedWithoutBlockingTheChild) {
+  auto o = Shell("head -c 3000000 /dev/zero; echo done >&2");
+  o.max_captured = 1 << 20;
+  const auto r = RunChild(o);
+  EXPECT_TRUE(r.Succeeded());
+  EXPECT_EQ(r.out.size(), std::size_t{1} << 20);
+  EXPECT_TRUE(r.out_truncated);
+  EXPECT_EQ(r.err, "done\n");
+  EXPECT_FALSE(r.err_truncated);
+}
+
+TEST(SubprocessTest, ASignalIsReportedAsSuch) {
+  const auto r = RunChild(Shell("kill -9 $$"));
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_FALSE(r.exit_status.has_value());
+  EXPECT_EQ(r.Describe(milliseconds(1000)), "was killed by signal 9");
+}
+
+TEST(SubprocessTest, LowPriorityMeansNice19AndTheIdleIoClass) {
+  // The script's children start after the parent lowered its priority.
+  auto o = Shell("sleep 0.2; cut -d' ' -f19 /proc/self/stat; ionice -p $$");
+  o.low_priority = true;
+  const auto r = RunChild(o);
+  EXPECT_TRUE(r.Succeeded()) << r.err;
+  EXPECT_EQ(r.out, "19\nidle\n");
+  const auto normal = RunChild(Shell("cut -d' ' -f19 /proc/self/stat"));
+  EXPECT_NE(normal.out, "19\n");
+}
+
+TEST(SubprocessTest, WithoutCaptureTheChildWritesToOurStreams) {
+  auto o = Shell("exit 0");
+  o.capture = false;
+  const auto r = RunChild(o);
+  EXPECT_TRUE(r.Succeeded());
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(SubprocessTest, AProgramThatCannotBeRunIsAnError) {
+  SubprocessOptions o;
+  o.argv = {"/nonexistent/program"};
+  const auto r = RunSubprocess(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kIo);
+  EXPECT_NE(r.error().message().find("/nonexistent/program"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vmc
