@@ -58,6 +58,8 @@ constexpr CodeInfo kCodes[] = {
     {ErrorCode::kCertificateUnfit, "certificate-unfit", 5},
     {ErrorCode::kChecksumMismatch, "checksum-mismatch", 6},
     {ErrorCode::kSizeMismatch, "size-mismatch", 6},
+    {ErrorCode::kFormatMismatch, "format-mismatch", 6},
+    {ErrorCode::kFormatUnsafe, "format-unsafe", 6},
     {ErrorCode::kStorage, "storage-error", 7},
     {ErrorCode::kIo, "io-error", 7},
     {ErrorCode::kDiskFull, "disk-full", 7},

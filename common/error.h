@@ -67,6 +67,8 @@ enum class ErrorCode {
   // exit 6: integrity
   kChecksumMismatch,
   kSizeMismatch,
+  kFormatMismatch,  // the bytes are another format than hv:format declares
+  kFormatUnsafe,    // a format, header or content catcher does not make available
   // exit 7: local storage failure
   kStorage,
   kIo,

@@ -1,0 +1,71 @@
+// The inspection of an image whose SHA-512 and size are proven, before it is
+// made available (DESIGN.md section 13): what its bytes are, and whether a
+// hypervisor or a cloud importing it would read anything besides them.
+//
+// Two readers, both needed: catcher's own reading of the magic bytes
+// (catcher/image_format.h), which refuses a header that names other files
+// before qemu-img opens it and catches a format other than the declared one,
+// and `qemu-img info` with that format forced, which reads what the header
+// alone does not say (a VMDK's extents, the virtual size).
+//
+// The inspection is a fact of the bytes (recorded per SHA-512 by the
+// cache); JudgeInspection holds it against what a list declares and the
+// site's rules.
+//
+// Input: untrusted bytes. Thread-safety: as QemuImg and SafeDir.
+#ifndef VMC_CATCHER_IMAGE_INSPECTION_H_
+#define VMC_CATCHER_IMAGE_INSPECTION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "catcher/image_format.h"
+#include "catcher/qemu_img.h"
+#include "common/error.h"
+#include "common/safe_dir.h"
+
+namespace vmc::catcher {
+
+struct ImageInspection {
+  // The format the bytes are (image_format.h's names).
+  std::string format;
+  std::uint64_t virtual_size = 0;
+  // Why no site may take it, whatever it declares; empty when nothing says so.
+  std::string danger;
+};
+
+// What qemu-img's view of the file `path` adds to the dangers: a backing
+// file, an external data file, encryption, a VMDK extent other than the file
+// itself. Empty when none. Pure.
+std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& path);
+
+// Inspects the regular file `name` of `dir` (never through a link). Runs
+// qemu-img only when the magic bytes found no danger and a format catcher
+// takes. kIo when the file cannot be read or qemu-img cannot run.
+Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
+                                     const std::string& name, std::chrono::milliseconds timeout);
+
+// What a site's policy says of formats.
+struct FormatRules {
+  // The largest virtual size a disk may claim: a small qcow2 may be a disk of
+  // petabytes, which a conversion to raw or an import would try to write.
+  std::optional<std::uint64_t> max_virtual_bytes;
+  // Whether an image whose hv:format is absent or unknown is taken as the
+  // format its bytes are (vmcatcher took every image).
+  bool accept_undeclared = true;
+};
+
+// The image's format of record: the declared one (normalised) when its bytes
+// are that format, else (undeclared, when the rules accept it) the one its
+// bytes are. kFormatUnsafe for a danger or a virtual size over the limit;
+// kFormatMismatch when the bytes are another format than declared, or the
+// format is undeclared and the rules take no undeclared ones. Pure.
+Result<std::string> JudgeInspection(const ImageInspection& inspection, std::string_view declared,
+                                    const FormatRules& rules);
+
+}  // namespace vmc::catcher
+
+#endif  // VMC_CATCHER_IMAGE_INSPECTION_H_

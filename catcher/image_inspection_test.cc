@@ -1,0 +1,230 @@
+// The inspection against real images, made by qemu-img at test time
+// (DESIGN.md section 13's threat rows are the tests named after them).
+#include "catcher/image_inspection.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "test/support/subprocess.h"
+#include "test/support/temp_dir.h"
+
+namespace vmc::catcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ImageInspectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto found = QemuImg::Find();
+    ASSERT_TRUE(found.ok()) << found.error().ToString();
+    qemu_.emplace(std::move(found).value());
+    auto dir = SafeDir::Open(dir_.path());
+    ASSERT_TRUE(dir.ok());
+    safe_.emplace(std::move(dir).value());
+  }
+
+  // qemu-img ARGS..., which must succeed.
+  void QemuImgRun(std::vector<std::string> args) {
+    args.insert(args.begin(), "qemu-img");
+    const auto r = test::Run(args);
+    ASSERT_EQ(r.exit_code, 0) << test::Describe(r);
+  }
+
+  fs::path Create(const std::string& name, const std::string& format, const std::string& size,
+                  std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"create", "-q", "-f", format};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back((dir_ / name).string());
+    args.push_back(size);
+    QemuImgRun(args);
+    return dir_ / name;
+  }
+
+  ImageInspection Inspect(const std::string& name) {
+    auto r = InspectImage(*qemu_, *safe_, name, std::chrono::seconds(30));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().ToString());
+    return r.ok() ? std::move(r).value() : ImageInspection{};
+  }
+
+  // The judgement of `name` declared `declared`: its format of record, or
+  // the error's code name.
+  std::string Judge(const std::string& name, const std::string& declared,
+                    const FormatRules& rules = {}) {
+    const auto r = JudgeInspection(Inspect(name), declared, rules);
+    return r.ok() ? *r : std::string(ErrorCodeName(r.error().code()));
+  }
+
+  test::TempDir dir_;
+  std::optional<QemuImg> qemu_;
+  std::optional<SafeDir> safe_;
+};
+
+TEST_F(ImageInspectionTest, EveryFormatASiteTakesIsReadAsItself) {
+  for (const std::string format : {"qcow2", "raw", "vmdk", "vdi", "vpc", "vhdx"}) {
+    Create("disk." + format, format, "4M");
+    const auto inspection = Inspect("disk." + format);
+    EXPECT_EQ(inspection.format, format);
+    EXPECT_EQ(inspection.danger, "") << format;
+    EXPECT_GE(inspection.virtual_size, 4u << 20) << format;
+    EXPECT_EQ(Judge("disk." + format, format), format);
+  }
+  EXPECT_EQ(Judge("disk.raw", "img"), "raw");
+  EXPECT_EQ(Judge("disk.vpc", "VHD"), "vpc");
+}
+
+TEST_F(ImageInspectionTest, AFixedVhdIsFoundByItsFooter) {
+  Create("fixed.vhd", "vpc", "4M", {"-o", "subformat=fixed"});
+  EXPECT_EQ(Inspect("fixed.vhd").format, "vpc");
+  EXPECT_EQ(Judge("fixed.vhd", "vhd"), "vpc");
+}
+
+TEST_F(ImageInspectionTest, BackingFileImageRejected) {
+  test::WriteFile(dir_ / "host-secret", "the host's own file");
+  Create("backed.qcow2", "qcow2", "4M", {"-b", (dir_ / "host-secret").string(), "-F", "raw"});
+  const auto inspection = Inspect("backed.qcow2");
+  EXPECT_NE(inspection.danger.find("backing file"), std::string::npos) << inspection.danger;
+  EXPECT_EQ(Judge("backed.qcow2", "qcow2"), "format-unsafe");
+  // Undeclared or declared raw, it is still never taken as a disk.
+  EXPECT_EQ(Judge("backed.qcow2", ""), "format-unsafe");
+}
+
+TEST_F(ImageInspectionTest, ExternalDataFileImageRejected) {
+  Create("data.qcow2", "qcow2", "4M", {"-o", "data_file=" + (dir_ / "host-data").string()});
+  const auto inspection = Inspect("data.qcow2");
+  EXPECT_NE(inspection.danger.find("external data file"), std::string::npos) << inspection.danger;
+  EXPECT_EQ(Judge("data.qcow2", "qcow2"), "format-unsafe");
+}
+
+TEST_F(ImageInspectionTest, AnEncryptedQcow2IsRejected) {
+  Create("secret.qcow2", "qcow2", "4M",
+         {"--object", "secret,id=sec0,data=passphrase", "-o",
+          "encrypt.format=luks,encrypt.key-secret=sec0"});
+  EXPECT_NE(Inspect("secret.qcow2").danger.find("encrypted"), std::string::npos);
+  EXPECT_EQ(Judge("secret.qcow2", "qcow2"), "format-unsafe");
+}
+
+TEST_F(ImageInspectionTest, VmdkHostExtentRejected) {
+  test::WriteFile(dir_ / "host-disk", std::string(1 << 20, 'h'));
+  test::WriteFile(dir_ / "descriptor.vmdk",
+                  "# Disk DescriptorFile\nversion=1\nCID=fffffffe\n"
+                  "parentCID=ffffffff\ncreateType=\"monolithicFlat\"\n"
+                  "RW 2048 FLAT \"" +
+                      (dir_ / "host-disk").string() + "\" 0\n");
+  // qemu-img itself opens it, host file and all: only catcher's own reading
+  // of the bytes keeps qemu-img from being asked.
+  const auto inspection = Inspect("descriptor.vmdk");
+  EXPECT_EQ(inspection.format, "vmdk-descriptor");
+  EXPECT_NE(inspection.danger.find("VMDK descriptor"), std::string::npos);
+  EXPECT_EQ(Judge("descriptor.vmdk", "vmdk"), "format-unsafe");
+}
+
+TEST_F(ImageInspectionTest, AVmdkExtentOtherThanTheFileIsADanger) {
+  QemuImgInfo info;
+  info.extents = {"/var/lib/catcher/cache/.sha512/abc"};
+  EXPECT_EQ(QemuDanger(info, "/var/lib/catcher/cache/.sha512/abc"), "");
+  info.extents.push_back("/etc/shadow");
+  EXPECT_NE(QemuDanger(info, "/var/lib/catcher/cache/.sha512/abc").find("/etc/shadow"),
+            std::string::npos);
+}
+
+TEST_F(ImageInspectionTest, FormatMismatchRejected) {
+  Create("disk.qcow2", "qcow2", "4M");
+  Create("disk.raw", "raw", "4M");
+  // A qcow2 declared raw: a hypervisor told raw would hand the guest its
+  // header; one that probes would follow it.
+  EXPECT_EQ(Judge("disk.qcow2", "raw"), "format-mismatch");
+  EXPECT_EQ(Judge("disk.raw", "qcow2"), "format-mismatch");
+  EXPECT_EQ(Judge("disk.qcow2", "vmdk"), "format-mismatch");
+  const auto r = JudgeInspection(Inspect("disk.qcow2"), "raw", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(), "it is declared raw (hv:format) but its bytes are qcow2");
+  EXPECT_EQ(ExitStatusFor(r.error().code()), 6);
+}
+
+TEST_F(ImageInspectionTest, OversizedVirtualDiskRejected) {
+  Create("bomb.qcow2", "qcow2", "1P");
+  EXPECT_LT(fs::file_size(dir_ / "bomb.qcow2"), 1u << 30);  // a small file
+  FormatRules rules;
+  rules.max_virtual_bytes = std::uint64_t{1} << 40;
+  EXPECT_EQ(Judge("bomb.qcow2", "qcow2", rules), "format-unsafe");
+  rules.max_virtual_bytes = std::uint64_t{1} << 50;
+  EXPECT_EQ(Judge("bomb.qcow2", "qcow2", rules), "qcow2");
+}
+
+TEST_F(ImageInspectionTest, UndeclaredFormatsAreTheRulesChoice) {
+  Create("disk.qcow2", "qcow2", "4M");
+  EXPECT_EQ(Judge("disk.qcow2", ""), "qcow2");
+  EXPECT_EQ(Judge("disk.qcow2", "OVF"), "qcow2");
+  FormatRules strict;
+  strict.accept_undeclared = false;
+  EXPECT_EQ(Judge("disk.qcow2", "", strict), "format-mismatch");
+  EXPECT_EQ(Judge("disk.qcow2", "OVF", strict), "format-mismatch");
+  EXPECT_EQ(Judge("disk.qcow2", "qcow2", strict), "qcow2");
+}
+
+TEST_F(ImageInspectionTest, FormatsCatcherDoesNotTakeAreRefusedBeforeQemuImgOpensThem) {
+  Create("disk.qed", "qed", "4M");
+  const auto inspection = Inspect("disk.qed");
+  EXPECT_EQ(inspection.format, "qed");
+  EXPECT_NE(inspection.danger.find("does not take"), std::string::npos);
+  EXPECT_EQ(Judge("disk.qed", ""), "format-unsafe");
+}
+
+TEST_F(ImageInspectionTest, AnIsoIsAnIsoOrARawDisk) {
+  std::string iso(64 * 1024, '\0');
+  iso.replace(0x8001, 5, "CD001");
+  test::WriteFile(dir_ / "cd.iso", iso);
+  EXPECT_EQ(Inspect("cd.iso").format, "iso");
+  EXPECT_EQ(Judge("cd.iso", "iso"), "iso");
+  EXPECT_EQ(Judge("cd.iso", "raw"), "raw");
+  EXPECT_EQ(Judge("cd.iso", "qcow2"), "format-mismatch");
+}
+
+TEST_F(ImageInspectionTest, ALinkIsNeverFollowed) {
+  Create("disk.qcow2", "qcow2", "4M");
+  fs::create_symlink(dir_ / "disk.qcow2", dir_ / "link");
+  const auto r = InspectImage(*qemu_, *safe_, "link", std::chrono::seconds(30));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnsafePath);
+}
+
+TEST(ParseQemuImgInfoTest, ReadsTheFieldsThatBearOnSafety) {
+  const auto info = ParseQemuImgInfo(R"({"virtual-size": 1048576, "filename": "/x",
+      "format": "qcow2", "backing-filename": "/etc/passwd", "encrypted": true,
+      "format-specific": {"type": "qcow2", "data": {"data-file": "/dev/sda",
+      "extents": [{"filename": "/a"}, {"filename": "/b"}]}}})");
+  ASSERT_TRUE(info.ok()) << info.error().ToString();
+  EXPECT_EQ(info->format, "qcow2");
+  EXPECT_EQ(info->virtual_size, 1048576u);
+  EXPECT_EQ(info->backing_file, "/etc/passwd");
+  EXPECT_EQ(info->data_file, "/dev/sda");
+  EXPECT_TRUE(info->encrypted);
+  EXPECT_EQ(info->extents, (std::vector<std::string>{"/a", "/b"}));
+}
+
+TEST(ParseQemuImgInfoTest, RefusesWhatQemuImgDoesNotWrite) {
+  EXPECT_FALSE(ParseQemuImgInfo("").ok());
+  EXPECT_FALSE(ParseQemuImgInfo("[]").ok());
+  EXPECT_FALSE(ParseQemuImgInfo(R"({"format": "raw"})").ok());
+  EXPECT_FALSE(ParseQemuImgInfo(R"({"virtual-size": -1})").ok());
+  EXPECT_FALSE(ParseQemuImgInfo(R"({"virtual-size": 1, "virtual-size": 2})").ok());
+}
+
+TEST(ImageFormatTest, NormalFormats) {
+  EXPECT_EQ(NormalFormat("QCOW2"), "qcow2");
+  EXPECT_EQ(NormalFormat("img"), "raw");
+  EXPECT_EQ(NormalFormat("vhd"), "vpc");
+  EXPECT_EQ(NormalFormat("ova"), "ova");
+  EXPECT_FALSE(NormalFormat("").has_value());
+  EXPECT_FALSE(NormalFormat("qed").has_value());
+  EXPECT_FALSE(NormalFormat("raw ").has_value());
+  EXPECT_EQ(QemuDriverOf("iso"), "raw");
+  EXPECT_EQ(QemuDriverOf("vpc"), "vpc");
+}
+
+}  // namespace
+}  // namespace vmc::catcher

@@ -1,0 +1,152 @@
+#include "catcher/qemu_img.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "common/json_reader.h"
+#include "common/subprocess.h"
+
+namespace vmc::catcher {
+namespace {
+
+namespace fs = std::filesystem;
+
+// qemu-img's environment: nothing of ours (no proxy, no locale that changes
+// its messages), only where its own libraries and helpers are.
+std::vector<std::string> QemuEnvironment() { return {"PATH=/usr/bin:/bin", "LC_ALL=C"}; }
+
+// The stderr of qemu-img, cut to one line a log can hold.
+std::string FirstLine(std::string text) {
+  const auto end = text.find('\n');
+  if (end != std::string::npos) text.resize(end);
+  constexpr std::size_t kMax = 400;
+  if (text.size() > kMax) text.resize(kMax);
+  return text;
+}
+
+Result<SubprocessResult> RunQemuImg(std::vector<std::string> argv,
+                                    std::chrono::milliseconds timeout, bool low_priority) {
+  SubprocessOptions o;
+  o.argv = std::move(argv);
+  o.environment = QemuEnvironment();
+  o.timeout = timeout;
+  o.capture = true;
+  o.low_priority = low_priority;
+  return RunSubprocess(o);
+}
+
+std::string StringMember(const rapidjson::Value& object, const char* name) {
+  const auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsString()) return "";
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+// The VMDK extents and the qcow2 data file, from "format-specific".
+void ReadFormatSpecific(const rapidjson::Value& root, QemuImgInfo& info) {
+  const auto specific = root.FindMember("format-specific");
+  if (specific == root.MemberEnd() || !specific->value.IsObject()) return;
+  const auto data = specific->value.FindMember("data");
+  if (data == specific->value.MemberEnd() || !data->value.IsObject()) return;
+  info.data_file = StringMember(data->value, "data-file");
+  const auto extents = data->value.FindMember("extents");
+  if (extents == data->value.MemberEnd() || !extents->value.IsArray()) return;
+  for (const auto& extent : extents->value.GetArray()) {
+    if (extent.IsObject()) info.extents.push_back(StringMember(extent, "filename"));
+  }
+}
+
+fs::path FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr && *path != '\0' ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
+    if (candidate.is_absolute() && access(candidate.c_str(), X_OK) == 0) return candidate;
+    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<QemuImgInfo> ParseQemuImgInfo(std::string_view json) {
+  JsonReadOptions options;
+  options.max_bytes = std::size_t{1} << 20;
+  options.max_depth = 16;
+  JsonReadResult read = ReadJson(json, options);
+  if (!read.ok()) {
+    return Error(ErrorCode::kInvalidValue,
+                 "qemu-img info wrote JSON that cannot be read: " + read.refusal().reason);
+  }
+  const rapidjson::Document& root = read.document();
+  if (!root.IsObject()) return Error(ErrorCode::kInvalidValue, "qemu-img info wrote no object");
+  const auto size = root.FindMember("virtual-size");
+  if (size == root.MemberEnd() || !size->value.IsUint64()) {
+    return Error(ErrorCode::kInvalidValue, "qemu-img info gave no virtual size");
+  }
+  QemuImgInfo info;
+  info.format = StringMember(root, "format");
+  info.virtual_size = size->value.GetUint64();
+  info.backing_file = StringMember(root, "backing-filename");
+  if (info.backing_file.empty()) info.backing_file = StringMember(root, "full-backing-filename");
+  const auto encrypted = root.FindMember("encrypted");
+  info.encrypted =
+      encrypted != root.MemberEnd() && encrypted->value.IsBool() && encrypted->value.GetBool();
+  ReadFormatSpecific(root, info);
+  return info;
+}
+
+Result<QemuImg> QemuImg::Find() {
+  const fs::path program = FindOnPath("qemu-img");
+  if (program.empty()) {
+    return Error(ErrorCode::kConfigInvalid,
+                 "qemu-img is not installed (Debian package qemu-utils); catcher needs it to "
+                 "inspect and convert images");
+  }
+  VMC_ASSIGN_OR_RETURN(const SubprocessResult ran, RunQemuImg({program.string(), "--version"},
+                                                              std::chrono::seconds(30), false));
+  // "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
+  constexpr std::string_view kLead = "qemu-img version ";
+  if (!ran.Succeeded() || !ran.out.starts_with(kLead)) {
+    return Error(ErrorCode::kConfigInvalid,
+                 program.string() + " --version " + ran.Describe(std::chrono::seconds(30)) +
+                     " and did not say its version: " + FirstLine(ran.out + ran.err));
+  }
+  std::string version = ran.out.substr(kLead.size());
+  version.resize(std::min(version.find_first_of(" \n"), version.size()));
+  return QemuImg(program, std::move(version));
+}
+
+Result<QemuImgInfo> QemuImg::Info(const fs::path& file, std::string_view driver,
+                                  std::chrono::milliseconds timeout) const {
+  VMC_ASSIGN_OR_RETURN(const SubprocessResult ran,
+                       RunQemuImg({program_.string(), "info", "--output=json", "-U", "-f",
+                                   std::string(driver), file.string()},
+                                  timeout, false));
+  if (ran.timed_out) {
+    return Error(ErrorCode::kIo, "qemu-img info of " + file.string() + " " + ran.Describe(timeout));
+  }
+  if (!ran.Succeeded()) {
+    return Error(ErrorCode::kFormatUnsafe,
+                 "qemu-img cannot read it as " + std::string(driver) + ": " + FirstLine(ran.err))
+        .With("path", file.string());
+  }
+  return ParseQemuImgInfo(ran.out);
+}
+
+Status QemuImg::Convert(const fs::path& from, std::string_view from_driver, const fs::path& to,
+                        std::string_view to_format, std::chrono::milliseconds timeout) const {
+  VMC_ASSIGN_OR_RETURN(
+      const SubprocessResult ran,
+      RunQemuImg({program_.string(), "convert", "-q", "-f", std::string(from_driver), "-O",
+                  std::string(to_format), from.string(), to.string()},
+                 timeout, true));
+  if (ran.Succeeded()) return Ok();
+  return Error(ErrorCode::kIo, "qemu-img convert of " + from.string() + " to " +
+                                   std::string(to_format) + " " + ran.Describe(timeout) + ": " +
+                                   FirstLine(ran.err))
+      .With("path", from.string());
+}
+
+}  // namespace vmc::catcher
