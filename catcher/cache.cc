@@ -16,7 +16,9 @@
 #include "catcher/claims.h"
 #include "catcher/download_budget.h"
 #include "catcher/image_fetch.h"
+#include "catcher/image_inspection.h"
 #include "catcher/inventory.h"
+#include "catcher/qemu_img.h"
 #include "common/atomic_file.h"
 #include "common/credentials.h"
 #include "common/digest.h"
@@ -149,6 +151,20 @@ Result<std::uint64_t> ContentBytes(const CacheLayout& layout) {
 // (crash safety, cache.h), so a crash re-announces at most one batch.
 constexpr std::size_t kCacheBatch = 512;
 
+// qemu-img info reads headers and tables, never the whole disk: a minute is
+// far more than any image takes, and bounds one that makes it loop.
+constexpr std::chrono::seconds kInspectionTimeout{60};
+
+// What the handler of an image's AvailablePrefix/Postfix is given beside
+// vmcatcher's variables: the format of the file it imports, the SHA-512 of
+// the endorsed bytes and that of the file (the same until a conversion).
+void PutFileVariables(Event& e, const std::string& format, const std::string& source_sha,
+                      const std::string& file_sha) {
+  e.variables["CATCHER_EVENT_FORMAT"] = format;
+  e.variables["CATCHER_EVENT_SOURCE_SHA512"] = source_sha;
+  e.variables["CATCHER_EVENT_FILE_SHA512"] = file_sha;
+}
+
 class Availability {
  public:
   explicit Availability(const RunScope& run)
@@ -174,6 +190,15 @@ class Availability {
       VMC_ASSIGN_OR_RETURN(const EntryType content, dirs_.content.Stat(sha));
       if (content == EntryType::kMissing) return Ok();  // not downloaded (its failure is reported)
       if (content != EntryType::kRegular) return RemovePlanted(dirs_.content, sha);
+    }
+    // Inspected once per SHA-512 (the inventory says so by a format of
+    // record); bytes cached before inspections existed are inspected now.
+    std::string format = e.item->format;
+    if (format.empty()) {
+      auto judged = InspectedFormat(e, linked);
+      if (!judged.ok()) return std::move(judged).error();
+      if (!*judged) return Ok();  // refused
+      format = **judged;
     }
     const auto claimed = claimed_.find(id);
     if (claimed != claimed_.end() && claimed->second != sha) {
@@ -209,6 +234,7 @@ class Availability {
       cached_.erase(it);
     }
     Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, run_.layout);
+    PutFileVariables(prefix, format, sha, sha);
     records_[id] = CachedImage{sha, owner, prefix.variables, true, run_.now};
     cached_[id] = CachedSummary{sha, owner, true};
     Queue({id, sha, std::move(prefix)});
@@ -225,6 +251,7 @@ class Availability {
     std::vector<Pending> batch = std::move(pending_);
     pending_.clear();
     if (batch.empty() || Stopping()) return Ok();
+    VMC_RETURN_IF_ERROR(SaveInspections());
     std::vector<std::pair<std::string, CachedImage>> due;
     for (const Pending& p : batch) {
       if (p.prefix) due.emplace_back(p.id, records_.at(p.id));
@@ -302,6 +329,74 @@ class Availability {
 
   bool Stopping() const { return run_.Stopping(); }
 
+  // The format of record of a wanted image whose bytes were not inspected
+  // yet: inspects them (once per SHA-512 and run), records what was found,
+  // and judges it as the image declares it. nullopt when refused: the
+  // refusal is reported, an image already available from these bytes
+  // expires, and the bytes leave the cache when no image of the run took
+  // them (RemoveRefused).
+  Result<std::optional<std::string>> InspectedFormat(const Entry& e, bool linked) {
+    const std::string sha = e.image.sha512();
+    VMC_ASSIGN_OR_RETURN(const InspectionRecord* found, Inspection(sha));
+    const ImageInspection inspection{found->format, found->virtual_size, found->danger};
+    auto format = JudgeInspection(inspection, e.image.format(), FormatRulesOf(ctx_.policy));
+    if (format.ok()) {
+      accepted_.insert(sha);
+      return std::optional<std::string>(std::move(format).value());
+    }
+    const std::string id = e.image.identifier();
+    report_.Fail(std::move(format).error().Prefix("image " + id + " refused: ").With("image", id));
+    refused_.insert(sha);
+    if (linked) {
+      VMC_RETURN_IF_ERROR(Flush());
+      VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
+      if (record) VMC_RETURN_IF_ERROR(ExpireOne(run_, id, *record));
+      cached_.erase(id);
+    }
+    return std::optional<std::string>();
+  }
+
+  // Records the inspections of this run not recorded yet, in one commit.
+  Status SaveInspections() {
+    VMC_RETURN_IF_ERROR(ctx_.state.PutInspections(unsaved_));
+    unsaved_.clear();
+    return Ok();
+  }
+
+  // What the inspection of the bytes `sha` found: recorded before, or
+  // inspected now and recorded.
+  Result<const InspectionRecord*> Inspection(const std::string& sha) {
+    auto it = inspected_.find(sha);
+    if (it != inspected_.end()) return &it->second;
+    if (!qemu_) {
+      VMC_ASSIGN_OR_RETURN(QemuImg found, QemuImg::Find());
+      qemu_.emplace(std::move(found));
+    }
+    VMC_ASSIGN_OR_RETURN(const ImageInspection inspection,
+                         InspectImage(*qemu_, dirs_.content, sha, kInspectionTimeout));
+    const InspectionRecord record{inspection.format, inspection.virtual_size, inspection.danger,
+                                  qemu_->version(), run_.now};
+    unsaved_[sha] = record;
+    return &inspected_.emplace(sha, record).first->second;
+  }
+
+ public:
+  // Removes the bytes the run refused and no image of it took: a refused
+  // image's content never stays in the cache.
+  void RemoveRefused() {
+    // What was found is kept before the bytes go: otherwise the next run
+    // would download them again to find it once more.
+    if (Status s = SaveInspections(); !s.ok()) {
+      report_.Fail(std::move(s).error());
+      return;
+    }
+    for (const std::string& sha : refused_) {
+      if (accepted_.contains(sha)) continue;
+      if (Status s = dirs_.content.Unlink(sha); !s.ok()) report_.Fail(std::move(s).error());
+    }
+  }
+
+ private:
   void Queue(Pending p) {
     pending_.push_back(std::move(p));
     if (pending_.size() < kCacheBatch) return;
@@ -318,8 +413,13 @@ class Availability {
   // The whole records of the images this run acts on (made available, or
   // with a postfix due): only these need their event variables.
   std::map<std::string, CachedImage> records_;
-  std::map<std::string, std::string> claimed_;  // identifier -> sha512 this run
-  std::vector<Pending> pending_;                // queued by Offer(), in order
+  std::map<std::string, std::string> claimed_;         // identifier -> sha512 this run
+  std::vector<Pending> pending_;                       // queued by Offer(), in order
+  std::optional<QemuImg> qemu_;                        // found when first needed
+  std::map<std::string, InspectionRecord> inspected_;  // by SHA-512, this run
+  std::set<std::string> accepted_;                     // bytes an image of this run took
+  std::set<std::string> refused_;                      // bytes an image of this run refused
+  std::map<std::string, InspectionRecord> unsaved_;    // inspected, not yet recorded
 };
 
 // The schemes an image of `sub`'s list may use. file only for a list read
@@ -469,7 +569,9 @@ Status OfferEntries(const RunScope& run, const std::vector<Entry>& wanted) {
     if (run.Stopping()) break;
     if (Status s = availability.Offer(e); !s.ok()) run.report.Fail(std::move(s).error());
   }
-  return availability.Flush();
+  Status flushed = availability.Flush();
+  availability.RemoveRefused();
+  return flushed;
 }
 
 }  // namespace
@@ -580,6 +682,13 @@ Status CacheRun::ExpireUnwanted() {
     if (gone.size() >= kCacheBatch) commit();
   }
   commit();
+  // What was found of bytes no list names any more is forgotten; a refusal
+  // is kept while a list names its bytes, so that they are not fetched again.
+  std::set<std::string> named;
+  for (const auto& item : inventory->images) {
+    named.insert(inventory->lists[item.list_index].list.image(item.index).sha512());
+  }
+  if (Status s = ctx.state.KeepInspections(named); !s.ok()) report.Fail(std::move(s).error());
   // Temporary links of views that a crash left behind (see Link()).
   // (Unlink removes entries, never what a link there names.)
   VMC_ASSIGN_OR_RETURN(const auto views, dirs.cache.List());

@@ -23,6 +23,9 @@ void WriteImage(JsonWriter& w, const InventoryImage& item, const Image& image) {
   Field(w, "sha512", image.sha512());
   Field(w, "state", InventoryStateName(item.state));
   Field(w, "reason", item.reason);
+  // The format of record once the bytes were inspected; the refusal's code.
+  Field(w, "format", item.format);
+  Field(w, "refusal", item.refusal_code ? ErrorCodeName(*item.refusal_code) : "");
   Field(w, "selection", ImageStateName(item.decision.state));
   w.Key("new");
   w.Bool(item.is_new);
@@ -95,7 +98,9 @@ void AddImageCommands(CommandLine& cli) {
   cli.Add({{"images"},
            "list every image of the subscribed lists with its state and the reason",
            "",
-           "States: denied, expired, wanted, available (in a current list, not selected).",
+           "States: denied, expired, cached, wanted, available (in a current list, not selected), "
+           "conflict (its identifier is another subscription's), refused (its bytes are not the "
+           "declared format or not a safe disk image).",
            nullptr,
            Images});
   cli.Add({{"image", "accept"},

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "catcher/cache_layout.h"
+#include "catcher/image_inspection.h"
 #include "catcher/update.h"
 #include "common/safe_dir.h"
 #include "common/worker_pool.h"
@@ -125,7 +126,29 @@ class ViewCheck {
   std::optional<Inodes> content_;
 };
 
+// Why the inspection of the image's bytes refuses them as it declares
+// them, empty when it does not or they were not inspected; sets the item's
+// format of record or its refusal code.
+std::string JudgeFormat(const std::map<std::string, InspectionRecord>& inspections,
+                        const Image& image, const FormatRules& rules, InventoryImage& item) {
+  const auto it = inspections.find(image.sha512());
+  if (it == inspections.end()) return "";
+  const InspectionRecord& found = it->second;
+  auto format =
+      JudgeInspection({found.format, found.virtual_size, found.danger}, image.format(), rules);
+  if (format.ok()) {
+    item.format = std::move(format).value();
+    return "";
+  }
+  item.refusal_code = format.error().code();
+  return std::string(ErrorCodeName(format.error().code())) + ": " + format.error().message();
+}
+
 }  // namespace
+
+FormatRules FormatRulesOf(const Policy& policy) {
+  return {policy.limits.max_virtual_bytes, policy.accept_undeclared_formats};
+}
 
 bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
   struct stat sa {
@@ -149,6 +172,8 @@ std::string_view InventoryStateName(InventoryState state) {
       return "available";
     case InventoryState::kConflict:
       return "conflict";
+    case InventoryState::kRefused:
+      return "refused";
   }
   return "unknown";
 }
@@ -163,6 +188,9 @@ ImageVerdict JudgeImage(const InventoryFacts& facts, TimePoint now) {
     return {InventoryState::kExpired, "the image expired on " + FormatDate(*facts.expires)};
   }
   if (!decision.wanted()) return {InventoryState::kAvailable, decision.reason};
+  if (!facts.format_refusal.empty()) {
+    return {InventoryState::kRefused, std::string(facts.format_refusal)};
+  }
   return {facts.cached ? InventoryState::kCached : InventoryState::kWanted, decision.reason};
 }
 
@@ -176,6 +204,8 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
   VMC_ASSIGN_OR_RETURN(const auto choices, ctx.state.Choices());
   VMC_ASSIGN_OR_RETURN(std::vector<Held> held, HeldLists(ctx, params, judged));
   const ViewCheck views(layout);
+  VMC_ASSIGN_OR_RETURN(const auto inspections, ctx.state.Inspections());
+  const FormatRules rules = FormatRulesOf(ctx.policy);
   for (Held& h : held) {
     const ResolvedSubscription& sub = *h.sub;
     JudgedList& verdict = h.verdict;
@@ -201,8 +231,9 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
       // Only a wanted image's files are looked at.
       const bool cached = item.decision.wanted() && views.Linked(id, sha);
-      ImageVerdict image_verdict =
-          JudgeImage({item.decision, verdict.refusal, image.expires(), cached}, params.now);
+      const std::string refusal = JudgeFormat(inspections, image, rules, item);
+      ImageVerdict image_verdict = JudgeImage(
+          {item.decision, verdict.refusal, image.expires(), cached, refusal}, params.now);
       item.state = image_verdict.state;
       item.reason = std::move(image_verdict.reason);
       inventory.images.push_back(std::move(item));

@@ -10,6 +10,9 @@
 //   wanted     in a current, trusted list and selected, not yet cached
 //   available  in a current, trusted list, but not selected (the reason says
 //              why: not listed, awaiting 'catcher image accept', too large)
+//   refused    wanted, but the inspection of its bytes refused them: not the
+//              format hv:format declares, or not a safe disk image
+//              (catcher/image_inspection.h); its bytes left the cache
 //   conflict   wanted, but its identifier belongs to another subscription, or
 //              another subscription names it with other content
 //              (catcher/claims.h); never downloaded nor made available
@@ -19,10 +22,12 @@
 #define VMC_CATCHER_INVENTORY_H_
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "catcher/context.h"
+#include "catcher/image_inspection.h"
 #include "catcher/selection.h"
 #include "catcher/update.h"
 #include "common/clock.h"
@@ -30,7 +35,7 @@
 
 namespace vmc::catcher {
 
-enum class InventoryState { kDenied, kExpired, kCached, kWanted, kAvailable, kConflict };
+enum class InventoryState { kDenied, kExpired, kCached, kWanted, kAvailable, kConflict, kRefused };
 
 // Wanted: kWanted or kCached.
 inline bool IsWanted(InventoryState s) {
@@ -48,6 +53,11 @@ struct InventoryImage {
   bool is_new = false;
   std::size_t list_index = 0;  // into Inventory::lists
   std::size_t index = 0;       // into that list's images
+  // The format of record once its bytes were inspected and taken (empty
+  // before); for kRefused, the refusal's code (format-mismatch or
+  // format-unsafe).
+  std::string format;
+  std::optional<ErrorCode> refusal_code;
 };
 
 struct InventoryList {
@@ -62,6 +72,9 @@ struct Inventory {
   std::vector<InventoryImage> images;
 };
 
+// The policy's rules for formats (catcher/image_inspection.h).
+FormatRules FormatRulesOf(const Policy& policy);
+
 // Whether both paths name the same file (inode).
 bool SameFile(const std::filesystem::path& a, const std::filesystem::path& b);
 
@@ -71,6 +84,7 @@ struct InventoryFacts {
   std::string_view list_refusal;     // why its list does not verify now; empty: it does
   std::optional<TimePoint> expires;  // the image's own dc:date:expires
   bool cached = false;               // its view is a link of its content
+  std::string_view format_refusal;   // why the inspection refused its bytes; empty: it did not
 };
 
 struct ImageVerdict {

@@ -329,6 +329,8 @@ Result<PolicyLimits> ReadLimits(const Value& limits) {
   if (max_list) out.max_list_bytes = *max_list;
   VMC_ASSIGN_OR_RETURN(out.max_image_bytes, ReadBytes(limits, "max_image_bytes"));
   VMC_ASSIGN_OR_RETURN(out.cache_quota_bytes, ReadBytes(limits, "cache_quota_bytes"));
+  VMC_ASSIGN_OR_RETURN(const auto max_virtual, ReadBytes(limits, "max_virtual_bytes"));
+  if (max_virtual) out.max_virtual_bytes = *max_virtual;
   return out;
 }
 
@@ -356,6 +358,10 @@ Result<Policy> ReadPolicy(const rapidjson::Document& doc, std::string_view file)
   }
   if (const auto it = doc.FindMember("limits"); it != doc.MemberEnd() && it->value.IsObject()) {
     VMC_ASSIGN_OR_RETURN(policy.limits, ReadLimits(it->value));
+  }
+  if (const auto it = doc.FindMember("undeclared_formats");
+      it != doc.MemberEnd() && it->value.IsString()) {
+    policy.accept_undeclared_formats = std::string_view(it->value.GetString()) == "accept";
   }
   return policy;
 }

@@ -137,6 +137,8 @@ struct PolicyLimits {
   std::uint64_t max_list_bytes = kDefaultMaxListBytes;
   std::optional<std::uint64_t> max_image_bytes;    // none: no limit
   std::optional<std::uint64_t> cache_quota_bytes;  // none: no quota
+  // The largest virtual size an image's disk may claim (DESIGN.md section 13).
+  std::uint64_t max_virtual_bytes = kDefaultMaxVirtualBytes;
 };
 
 struct Policy {
@@ -147,6 +149,10 @@ struct Policy {
   std::vector<Subscription> subscriptions;  // in file order; names and URLs unique
   std::vector<DenyRule> deny;               // in file order (messages number them from 1)
   PolicyLimits limits;
+  // "undeclared_formats": whether an image whose hv:format is absent or not a
+  // format catcher knows is taken as what its bytes are ("accept", the
+  // default, as vmcatcher took every image) or refused ("refuse").
+  bool accept_undeclared_formats = true;
 
   // Returns the entry with that name, or nullptr. The pointer is valid as
   // long as this Policy is neither modified nor destroyed.

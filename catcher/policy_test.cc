@@ -148,6 +148,18 @@ TEST(PolicyTest, EmptyObjectIsEmptyPolicyWithDefaultLimits) {
   EXPECT_EQ(policy.limits.max_list_bytes, 16u * 1024 * 1024);
   EXPECT_EQ(policy.limits.max_image_bytes, std::nullopt);
   EXPECT_EQ(policy.limits.cache_quota_bytes, std::nullopt);
+  EXPECT_EQ(policy.limits.max_virtual_bytes, std::uint64_t{1} << 40);
+  EXPECT_TRUE(policy.accept_undeclared_formats);
+}
+
+TEST(PolicyTest, FormatRules) {
+  const Policy policy = MustParse(
+      R"({"limits": {"max_virtual_bytes": 107374182400}, "undeclared_formats": "refuse"})");
+  EXPECT_EQ(policy.limits.max_virtual_bytes, 107374182400u);
+  EXPECT_FALSE(policy.accept_undeclared_formats);
+  EXPECT_TRUE(MustParse(R"({"undeclared_formats": "accept"})").accept_undeclared_formats);
+  MustFail(R"({"undeclared_formats": "maybe"})", {1, 2, "/undeclared_formats"});
+  MustFail(R"({"limits": {"max_virtual_bytes": 0}})", {1, 13, "/limits/max_virtual_bytes"});
 }
 
 TEST(PolicyTest, ByteOrderMarkIsIgnored) {

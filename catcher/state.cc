@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "catcher/state_records.h"
+#include "common/digest.h"
 #include "common/identifier.h"
 
 namespace vmc::catcher {
@@ -145,8 +146,9 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
 
 Result<State> State::Open(const std::filesystem::path& state_dir) {
   StoreOptions options;
-  options.databases = {kSubscriptionsDb, kListsDb,    kListBytesDb, kListSplitDb, kListSplitPartDb,
-                       kHistoryDb,       kAttemptsDb, kSeenDb,      kChoicesDb,   kCachedDb};
+  options.databases = {kSubscriptionsDb, kListsDb,   kListBytesDb,  kListSplitDb,
+                       kListSplitPartDb, kHistoryDb, kAttemptsDb,   kSeenDb,
+                       kChoicesDb,       kCachedDb,  kInspectionsDb};
   VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(state_dir / "db", options));
   return State(std::move(env));
 }
@@ -499,6 +501,55 @@ Result<std::map<std::string, CachedImage>> State::Cached() const {
                                  });
   }));
   return out;
+}
+
+Status State::PutInspections(const std::map<std::string, InspectionRecord>& inspections) {
+  if (inspections.empty()) return Ok();
+  std::vector<std::string> values;
+  values.reserve(inspections.size());
+  for (const auto& [sha512, inspection] : inspections) {
+    const auto normal = NormalizeSha512Hex(sha512);
+    if (!normal.ok() || *normal != sha512) {
+      return Error(ErrorCode::kInvalidValue, "an inspection is kept under a lower-case SHA-512");
+    }
+    values.push_back(EncodeInspection(inspection));
+  }
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    std::size_t i = 0;
+    for (const auto& entry : inspections) {
+      VMC_RETURN_IF_ERROR(txn.Put(kInspectionsDb, entry.first, values[i++]));
+    }
+    return Ok();
+  });
+}
+
+Result<std::map<std::string, InspectionRecord>> State::Inspections() const {
+  std::map<std::string, InspectionRecord> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kInspectionsDb, "",
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto i, DecodeInspection(key, value));
+                                   out.emplace_hint(out.end(), std::string(key), std::move(i));
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Status State::KeepInspections(const std::set<std::string>& keep) {
+  VMC_ASSIGN_OR_RETURN(const auto all, Inspections());
+  std::vector<std::string> gone;
+  for (const auto& entry : all) {
+    if (!keep.contains(entry.first)) gone.push_back(entry.first);
+  }
+  if (gone.empty()) return Ok();
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (const auto& sha : gone) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kInspectionsDb, sha));
+    }
+    return Ok();
+  });
 }
 
 }  // namespace vmc::catcher

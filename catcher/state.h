@@ -13,6 +13,7 @@
 //                    (the event variables, so that its expiry can be
 //                    announced with the same metadata after the image left
 //                    its list), and whether AvailablePostfix is still due
+//   "inspections"    sha512 -> what the inspection of those bytes found
 // Keys are built only from names and identifiers that passed
 // ValidateIdentifier(), so "/" never occurs inside one. The values are
 // state_values.h's, their encoding state_records.h's.
@@ -123,6 +124,15 @@ class State {
   // the size cap) and acts on few.
   Result<std::map<std::string, CachedSummary>> CachedSummaries() const;
   Result<std::optional<CachedImage>> FindCached(const std::string& image) const;
+  // What the inspections of images' bytes found, by SHA-512 (lower-case
+  // hex, checked before anything is written).
+  // Many in one transaction (a cache run inspects a batch of new images).
+  Status PutInspections(const std::map<std::string, InspectionRecord>& inspections);
+  Result<std::map<std::string, InspectionRecord>> Inspections() const;
+  // Forgets the inspections of every SHA-512 not in `keep` (bytes no list
+  // names any more), in one transaction.
+  Status KeepInspections(const std::set<std::string>& keep);
+
   // How many times this State was asked to write cache records: a reader
   // under the cache lock (no other process writes them then) may keep what
   // it read while this count stays (Cycle::CachedSummaries).

@@ -3,6 +3,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include <charconv>
 #include <utility>
 
 namespace vmc::catcher {
@@ -309,6 +310,31 @@ Result<CachedSummary> DecodeCachedSummary(std::string_view key, std::string_view
   rapidjson::MemoryStream stream(json.data(), json.size());
   if (!reader.Parse(stream, handler) || !handler.complete()) return DamagedEntry(kCachedDb, key);
   return std::move(handler.summary);
+}
+
+// The virtual size as a decimal string: the codec's integers are an int's.
+std::string EncodeInspection(const InspectionRecord& i) {
+  RecordWriter w;
+  w.Str("format", i.format)
+      .Str("virtual_size", std::to_string(i.virtual_size))
+      .Str("danger", i.danger)
+      .Str("qemu_img", i.qemu_img_version)
+      .Time("at", i.at);
+  return w.Finish();
+}
+
+Result<InspectionRecord> DecodeInspection(std::string_view key, std::string_view json) {
+  RecordReader r(Place(kInspectionsDb, key), json);
+  InspectionRecord i;
+  i.format = r.Str("format");
+  const std::string size = r.Str("virtual_size");
+  const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), i.virtual_size);
+  if (ec != std::errc() || end != size.data() + size.size() || size.empty()) r.Fail();
+  i.danger = r.Str("danger");
+  i.qemu_img_version = r.Str("qemu_img");
+  i.at = r.Time("at");
+  VMC_RETURN_IF_ERROR(r.status());
+  return i;
 }
 
 }  // namespace vmc::catcher

@@ -35,6 +35,7 @@ inline constexpr char kAttemptsDb[] = "attempts";
 inline constexpr char kSeenDb[] = "seen";
 inline constexpr char kChoicesDb[] = "choices";
 inline constexpr char kCachedDb[] = "cached";
+inline constexpr char kInspectionsDb[] = "inspections";
 
 // The error for a damaged (or missing) entry `key` of database `db`.
 Error DamagedEntry(std::string_view db, std::string_view key);
@@ -71,6 +72,9 @@ Result<CachedImage> DecodeCached(std::string_view key, std::string_view json);
 // (which are still parsed, so that a damaged record is refused): a cache run
 // reads every record (~75,000 for a list at the size cap) and acts on few.
 Result<CachedSummary> DecodeCachedSummary(std::string_view key, std::string_view json);
+
+std::string EncodeInspection(const InspectionRecord& inspection);
+Result<InspectionRecord> DecodeInspection(std::string_view key, std::string_view json);
 
 }  // namespace vmc::catcher
 

@@ -312,6 +312,20 @@ TEST(StateRecordsTest, EveryRecordTypeRoundTrips) {
   ASSERT_TRUE(c2.ok()) << c2.error().ToString();
   EXPECT_EQ(c2->variables, c.variables);
   EXPECT_TRUE(c2->postfix_due);
+
+  InspectionRecord i;
+  i.format = "qcow2";
+  i.virtual_size = std::uint64_t{1} << 50;  // beyond an int
+  i.danger = "it names the backing file \"/etc/passwd\"";
+  i.qemu_img_version = "7.2.22";
+  i.at = At(-7);
+  auto i2 = DecodeInspection("sha", EncodeInspection(i));
+  ASSERT_TRUE(i2.ok()) << i2.error().ToString();
+  EXPECT_EQ(i2->format, i.format);
+  EXPECT_EQ(i2->virtual_size, i.virtual_size);
+  EXPECT_EQ(i2->danger, i.danger);
+  EXPECT_EQ(i2->qemu_img_version, i.qemu_img_version);
+  EXPECT_EQ(i2->at, i.at);
 }
 
 struct DamageCase {
@@ -331,7 +345,14 @@ TEST(StateRecordsTest, DamagedRecordsAreStorageErrorsNamingTheEntry) {
     if (at != std::string::npos) json.replace(at, from.size(), to);
     return json;
   };
+  const std::string inspection = EncodeInspection({"raw", 1024, "", "7.2.22", At(0)});
   const std::vector<DamageCase> cases = {
+      {"virtual size not a number",
+       [&] { return Of(DecodeInspection("s", replace(inspection, "\"1024\"", "\"1k\""))); },
+       "inspections/s"},
+      {"virtual size negative",
+       [&] { return Of(DecodeInspection("s", replace(inspection, "\"1024\"", "\"-1\""))); },
+       "inspections/s"},
       {"not JSON", [] { return Of(DecodeSubscription("sub", "{\"name\":")); }, "subscriptions/sub"},
       {"unknown selection",
        [&] { return Of(DecodeSubscription("sub", replace(listed, "\"listed\"", "\"some\""))); },

@@ -6,6 +6,7 @@
 #ifndef VMC_CATCHER_STATE_VALUES_H_
 #define VMC_CATCHER_STATE_VALUES_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -136,6 +137,17 @@ struct CachedImage {
   std::map<std::string, std::string> variables;  // VMCATCHER_EVENT_* of AvailablePrefix
   bool postfix_due = true;                       // AvailablePostfix has not yet succeeded
   TimePoint cached_at{};
+};
+
+// What the inspection of an image's bytes found (catcher/image_inspection.h),
+// kept by SHA-512: the bytes never change, so neither does what they are,
+// and a refused image is not downloaded again to learn it once more.
+struct InspectionRecord {
+  std::string format;
+  std::uint64_t virtual_size = 0;
+  std::string danger;            // empty: none found
+  std::string qemu_img_version;  // of the qemu-img that read it
+  TimePoint at{};
 };
 
 }  // namespace vmc::catcher

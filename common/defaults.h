@@ -28,6 +28,13 @@ inline constexpr std::size_t kDefaultHistoryLimit = 20;
 // submitters who move over keep their re-signing rhythm.
 inline constexpr int kDefaultLifetimeDays = 28;
 
+// The largest virtual size an image's disk may claim unless the policy says
+// otherwise (limits.max_virtual_bytes, DESIGN.md section 13): a qcow2 of a
+// few kilobytes may claim petabytes, which a conversion to raw or a cloud's
+// import would try to allocate. The largest appliances in the field are
+// disks of some hundred GiB; 1 TiB leaves room and stops a bomb.
+inline constexpr std::uint64_t kDefaultMaxVirtualBytes = std::uint64_t{1} << 40;
+
 }  // namespace vmc
 
 #endif  // VMC_COMMON_DEFAULTS_H_

@@ -43,10 +43,12 @@
 #include "common/clock.h"
 #include "common/smime.h"
 #include "test/support/catcher_e2e.h"
+#include "test/support/event_log.h"
 #include "test/support/json_output.h"
 #include "test/support/list_factory.h"
 #include "test/support/nginx.h"
 #include "test/support/pki.h"
+#include "test/support/sha512sum.h"
 #include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
 
@@ -79,27 +81,6 @@ std::string RandomBytes(std::size_t n, std::uint32_t seed) {
   std::string out(n, '\0');
   for (auto& c : out) c = static_cast<char>(random() & 0xff);
   return out;
-}
-
-// sha512sum's digest of each file (the reference implementation, not ours).
-std::map<fs::path, std::string> Sha512Sum(const std::vector<fs::path>& files) {
-  std::map<fs::path, std::string> out;
-  if (files.empty()) return out;
-  std::vector<std::string> argv = {"sha512sum", "--"};
-  for (const auto& f : files) argv.push_back(f.string());
-  const RunResult r = Run(argv);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& line : Lines(r.out)) {
-    // "<128 hex>  <path>"
-    if (line.size() > 130) out[fs::path(line.substr(130))] = line.substr(0, 128);
-  }
-  EXPECT_EQ(out.size(), files.size()) << r.out;
-  return out;
-}
-
-std::string Sha512SumOf(const fs::path& file) {
-  const auto all = Sha512Sum({file});
-  return all.empty() ? "" : all.begin()->second;
 }
 
 std::uint64_t FileSize(const fs::path& path) {
@@ -180,64 +161,6 @@ std::optional<AccessLogEntry> Resumed(const std::vector<AccessLogEntry>& log) {
     }
   }
   EXPECT_EQ(whole, 1);
-  return out;
-}
-
-// --- the event handler's record --------------------------------------------------
-
-// One event: the handler's environment, variable -> value, verbatim.
-using EventRecord = std::map<std::string, std::string>;
-
-// The handler appends `env -0` (NUL-terminated NAME=VALUE entries) and a
-// record separator (0x1e) per event, so values may hold newlines.
-std::vector<EventRecord> ReadEvents(const fs::path& log) {
-  std::vector<EventRecord> out;
-  std::error_code ec;
-  if (!fs::exists(log, ec)) return out;
-  const std::string text = ReadFile(log);
-  size_t start = 0;
-  for (size_t end = text.find('\x1e', start); end != std::string::npos;
-       start = end + 1, end = text.find('\x1e', start)) {
-    EventRecord record;
-    const std::string block = text.substr(start, end - start);
-    size_t at = 0;
-    while (at < block.size()) {
-      size_t nul = block.find('\0', at);
-      if (nul == std::string::npos) nul = block.size();
-      const std::string entry = block.substr(at, nul - at);
-      const auto eq = entry.find('=');
-      if (eq != std::string::npos) record[entry.substr(0, eq)] = entry.substr(eq + 1);
-      at = nul + 1;
-    }
-    out.push_back(std::move(record));
-  }
-  return out;
-}
-
-std::string TypeOf(const EventRecord& e) {
-  const auto it = e.find("VMCATCHER_EVENT_TYPE");
-  return it == e.end() ? "" : it->second;
-}
-
-std::string Var(const EventRecord& e, const std::string& name) {
-  const auto it = e.find(name);
-  return it == e.end() ? "<unset>" : it->second;
-}
-
-// The events of `type` about image `id`.
-std::vector<EventRecord> EventsFor(const std::vector<EventRecord>& events, const std::string& type,
-                                   const std::string& id) {
-  std::vector<EventRecord> out;
-  for (const auto& e : events) {
-    if (TypeOf(e) == type && Var(e, "VMCATCHER_EVENT_DC_IDENTIFIER") == id) out.push_back(e);
-  }
-  return out;
-}
-
-std::vector<std::string> Types(const std::vector<EventRecord>& events) {
-  std::vector<std::string> out;
-  out.reserve(events.size());
-  for (const auto& e : events) out.push_back(TypeOf(e) + ":" + Var(e, "VMCATCHER_EVENT_FILENAME"));
   return out;
 }
 
@@ -353,14 +276,14 @@ class CatcherCacheTest : public CatcherE2eTest<CatcherCacheTest> {
               "if [ -n \"$f\" ] && [ -f \"$VMCATCHER_CACHE_DIR_EXPIRE/$f\" ]; then "
               "HANDLER_IN_EXPIRED=yes; fi\n"
               "HANDLER_SIGBLK=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$$/status)\n"
-              "export HANDLER_IN_CACHE HANDLER_IN_EXPIRED HANDLER_SIGBLK\n"
-              "{ env -0; printf '\\036'; } >> \"$log\"\n"
-              // Faults on request: <log>.fail.<type> makes it fail,
-              // <log>.hang.<type> makes it (and a child) hang.
-              "if [ -f \"$log.fail.$VMCATCHER_EVENT_TYPE\" ]; then exit 3; fi\n"
-              "if [ -f \"$log.hang.$VMCATCHER_EVENT_TYPE\" ]; then\n"
-              "  sleep 60 & echo $! > \"$log.hang-pid\"; wait\n"
-              "fi\n");
+              "export HANDLER_IN_CACHE HANDLER_IN_EXPIRED HANDLER_SIGBLK\n" +
+                  std::string(kRecordEventLine) +
+                  // Faults on request: <log>.fail.<type> makes it fail,
+                  // <log>.hang.<type> makes it (and a child) hang.
+                  "if [ -f \"$log.fail.$VMCATCHER_EVENT_TYPE\" ]; then exit 3; fi\n"
+                  "if [ -f \"$log.hang.$VMCATCHER_EVENT_TYPE\" ]; then\n"
+                  "  sleep 60 & echo $! > \"$log.hang-pid\"; wait\n"
+                  "fi\n");
     WriteConfig();
     WritePolicy();
   }
@@ -1112,13 +1035,16 @@ TEST_F(CatcherCacheTest, HookReceivesHostileTitleVerbatim) {
     EXPECT_EQ(Var(e, "VMCATCHER_EVENT_DC_DESCRIPTION"), description);
     EXPECT_EQ(Var(e, "VMCATCHER_EVENT_SL_COMMENTS"), "$(touch " + m + "12)");
     EXPECT_EQ(Var(e, "VMCATCHER_EVENT_HV_FORMAT"), "`touch " + m + "13`");
+    // No format catcher knows: taken as what its bytes are.
+    EXPECT_EQ(Var(e, "CATCHER_EVENT_FORMAT"), "raw");
   }
   // The list data did not add variables of its own either.
   for (const auto& [name, value] : prefix[0]) {
     EXPECT_TRUE(name.rfind("VMCATCHER_", 0) == 0 || name.rfind("HANDLER_", 0) == 0 ||
-                name == "CATCHER_EVENT_METADATA_FILE" || name == "PATH" || name == "HOME" ||
-                name == "LANG" || name == "LC_ALL" || name == "TZ" || name == "PWD" ||
-                name == "OLDPWD" || name == "SHLVL" || name == "_")
+                name == "CATCHER_EVENT_METADATA_FILE" || name == "CATCHER_EVENT_FORMAT" ||
+                name == "CATCHER_EVENT_SOURCE_SHA512" || name == "CATCHER_EVENT_FILE_SHA512" ||
+                name == "PATH" || name == "HOME" || name == "LANG" || name == "LC_ALL" ||
+                name == "TZ" || name == "PWD" || name == "OLDPWD" || name == "SHLVL" || name == "_")
         << name;
   }
   for (int i = 1; i <= 13; ++i) {

@@ -1,0 +1,214 @@
+// The inspection of images at the cache (DESIGN.md section 13), end to end:
+// real images made by qemu-img at test time, served by nginx over HTTPS,
+// cached by the catcher binary, told to a real event handler.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "test/support/catcher_e2e.h"
+#include "test/support/event_log.h"
+#include "test/support/json_output.h"
+#include "test/support/list_factory.h"
+#include "test/support/nginx.h"
+#include "test/support/sha512sum.h"
+#include "test/support/subprocess.h"
+#include "test/support/temp_dir.h"
+
+namespace vmc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Disk {
+  std::string id;
+  std::string format;  // what the list declares
+  fs::path file;       // as served
+  std::string sha;
+  std::string url;
+  std::size_t size = 0;
+};
+
+class CatcherFormatsTest : public CatcherE2eTest<CatcherFormatsTest> {
+ protected:
+  void SetUp() override {
+    CatcherE2eTest::SetUp();
+    if (HasFatalFailure()) return;
+    events_ = dir_ / "events.log";
+    const fs::path handler = dir_ / "handler.sh";
+    WriteFile(handler, std::string("#!/bin/sh\nlog=$1\n") + kRecordEventLine);
+    WriteFile(config_, "event-command = /bin/sh " + handler.string() + " " + events_.string() +
+                           "\ndownloads = 2\n");
+    WritePolicy();
+  }
+
+  void WritePolicy(const std::string& rest = "") {
+    CatcherE2eTest::WritePolicy(Sub("sub", Url("list"), "e1", R"(, "images": "all")"), rest);
+  }
+
+  // qemu-img create ARGS..., into this test's served directory.
+  Disk Make(const std::string& id, const std::string& real_format, const std::string& declared,
+            std::vector<std::string> options = {}, const std::string& size = "4M") {
+    Disk d;
+    d.id = id;
+    d.format = declared;
+    d.file = server_->root() / name_ / (id + ".img");
+    std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", real_format};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(d.file.string());
+    argv.push_back(size);
+    const RunResult r = test::Run(argv);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    fs::permissions(d.file, fs::perms::others_read | fs::perms::group_read, fs::perm_options::add);
+    d.sha = Sha512SumOf(d.file);
+    d.url = Url(id + ".img");
+    d.size = fs::file_size(d.file);
+    return d;
+  }
+
+  void Publish(const std::string& version, const std::vector<Disk>& disks) {
+    ListSpec spec;
+    spec.identifier = list_id_;
+    spec.version = version;
+    spec.expires =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+        std::chrono::hours(24 * 30);
+    for (const Disk& d : disks) {
+      ImageSpec s;
+      s.identifier = d.id;
+      s.uri = d.url;
+      s.size = d.size;
+      s.sha512 = d.sha;
+      s.title = "Disk " + d.id;
+      if (!d.format.empty()) s.text["hv:format"] = d.format;
+      spec.images.push_back(std::move(s));
+    }
+    CatcherE2eTest::Publish("list", spec);
+  }
+
+  fs::path ContentFile(const std::string& sha) const { return state_ / "cache" / ".sha512" / sha; }
+  fs::path ViewFile(const std::string& id) const { return state_ / "cache" / id; }
+
+  // `images --json`: identifier -> its reason.
+  std::map<std::string, std::string> Reasons() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [id, fields] : ItemsOf("images", "identifier")) out[id] = fields.at("reason");
+    return out;
+  }
+
+  // How many times nginx served `d` (its log entries, after a short wait).
+  std::size_t Fetches(const Disk& d, std::size_t at_least) const {
+    const std::string path = "/" + name_ + "/" + d.id + ".img";
+    return server_->WaitForLog(path, at_least, std::chrono::milliseconds(500)).size();
+  }
+
+  void ExpectRefused(const Disk& d, const std::string& code) {
+    SCOPED_TRACE("image " + d.id);
+    EXPECT_FALSE(fs::exists(ContentFile(d.sha)));
+    EXPECT_FALSE(fs::exists(ViewFile(d.id)));
+    EXPECT_TRUE(fs::is_empty(state_ / "partial"));
+    EXPECT_EQ(ImageStates().at(d.id), "refused");
+    EXPECT_EQ(Reasons().at(d.id).rfind(code + ": ", 0), 0u) << Reasons().at(d.id);
+    const auto events = ReadEvents(events_);
+    EXPECT_TRUE(EventsFor(events, "AvailablePrefix", d.id).empty());
+    EXPECT_TRUE(EventsFor(events, "AvailablePostfix", d.id).empty());
+  }
+
+  std::string list_id_ = NewTestUuid();
+  fs::path events_;
+};
+
+// The threat rows of DESIGN.md section 13, each at the cache: the image is
+// refused with its code, its bytes leave the cache, no Available event runs,
+// `images` says why, and it is not fetched again while the list names it.
+TEST_F(CatcherFormatsTest, UnsafeAndMismatchedImagesAreRefusedAndTheRestCached) {
+  WriteFile(dir_ / "host-file", "a file of the host");
+  const Disk good = Make("good", "qcow2", "qcow2");
+  const Disk raw_declared = Make("qcow2-as-raw", "qcow2", "raw", {}, "5M");
+  const Disk qcow2_declared = Make("raw-as-qcow2", "raw", "qcow2");
+  const Disk backed =
+      Make("backed", "qcow2", "qcow2", {"-b", (dir_ / "host-file").string(), "-F", "raw"});
+  const Disk data_file =
+      Make("data-file", "qcow2", "qcow2", {"-o", "data_file=" + (dir_ / "host-data").string()});
+  Publish("1", {good, raw_declared, qcow2_declared, backed, data_file});
+
+  const RunResult r = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 6) << Describe(r);
+  const std::string code = ErrorCodeOf(r);
+  EXPECT_TRUE(code == "format-mismatch" || code == "format-unsafe") << Describe(r);
+  for (const std::string id : {"qcow2-as-raw", "raw-as-qcow2", "backed", "data-file"}) {
+    EXPECT_NE(r.err.find("image " + id + " refused: "), std::string::npos) << id << Describe(r);
+  }
+  ExpectRefused(raw_declared, "format-mismatch");
+  ExpectRefused(qcow2_declared, "format-mismatch");
+  ExpectRefused(backed, "format-unsafe");
+  ExpectRefused(data_file, "format-unsafe");
+  EXPECT_NE(Reasons().at("backed").find("backing file"), std::string::npos);
+
+  EXPECT_EQ(ImageStates().at("good"), "cached");
+  EXPECT_EQ(Sha512SumOf(ViewFile("good")), good.sha);
+  const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "good");
+  ASSERT_EQ(postfix.size(), 1u);
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FORMAT"), "qcow2");
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_SOURCE_SHA512"), good.sha);
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FILE_SHA512"), good.sha);
+  EXPECT_EQ(Var(postfix[0], "VMCATCHER_EVENT_FILENAME"), "good");
+
+  // What was found is kept: the next run fetches nothing again, and
+  // refusing is not a failure of it.
+  const RunResult again = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(again.exit_code, 0) << Describe(again);
+  for (const Disk& d : {good, raw_declared, backed}) EXPECT_EQ(Fetches(d, 2), 1u) << d.id;
+  ExpectRefused(backed, "format-unsafe");
+}
+
+TEST_F(CatcherFormatsTest, OversizedVirtualDiskRejectedUntilThePolicyAllowsIt) {
+  const Disk big = Make("big", "qcow2", "qcow2", {}, "64M");
+  const Disk small = Make("small", "qcow2", "qcow2", {}, "1M");
+  Publish("1", {big, small});
+  WritePolicy(R"(, "limits": {"max_virtual_bytes": 16777216})");
+
+  const RunResult r = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 6) << Describe(r);
+  EXPECT_EQ(ErrorCodeOf(r), "format-unsafe") << Describe(r);
+  ExpectRefused(big, "format-unsafe");
+  EXPECT_NE(Reasons().at("big").find("max_virtual_bytes of 16777216"), std::string::npos);
+  EXPECT_EQ(ImageStates().at("small"), "cached");
+
+  // The admin raises the limit: the image is wanted, fetched and cached.
+  WritePolicy(R"(, "limits": {"max_virtual_bytes": 1073741824})");
+  const RunResult raised = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(raised.exit_code, 0) << Describe(raised);
+  EXPECT_EQ(ImageStates().at("big"), "cached");
+  EXPECT_EQ(Sha512SumOf(ViewFile("big")), big.sha);
+
+  // And lowers it again: the image available so far expires, as any image
+  // the policy no longer allows.
+  WritePolicy(R"(, "limits": {"max_virtual_bytes": 16777216})");
+  const RunResult lowered = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(lowered.exit_code, 0) << Describe(lowered);
+  EXPECT_EQ(ImageStates().at("big"), "refused");
+  EXPECT_FALSE(fs::exists(ViewFile("big")));
+  EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "big").size(), 1u);
+}
+
+TEST_F(CatcherFormatsTest, UndeclaredFormatsAreThePolicysChoice) {
+  const Disk undeclared = Make("undeclared", "vmdk", "");
+  Publish("1", {undeclared});
+  WritePolicy(R"(, "undeclared_formats": "refuse")");
+  const RunResult r = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(r.exit_code, 6) << Describe(r);
+  ExpectRefused(undeclared, "format-mismatch");
+
+  WritePolicy();  // accept, the default
+  const RunResult accepted = Catcher({"--json", "run", "--once"});
+  EXPECT_EQ(accepted.exit_code, 0) << Describe(accepted);
+  EXPECT_EQ(ImageStates().at("undeclared"), "cached");
+  const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "undeclared");
+  ASSERT_EQ(postfix.size(), 1u);
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FORMAT"), "vmdk");
+}
+
+}  // namespace
+}  // namespace vmc::test
