@@ -15,6 +15,7 @@
 
 #include "catcher/claims.h"
 #include "catcher/download_budget.h"
+#include "catcher/image_conversion.h"
 #include "catcher/image_fetch.h"
 #include "catcher/image_inspection.h"
 #include "catcher/inventory.h"
@@ -65,6 +66,13 @@ const ResolvedSubscription* FindSubscription(Context& ctx, const std::string& na
   }
   return nullptr;
 }
+
+// The file an image is given as (its view links it): the image's own bytes,
+// or their conversion.
+struct ImageFile {
+  std::string format;
+  std::string sha512;
+};
 
 // An image of the inventory with its list, for events.
 struct Entry {
@@ -191,15 +199,8 @@ class Availability {
       if (content == EntryType::kMissing) return Ok();  // not downloaded (its failure is reported)
       if (content != EntryType::kRegular) return RemovePlanted(dirs_.content, sha);
     }
-    // Inspected once per SHA-512 (the inventory says so by a format of
-    // record); bytes cached before inspections existed are inspected now.
-    std::string format = e.item->format;
-    if (format.empty()) {
-      auto judged = InspectedFormat(e, linked);
-      if (!judged.ok()) return std::move(judged).error();
-      if (!*judged) return Ok();  // refused
-      format = **judged;
-    }
+    VMC_ASSIGN_OR_RETURN(const std::optional<ImageFile> file, TheFile(e, linked));
+    if (!file) return Ok();  // refused
     const auto claimed = claimed_.find(id);
     if (claimed != claimed_.end() && claimed->second != sha) {
       // ResolveClaims (claims.h) leaves one content per identifier wanted;
@@ -212,12 +213,13 @@ class Availability {
     if (claimed != claimed_.end()) return Ok();
     claimed_[id] = sha;
     auto it = cached_.find(id);
-    if (it != cached_.end() && it->second.sha512 == sha && (linked || IsViewOf(dirs_, id, sha))) {
+    if (it != cached_.end() && it->second.sha512 == sha &&
+        (linked || IsViewOf(dirs_, id, file->sha512))) {
       if (it->second.postfix_due) {
         VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
         if (!record) return Ok();  // expired by another process meanwhile
         records_[id] = *record;
-        Queue({id, sha, std::nullopt});
+        Queue({id, file->sha512, std::nullopt});
       }
       return Ok();
     }
@@ -234,10 +236,10 @@ class Availability {
       cached_.erase(it);
     }
     Event prefix = ImageEvent("AvailablePrefix", *e.list, e.image, id, run_.layout);
-    PutFileVariables(prefix, format, sha, sha);
+    PutFileVariables(prefix, file->format, sha, file->sha512);
     records_[id] = CachedImage{sha, owner, prefix.variables, true, run_.now};
     cached_[id] = CachedSummary{sha, owner, true};
-    Queue({id, sha, std::move(prefix)});
+    Queue({id, file->sha512, std::move(prefix)});
     return Ok();
   }
 
@@ -321,7 +323,7 @@ class Availability {
  private:
   struct Pending {
     std::string id;
-    std::string sha;
+    std::string sha;  // of the file its view links: the image's, or its conversion's
     // AvailablePrefix, when it and the view are still to come; nullopt when
     // only an AvailablePostfix that did not succeed before is due.
     std::optional<Event> prefix;
@@ -329,31 +331,75 @@ class Availability {
 
   bool Stopping() const { return run_.Stopping(); }
 
-  // The format of record of a wanted image whose bytes were not inspected
-  // yet: inspects them (once per SHA-512 and run), records what was found,
-  // and judges it as the image declares it. nullopt when refused: the
-  // refusal is reported, an image already available from these bytes
-  // expires, and the bytes leave the cache when no image of the run took
-  // them (RemoveRefused).
-  Result<std::optional<std::string>> InspectedFormat(const Entry& e, bool linked) {
+  // The file a wanted image is given as: its own bytes, or their
+  // conversion to a format the site takes. Bytes not inspected yet are
+  // inspected (once per SHA-512 and run) and a conversion not made yet is
+  // made (once per SHA-512 and target), each recorded. nullopt when the
+  // image is refused (Refuse).
+  Result<std::optional<ImageFile>> TheFile(const Entry& e, bool linked) {
+    const InventoryImage& item = *e.item;
     const std::string sha = e.image.sha512();
-    VMC_ASSIGN_OR_RETURN(const InspectionRecord* found, Inspection(sha));
-    const ImageInspection inspection{found->format, found->virtual_size, found->danger};
-    auto format = JudgeInspection(inspection, e.image.format(), FormatRulesOf(ctx_.policy));
-    if (format.ok()) {
+    if (!item.file_sha512.empty()) {
       accepted_.insert(sha);
-      return std::optional<std::string>(std::move(format).value());
+      return std::optional<ImageFile>(ImageFile{item.file_format, item.file_sha512});
     }
+    std::string format = item.format;
+    if (format.empty()) {
+      VMC_ASSIGN_OR_RETURN(const InspectionRecord* found, Inspection(sha));
+      auto judged = JudgeInspection({found->format, found->virtual_size, found->danger},
+                                    e.image.format(), FormatRulesOf(ctx_.policy));
+      if (!judged.ok()) return Refuse(e, std::move(judged).error(), linked);
+      format = std::move(judged).value();
+    }
+    const ResolvedSubscription* sub = FindSubscription(ctx_, item.subscription);
+    if (sub == nullptr) return Error(ErrorCode::kNotFound, "no subscription " + item.subscription);
+    auto target = ConversionTarget(format, FormatsFor(*sub, ctx_.settings));
+    if (!target.ok()) return Refuse(e, std::move(target).error(), linked);
+    accepted_.insert(sha);
+    if (!*target) return std::optional<ImageFile>(ImageFile{format, sha});
+    VMC_ASSIGN_OR_RETURN(const ConversionRecord* converted, Conversion(sha, format, **target));
+    return std::optional<ImageFile>(ImageFile{converted->format, converted->sha512});
+  }
+
+  // Reports the refusal of an image: an image already available from these
+  // bytes expires, and the bytes leave the cache when no image of the run
+  // took them (RemoveRefused).
+  Result<std::optional<ImageFile>> Refuse(const Entry& e, Error why, bool linked) {
     const std::string id = e.image.identifier();
-    report_.Fail(std::move(format).error().Prefix("image " + id + " refused: ").With("image", id));
-    refused_.insert(sha);
+    report_.Fail(std::move(why).Prefix("image " + id + " refused: ").With("image", id));
+    refused_.insert(e.image.sha512());
     if (linked) {
       VMC_RETURN_IF_ERROR(Flush());
       VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
       if (record) VMC_RETURN_IF_ERROR(ExpireOne(run_, id, *record));
       cached_.erase(id);
     }
-    return std::optional<std::string>();
+    return std::optional<ImageFile>();
+  }
+
+  // The conversion of the bytes `sha` (of format `format`) to `target`:
+  // made in this run already, or made now and recorded (one commit each: a
+  // conversion takes seconds to minutes).
+  Result<const ConversionRecord*> Conversion(const std::string& sha, const std::string& format,
+                                             const std::string& target) {
+    const std::string key = ConversionKey(sha, target);
+    if (const auto it = converted_.find(key); it != converted_.end()) return &it->second;
+    VMC_ASSIGN_OR_RETURN(const QemuImg* qemu, Qemu());
+    VMC_ASSIGN_OR_RETURN(const InspectionRecord* inspection, Inspection(sha));
+    LogInfo("converting " + sha.substr(0, 16) + "... from " + format + " to " + target);
+    VMC_ASSIGN_OR_RETURN(ConversionRecord record, ConvertImage(*qemu, dirs_, sha, format, target,
+                                                               inspection->virtual_size, run_.now));
+    VMC_RETURN_IF_ERROR(ctx_.state.PutConversion(sha, record));
+    ++report_.converted;
+    return &converted_.emplace(key, std::move(record)).first->second;
+  }
+
+  Result<const QemuImg*> Qemu() {
+    if (!qemu_) {
+      VMC_ASSIGN_OR_RETURN(QemuImg found, QemuImg::Find());
+      qemu_.emplace(std::move(found));
+    }
+    return &*qemu_;
   }
 
   // Records the inspections of this run not recorded yet, in one commit.
@@ -366,16 +412,15 @@ class Availability {
   // What the inspection of the bytes `sha` found: recorded before, or
   // inspected now and recorded.
   Result<const InspectionRecord*> Inspection(const std::string& sha) {
+    // A record made by another run (another process) since the inventory
+    // was taken is not looked for: inspecting again finds the same.
     auto it = inspected_.find(sha);
     if (it != inspected_.end()) return &it->second;
-    if (!qemu_) {
-      VMC_ASSIGN_OR_RETURN(QemuImg found, QemuImg::Find());
-      qemu_.emplace(std::move(found));
-    }
+    VMC_ASSIGN_OR_RETURN(const QemuImg* qemu, Qemu());
     VMC_ASSIGN_OR_RETURN(const ImageInspection inspection,
-                         InspectImage(*qemu_, dirs_.content, sha, kInspectionTimeout));
+                         InspectImage(*qemu, dirs_.content, sha, kInspectionTimeout));
     const InspectionRecord record{inspection.format, inspection.virtual_size, inspection.danger,
-                                  qemu_->version(), run_.now};
+                                  qemu->version(), run_.now};
     unsaved_[sha] = record;
     return &inspected_.emplace(sha, record).first->second;
   }
@@ -420,6 +465,7 @@ class Availability {
   std::set<std::string> accepted_;                     // bytes an image of this run took
   std::set<std::string> refused_;                      // bytes an image of this run refused
   std::map<std::string, InspectionRecord> unsaved_;    // inspected, not yet recorded
+  std::map<std::string, ConversionRecord> converted_;  // by ConversionKey, this run
 };
 
 // The schemes an image of `sub`'s list may use. file only for a list read
@@ -689,6 +735,17 @@ Status CacheRun::ExpireUnwanted() {
     named.insert(inventory->lists[item.list_index].list.image(item.index).sha512());
   }
   if (Status s = ctx.state.KeepInspections(named); !s.ok()) report.Fail(std::move(s).error());
+  // A conversion stays while its source is wanted (it may have been made by
+  // this run, after the inventory was taken); the others go with their files.
+  VMC_ASSIGN_OR_RETURN(const auto conversions, ctx.state.Conversions());
+  std::set<std::string> kept_conversions;
+  for (const auto& [key, conversion] : conversions) {
+    if (wanted_content.contains(key.substr(0, key.find('/')))) kept_conversions.insert(key);
+  }
+  for (const auto& key : kept_conversions) wanted_content.insert(conversions.at(key).sha512);
+  if (Status s = ctx.state.KeepConversions(kept_conversions); !s.ok()) {
+    report.Fail(std::move(s).error());
+  }
   // Temporary links of views that a crash left behind (see Link()).
   // (Unlink removes entries, never what a link there names.)
   VMC_ASSIGN_OR_RETURN(const auto views, dirs.cache.List());
@@ -715,8 +772,16 @@ Status CacheRun::Check() {
   CacheReport& report = report_;
   const RunScope run = ScopeOf(cycle_, dirs, cancel_, report);
   VMC_ASSIGN_OR_RETURN(const auto cached, ctx.state.Cached());
-  std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_content;
-  for (const auto& entry : cached) by_content.emplace(entry.second.sha512, &entry);
+  // Each image by the file its view links: its bytes, or their conversion.
+  std::multimap<std::string, const std::pair<const std::string, CachedImage>*> by_file;
+  for (const auto& entry : cached) {
+    const auto file = entry.second.variables.find("CATCHER_EVENT_FILE_SHA512");
+    const bool converted = file != entry.second.variables.end() && !file->second.empty();
+    by_file.emplace(converted ? file->second : entry.second.sha512, &entry);
+  }
+  VMC_ASSIGN_OR_RETURN(const auto conversions, ctx.state.Conversions());
+  std::set<std::string> sound_conversions;
+  for (const auto& entry : conversions) sound_conversions.insert(entry.first);
   VMC_ASSIGN_OR_RETURN(const auto names, dirs.content.List());
   for (const std::string& name : names) {
     const fs::path path = dirs.content.PathOf(name);
@@ -746,7 +811,11 @@ Status CacheRun::Check() {
     // an expired one does: the handler that imported it hears ExpirePrefix
     // and ExpirePostfix, and its view goes to expired/. It is wanted again
     // and downloaded anew by the next cache run.
-    const auto [first, last] = by_content.equal_range(name);
+    // A corrupt conversion is made again by the next run.
+    for (const auto& [key, conversion] : conversions) {
+      if (conversion.sha512 == name) sound_conversions.erase(key);
+    }
+    const auto [first, last] = by_file.equal_range(name);
     for (auto it = first; it != last; ++it) {
       const auto& [id, record] = *it->second;
       if (Status s = Availability::ExpireOne(run, id, record); !s.ok()) {
@@ -767,6 +836,9 @@ Status CacheRun::Check() {
                                                         "; moved to " +
                                                         dirs.expired.PathOf(dest).string())
                     .With("path", dirs.expired.PathOf(dest).string()));
+  }
+  if (sound_conversions.size() != conversions.size()) {
+    VMC_RETURN_IF_ERROR(ctx.state.KeepConversions(sound_conversions));
   }
   return Ok();
 }

@@ -33,6 +33,7 @@ namespace vmc::catcher {
 struct CacheReport {
   int downloaded = 0;
   int made_available = 0;
+  int converted = 0;  // images converted to a format the site takes
   int expired = 0;
   int purged = 0;
   // Downloads cut short or not begun because the process is stopping: not

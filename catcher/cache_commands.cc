@@ -15,6 +15,7 @@ void PrintReport(const Invocation& inv, const CacheReport& report) {
     w.StartObject();
     Field(w, "downloaded", static_cast<uint64_t>(report.downloaded));
     Field(w, "made_available", static_cast<uint64_t>(report.made_available));
+    Field(w, "converted", static_cast<uint64_t>(report.converted));
     Field(w, "expired", static_cast<uint64_t>(report.expired));
     Field(w, "purged", static_cast<uint64_t>(report.purged));
     w.Key("failures");
@@ -25,8 +26,8 @@ void PrintReport(const Invocation& inv, const CacheReport& report) {
     *inv.out << b.GetString() << "\n";
   } else {
     *inv.out << "downloaded " << report.downloaded << ", made available " << report.made_available
-             << ", expired " << report.expired << ", purged " << report.purged << ", failures "
-             << report.failures.size() << "\n";
+             << ", converted " << report.converted << ", expired " << report.expired << ", purged "
+             << report.purged << ", failures " << report.failures.size() << "\n";
   }
 }
 

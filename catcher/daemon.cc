@@ -116,8 +116,8 @@ void Refresh(Context& ctx) {
 std::string Summary(const CacheReport& report) {
   return std::to_string(report.downloaded) + " downloaded, " +
          std::to_string(report.made_available) + " made available, " +
-         std::to_string(report.expired) + " expired, " + std::to_string(report.failures.size()) +
-         " failures" +
+         std::to_string(report.converted) + " converted, " + std::to_string(report.expired) +
+         " expired, " + std::to_string(report.failures.size()) + " failures" +
          (report.interrupted > 0
               ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
               : std::string());

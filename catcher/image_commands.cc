@@ -26,6 +26,9 @@ void WriteImage(JsonWriter& w, const InventoryImage& item, const Image& image) {
   // The format of record once the bytes were inspected; the refusal's code.
   Field(w, "format", item.format);
   Field(w, "refusal", item.refusal_code ? ErrorCodeName(*item.refusal_code) : "");
+  // The file the site is given: the image's bytes, or their conversion.
+  Field(w, "file_format", item.file_format);
+  Field(w, "file_sha512", item.file_sha512);
   Field(w, "selection", ImageStateName(item.decision.state));
   w.Key("new");
   w.Bool(item.is_new);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/json_reader.h"
+
 namespace vmc::catcher {
 namespace {
 
@@ -80,6 +82,31 @@ std::optional<std::string> NormalFormat(std::string_view declared) {
   if (lower == "vhd") return "vpc";
   if (std::ranges::find(kKnownFormats, lower) == std::end(kKnownFormats)) return std::nullopt;
   return lower;
+}
+
+Result<std::vector<std::string>> ParseFormats(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = std::min(text.find_first_of(", \t", at), text.size());
+    const std::string_view word = text.substr(at, end - at);
+    at = end + 1;
+    if (word.empty()) continue;
+    const auto normal = NormalFormat(word);
+    if (!normal) {
+      return Error(ErrorCode::kConfigInvalid,
+                   "formats: " + QuoteUntrusted(word) +
+                       " is not a format catcher knows (qcow2, raw, vmdk, vdi, vpc, vhdx, iso, "
+                       "ova)")
+          .With("key", "formats");
+    }
+    if (std::ranges::find(out, *normal) != out.end()) {
+      return Error(ErrorCode::kConfigInvalid, "formats: " + *normal + " is named twice")
+          .With("key", "formats");
+    }
+    out.push_back(*normal);
+  }
+  return out;
 }
 
 std::string_view QemuDriverOf(std::string_view format) {

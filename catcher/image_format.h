@@ -17,6 +17,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/error.h"
 
 namespace vmc::catcher {
 
@@ -27,6 +30,11 @@ inline constexpr std::string_view kKnownFormats[] = {"qcow2", "raw",  "vmdk", "v
 // `declared` (hv:format, or a site's `formats` entry) normalised: lower case,
 // "img" is "raw", "vhd" is "vpc". None when it is none of kKnownFormats.
 std::optional<std::string> NormalFormat(std::string_view declared);
+
+// Parses a `formats` value: names of kKnownFormats (image_format.h,
+// normalised), separated by commas or blanks, none twice. Empty text: none
+// (the site takes every format). kConfigInvalid naming the unknown one.
+Result<std::vector<std::string>> ParseFormats(std::string_view text);
 
 // The qemu-img driver that reads a format: "raw" for iso and ova.
 std::string_view QemuDriverOf(std::string_view format);

@@ -44,7 +44,8 @@ std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& pat
 
 // Inspects the regular file `name` of `dir` (never through a link). Runs
 // qemu-img only when the magic bytes found no danger and a format catcher
-// takes. kIo when the file cannot be read or qemu-img cannot run.
+// takes that has a header (not raw, iso or ova, which qemu-img reads as raw). kIo when the file
+// cannot be read or qemu-img cannot run.
 Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
                                      const std::string& name, std::chrono::milliseconds timeout);
 

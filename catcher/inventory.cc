@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "catcher/cache_layout.h"
+#include "catcher/image_conversion.h"
 #include "catcher/image_inspection.h"
 #include "catcher/update.h"
 #include "common/safe_dir.h"
@@ -126,25 +127,61 @@ class ViewCheck {
   std::optional<Inodes> content_;
 };
 
-// Why the inspection of the image's bytes refuses them as it declares
-// them, empty when it does not or they were not inspected; sets the item's
-// format of record or its refusal code.
-std::string JudgeFormat(const std::map<std::string, InspectionRecord>& inspections,
-                        const Image& image, const FormatRules& rules, InventoryImage& item) {
-  const auto it = inspections.find(image.sha512());
-  if (it == inspections.end()) return "";
+// What the inspections and conversions say of the images, and the site's
+// rules and formats.
+struct FormatFacts {
+  const std::map<std::string, InspectionRecord>& inspections;
+  const std::map<std::string, ConversionRecord>& conversions;
+  FormatRules rules;
+};
+
+// Why the inspection of the image's bytes, or the site's formats, refuse
+// them as the image declares them; empty when nothing does or they were not
+// inspected yet. Sets the item's format of record and file, or its refusal
+// code.
+std::string JudgeFormat(const FormatFacts& facts, const Image& image,
+                        const std::vector<std::string>& takes, InventoryImage& item) {
+  const std::string sha = image.sha512();
+  const auto it = facts.inspections.find(sha);
+  if (it == facts.inspections.end()) return "";
   const InspectionRecord& found = it->second;
-  auto format =
-      JudgeInspection({found.format, found.virtual_size, found.danger}, image.format(), rules);
-  if (format.ok()) {
-    item.format = std::move(format).value();
+  auto format = JudgeInspection({found.format, found.virtual_size, found.danger}, image.format(),
+                                facts.rules);
+  if (!format.ok()) {
+    item.refusal_code = format.error().code();
+    return std::string(ErrorCodeName(format.error().code())) + ": " + format.error().message();
+  }
+  item.format = std::move(format).value();
+  auto target = ConversionTarget(item.format, takes);
+  if (!target.ok()) {
+    item.refusal_code = target.error().code();
+    return std::string(ErrorCodeName(target.error().code())) + ": " + target.error().message();
+  }
+  if (!*target) {
+    item.file_format = item.format;
+    item.file_sha512 = sha;
     return "";
   }
-  item.refusal_code = format.error().code();
-  return std::string(ErrorCodeName(format.error().code())) + ": " + format.error().message();
+  item.file_format = **target;
+  const auto converted = facts.conversions.find(ConversionKey(sha, **target));
+  if (converted != facts.conversions.end()) item.file_sha512 = converted->second.sha512;
+  return "";
+}
+
+// Whether the image's view is a link of the file it is to be given as.
+bool ViewIsLinked(const ViewCheck& views, const InventoryImage& item, const std::string& id,
+                  const std::string& sha) {
+  // Bytes cached before inspections were kept are still the image's own.
+  if (item.format.empty()) return views.Linked(id, sha);
+  return !item.file_sha512.empty() && views.Linked(id, item.file_sha512);
 }
 
 }  // namespace
+
+const std::vector<std::string>& FormatsFor(const ResolvedSubscription& sub,
+                                           const Settings& settings) {
+  return sub.formats ? *sub.formats : settings.formats;
+}
 
 FormatRules FormatRulesOf(const Policy& policy) {
   return {policy.limits.max_virtual_bytes, policy.accept_undeclared_formats};
@@ -205,9 +242,11 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
   VMC_ASSIGN_OR_RETURN(std::vector<Held> held, HeldLists(ctx, params, judged));
   const ViewCheck views(layout);
   VMC_ASSIGN_OR_RETURN(const auto inspections, ctx.state.Inspections());
-  const FormatRules rules = FormatRulesOf(ctx.policy);
+  VMC_ASSIGN_OR_RETURN(const auto conversions, ctx.state.Conversions());
+  const FormatFacts formats{inspections, conversions, FormatRulesOf(ctx.policy)};
   for (Held& h : held) {
     const ResolvedSubscription& sub = *h.sub;
+    const std::vector<std::string>& takes = FormatsFor(sub, ctx.settings);
     JudgedList& verdict = h.verdict;
     if (!verdict.list) continue;
     VMC_ASSIGN_OR_RETURN(const auto seen, ctx.state.Seen(sub.name));
@@ -229,9 +268,9 @@ Result<Inventory> BuildInventory(const Context& ctx, const UpdateParameters& par
       const AdminChoice choice = c == choices.end() ? AdminChoice::kNone : c->second;
       const ImageFacts facts{item.list_identifier, id, sha, endorser_dn, item.is_new, image.size()};
       item.decision = DecideImage(ctx.policy, sub.selection, choice, facts);
+      const std::string refusal = JudgeFormat(formats, image, takes, item);
       // Only a wanted image's files are looked at.
-      const bool cached = item.decision.wanted() && views.Linked(id, sha);
-      const std::string refusal = JudgeFormat(inspections, image, rules, item);
+      const bool cached = item.decision.wanted() && ViewIsLinked(views, item, id, sha);
       ImageVerdict image_verdict = JudgeImage(
           {item.decision, verdict.refusal, image.expires(), cached, refusal}, params.now);
       item.state = image_verdict.state;

@@ -58,6 +58,11 @@ struct InventoryImage {
   // format-unsafe).
   std::string format;
   std::optional<ErrorCode> refusal_code;
+  // The file the site is given once inspected: its format (`format`, or the
+  // site's conversion target, catcher/image_conversion.h) and SHA-512 (the
+  // image's own, or its conversion's; empty while that is still to be made).
+  std::string file_format;
+  std::string file_sha512;
 };
 
 struct InventoryList {
@@ -71,6 +76,11 @@ struct Inventory {
   std::vector<InventoryList> lists;
   std::vector<InventoryImage> images;
 };
+
+// The formats the site takes of `sub`'s images: the policy's for it, else
+// the config's (empty: every format as it is).
+const std::vector<std::string>& FormatsFor(const ResolvedSubscription& sub,
+                                           const Settings& settings);
 
 // The policy's rules for formats (catcher/image_inspection.h).
 FormatRules FormatRulesOf(const Policy& policy);

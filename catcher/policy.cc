@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "catcher/image_format.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/digest.h"
@@ -251,6 +252,15 @@ Result<Subscription> ReadSubscription(const Value& value, const std::string& poi
     auto parsed = ParseDuration(*age);
     if (!parsed.ok()) return Problem(Child(pointer, "max_list_age"), parsed.error().message());
     sub.max_list_age = *parsed;
+  }
+  if (const auto it = value.FindMember("formats"); it != value.MemberEnd() && it->value.IsArray()) {
+    std::string text;
+    for (const auto& f : it->value.GetArray()) text += std::string(f.GetString()) + ",";
+    auto parsed = ParseFormats(text);
+    if (!parsed.ok()) {
+      return Problem(Child(pointer, "formats"), std::move(parsed).error().message());
+    }
+    sub.formats = std::move(parsed).value();
   }
   return sub;
 }

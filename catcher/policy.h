@@ -119,6 +119,9 @@ struct Subscription {
   // "max_list_age": refuse its lists created longer ago than this (step 7),
   // whatever the config's max-list-age says.
   std::optional<std::chrono::seconds> max_list_age;
+  // "formats": the formats the site takes of this subscription's images, in
+  // order of preference, whatever the config's `formats` say.
+  std::optional<std::vector<std::string>> formats;
 };
 
 // An image the site never wants. A rule matches an image only when ALL of

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "catcher/image_format.h"
 #include "catcher/policy.h"
 #include "common/clock.h"
 #include "common/url.h"
@@ -103,6 +104,7 @@ po::options_description ConfigKeys() {
       ("download-min-time", po::value<std::string>())    //
       ("expired-grace", po::value<std::string>())        //
       ("interval", po::value<std::string>())             //
+      ("formats", po::value<std::string>())              //
       ("image-credentials", po::value<std::vector<std::string>>());
   return keys;
 }
@@ -150,6 +152,9 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
         .With("key", "download-min-rate");
   }
   VMC_RETURN_IF_ERROR(ImageCredentials(inv, &s.image_credentials));
+  if (auto formats = inv.Find<std::string>("formats")) {
+    VMC_ASSIGN_OR_RETURN(s.formats, ParseFormats(*formats));
+  }
   if (auto proxy = inv.Find<std::string>("proxy")) {
     // libcurl takes its proxy from the environment; an explicit environment
     // (the admin's shell, systemd's Environment=) wins over the config file.

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/cli.h"
 #include "common/defaults.h"
@@ -60,6 +61,10 @@ struct Settings {
   std::chrono::seconds download_min_time{std::chrono::minutes(5)};
   std::chrono::seconds expired_grace{std::chrono::hours(24 * 7)};
   std::chrono::seconds interval{std::chrono::hours(1)};
+  // `formats`: the image formats the site takes, in order of preference
+  // (normalised, catcher/image_format.h); empty: every format as it is. A
+  // policy subscription's own formats win (catcher/image_conversion.h).
+  std::vector<std::string> formats;
 };
 
 po::options_description GlobalOptions();

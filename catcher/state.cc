@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "catcher/image_format.h"
 #include "catcher/state_records.h"
 #include "common/digest.h"
 #include "common/identifier.h"
@@ -144,11 +145,27 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
 
 }  // namespace
 
+template <typename Record>
+Status State::KeepOnly(std::string_view db, const std::map<std::string, Record>& all,
+                       const std::set<std::string>& keep) {
+  std::vector<std::string> gone;
+  for (const auto& entry : all) {
+    if (!keep.contains(entry.first)) gone.push_back(entry.first);
+  }
+  if (gone.empty()) return Ok();
+  return env_->Update([&](WriteTxn& txn) -> Status {
+    for (const auto& key : gone) {
+      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(db, key));
+    }
+    return Ok();
+  });
+}
+
 Result<State> State::Open(const std::filesystem::path& state_dir) {
   StoreOptions options;
-  options.databases = {kSubscriptionsDb, kListsDb,   kListBytesDb,  kListSplitDb,
-                       kListSplitPartDb, kHistoryDb, kAttemptsDb,   kSeenDb,
-                       kChoicesDb,       kCachedDb,  kInspectionsDb};
+  options.databases = {kSubscriptionsDb, kListsDb,   kListBytesDb,   kListSplitDb,
+                       kListSplitPartDb, kHistoryDb, kAttemptsDb,    kSeenDb,
+                       kChoicesDb,       kCachedDb,  kInspectionsDb, kConversionsDb};
   VMC_ASSIGN_OR_RETURN(auto env, Environment::Open(state_dir / "db", options));
   return State(std::move(env));
 }
@@ -539,17 +556,41 @@ Result<std::map<std::string, InspectionRecord>> State::Inspections() const {
 
 Status State::KeepInspections(const std::set<std::string>& keep) {
   VMC_ASSIGN_OR_RETURN(const auto all, Inspections());
-  std::vector<std::string> gone;
-  for (const auto& entry : all) {
-    if (!keep.contains(entry.first)) gone.push_back(entry.first);
+  return KeepOnly(kInspectionsDb, all, keep);
+}
+
+std::string ConversionKey(std::string_view source_sha512, std::string_view format) {
+  return std::string(source_sha512) + "/" + std::string(format);
+}
+
+Status State::PutConversion(const std::string& source_sha512, const ConversionRecord& conversion) {
+  const auto normal = NormalizeSha512Hex(source_sha512);
+  if (!normal.ok() || *normal != source_sha512 || !NormalFormat(conversion.format)) {
+    return Error(ErrorCode::kInvalidValue,
+                 "a conversion is kept under a lower-case SHA-512 and a known format");
   }
-  if (gone.empty()) return Ok();
-  return env_->Update([&](WriteTxn& txn) -> Status {
-    for (const auto& sha : gone) {
-      VMC_ASSIGN_OR_RETURN([[maybe_unused]] const bool had, txn.Delete(kInspectionsDb, sha));
-    }
-    return Ok();
-  });
+  const std::string key = ConversionKey(source_sha512, conversion.format);
+  const std::string value = EncodeConversion(conversion);
+  return env_->Update([&](WriteTxn& txn) { return txn.Put(kConversionsDb, key, value); });
+}
+
+Result<std::map<std::string, ConversionRecord>> State::Conversions() const {
+  std::map<std::string, ConversionRecord> out;
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    out.clear();
+    return txn.ForEachWithPrefix(kConversionsDb, "",
+                                 [&](std::string_view key, std::string_view value) -> Status {
+                                   VMC_ASSIGN_OR_RETURN(auto c, DecodeConversion(key, value));
+                                   out.emplace_hint(out.end(), std::string(key), std::move(c));
+                                   return Ok();
+                                 });
+  }));
+  return out;
+}
+
+Status State::KeepConversions(const std::set<std::string>& keep) {
+  VMC_ASSIGN_OR_RETURN(const auto all, Conversions());
+  return KeepOnly(kConversionsDb, all, keep);
 }
 
 }  // namespace vmc::catcher

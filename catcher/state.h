@@ -14,6 +14,7 @@
 //                    announced with the same metadata after the image left
 //                    its list), and whether AvailablePostfix is still due
 //   "inspections"    sha512 -> what the inspection of those bytes found
+//   "conversions"    sha512/format -> those bytes converted to that format
 // Keys are built only from names and identifiers that passed
 // ValidateIdentifier(), so "/" never occurs inside one. The values are
 // state_values.h's, their encoding state_records.h's.
@@ -42,6 +43,9 @@
 #include "common/store.h"
 
 namespace vmc::catcher {
+
+// The key of a conversion: "<source sha512>/<target format>".
+std::string ConversionKey(std::string_view source_sha512, std::string_view format);
 
 class State {
  public:
@@ -133,6 +137,13 @@ class State {
   // names any more), in one transaction.
   Status KeepInspections(const std::set<std::string>& keep);
 
+  // The conversions of images' bytes, by source SHA-512 and target format
+  // (ConversionKey).
+  Status PutConversion(const std::string& source_sha512, const ConversionRecord& conversion);
+  Result<std::map<std::string, ConversionRecord>> Conversions() const;
+  // Forgets the conversions whose key is not in `keep`, in one transaction.
+  Status KeepConversions(const std::set<std::string>& keep);
+
   // How many times this State was asked to write cache records: a reader
   // under the cache lock (no other process writes them then) may keep what
   // it read while this count stays (Cycle::CachedSummaries).
@@ -142,6 +153,10 @@ class State {
 
  private:
   explicit State(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
+  // Deletes every entry of `all` (all of `db`) whose key is not in `keep`.
+  template <typename Record>
+  Status KeepOnly(std::string_view db, const std::map<std::string, Record>& all,
+                  const std::set<std::string>& keep);
   std::shared_ptr<Environment> env_;
   std::uint64_t cached_writes_ = 0;
 };

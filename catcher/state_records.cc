@@ -312,7 +312,41 @@ Result<CachedSummary> DecodeCachedSummary(std::string_view key, std::string_view
   return std::move(handler.summary);
 }
 
-// The virtual size as a decimal string: the codec's integers are an int's.
+namespace {
+
+// A size as a decimal string: the codec's integers are an int's.
+std::uint64_t ReadSize(RecordReader& r, std::string_view name) {
+  const std::string text = r.Str(name);
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) r.Fail();
+  return value;
+}
+
+}  // namespace
+
+std::string EncodeConversion(const ConversionRecord& c) {
+  RecordWriter w;
+  w.Str("format", c.format)
+      .Str("sha512", c.sha512)
+      .Str("size", std::to_string(c.size))
+      .Str("qemu_img", c.qemu_img_version)
+      .Time("at", c.at);
+  return w.Finish();
+}
+
+Result<ConversionRecord> DecodeConversion(std::string_view key, std::string_view json) {
+  RecordReader r(Place(kConversionsDb, key), json);
+  ConversionRecord c;
+  c.format = r.Str("format");
+  c.sha512 = r.Str("sha512");
+  c.size = ReadSize(r, "size");
+  c.qemu_img_version = r.Str("qemu_img");
+  c.at = r.Time("at");
+  VMC_RETURN_IF_ERROR(r.status());
+  return c;
+}
+
 std::string EncodeInspection(const InspectionRecord& i) {
   RecordWriter w;
   w.Str("format", i.format)
@@ -327,9 +361,7 @@ Result<InspectionRecord> DecodeInspection(std::string_view key, std::string_view
   RecordReader r(Place(kInspectionsDb, key), json);
   InspectionRecord i;
   i.format = r.Str("format");
-  const std::string size = r.Str("virtual_size");
-  const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), i.virtual_size);
-  if (ec != std::errc() || end != size.data() + size.size() || size.empty()) r.Fail();
+  i.virtual_size = ReadSize(r, "virtual_size");
   i.danger = r.Str("danger");
   i.qemu_img_version = r.Str("qemu_img");
   i.at = r.Time("at");

@@ -36,6 +36,7 @@ inline constexpr char kSeenDb[] = "seen";
 inline constexpr char kChoicesDb[] = "choices";
 inline constexpr char kCachedDb[] = "cached";
 inline constexpr char kInspectionsDb[] = "inspections";
+inline constexpr char kConversionsDb[] = "conversions";
 
 // The error for a damaged (or missing) entry `key` of database `db`.
 Error DamagedEntry(std::string_view db, std::string_view key);
@@ -75,6 +76,9 @@ Result<CachedSummary> DecodeCachedSummary(std::string_view key, std::string_view
 
 std::string EncodeInspection(const InspectionRecord& inspection);
 Result<InspectionRecord> DecodeInspection(std::string_view key, std::string_view json);
+
+std::string EncodeConversion(const ConversionRecord& conversion);
+Result<ConversionRecord> DecodeConversion(std::string_view key, std::string_view json);
 
 }  // namespace vmc::catcher
 

@@ -150,6 +150,17 @@ struct InspectionRecord {
   TimePoint at{};
 };
 
+// An image's bytes converted to a format the site takes (catcher/
+// image_conversion.h), kept by source SHA-512 and target format: the chain
+// from the endorsed bytes to the file handed out.
+struct ConversionRecord {
+  std::string format;  // the target
+  std::string sha512;  // of the converted file, in the content store
+  std::uint64_t size = 0;
+  std::string qemu_img_version;
+  TimePoint at{};
+};
+
 }  // namespace vmc::catcher
 
 #endif  // VMC_CATCHER_STATE_VALUES_H_

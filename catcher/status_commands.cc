@@ -253,7 +253,7 @@ void ExportOpenNebula(const Snapshot& s, std::ostream& out) {
     t += "IMPORT_ID=" + Quoted(image.identifier()) + "\n";
     t += "ORIGIN_ID=\"-1\"\nTYPE=\"IMAGE\"\n";
     t += "PUBLISHER=" + Quoted(endorser ? endorser->dn : list.source()) + "\n";
-    t += "FORMAT=" + Quoted(i.format.empty() ? image.format() : i.format) + "\n";
+    t += "FORMAT=" + Quoted(i.file_format.empty() ? image.format() : i.file_format) + "\n";
     t += "DESCRIPTION=" + Quoted(image.description()) + "\n";
     t += "VERSION=" + Quoted(image.version()) + "\n";
     t += "SIZE=" + Quoted(std::to_string((image.size() + mb - 1) / mb)) + "\n";
@@ -282,7 +282,9 @@ void ExportJson(const Snapshot& s, std::ostream& out) {
     Field(w, "version", image.version());
     // The format of the file, as inspected; hv:format for an image cached
     // before inspections were kept.
-    Field(w, "format", i.format.empty() ? image.format() : i.format);
+    Field(w, "format", i.file_format.empty() ? image.format() : i.file_format);
+    // The chain from the endorsed bytes (sha512) to the file at `path`.
+    Field(w, "file_sha512", i.file_sha512.empty() ? image.sha512() : i.file_sha512);
     Field(w, "subscription", i.subscription);
     Field(w, "list", list.identifier());
     Field(w, "vo", image.vo());

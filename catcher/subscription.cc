@@ -61,6 +61,7 @@ Result<std::vector<ResolvedSubscription>> AllSubscriptions(const Policy& policy,
                    s.list_identifier.value_or(""), s.credentials_file.value_or(""), s.selection});
     if (endorser->names) out.back().endorser_names = *endorser->names;
     out.back().max_list_age = s.max_list_age;
+    out.back().formats = s.formats;
   }
   VMC_ASSIGN_OR_RETURN(const auto records, state.Subscriptions());
   for (const auto& r : records) {

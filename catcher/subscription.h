@@ -43,6 +43,8 @@ struct ResolvedSubscription {
   Result<EndorserNames> endorser_names = Error(ErrorCode::kInvalidValue, "no endorser");
   // The policy's max_list_age for it (step 7); none: the config's.
   std::optional<std::chrono::seconds> max_list_age = std::nullopt;
+  // The policy's formats for it; none: the config's.
+  std::optional<std::vector<std::string>> formats = std::nullopt;
 };
 
 // The endorser names of `record`: its stored DER names, or (a record stored

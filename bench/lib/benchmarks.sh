@@ -320,6 +320,66 @@ bench_caster_add_2g() {
   ((keep)) || rm -rf "$dir"
 }
 
+# --- convert-2g: catcher converting a cached qcow2 vs qemu-img convert -----
+# A 2 GiB qcow2 (the cache-2g image, converted once, untimed) is in the
+# content store as if downloaded (a hard link: nothing is copied), and the
+# site takes raw (formats = raw). Timed per repeat, on a fresh state:
+# `catcher cache`, which inspects it (magic bytes, qemu-img info), converts
+# it (qemu-img convert into partial/), syncs and hashes the result, renames
+# it into the cache and links its view; then qemu-img convert of the same
+# file alone. Then the inspection alone: `catcher cache` of the same qcow2
+# with no formats set (inspect, make available), against `catcher cache`
+# with everything cached (nothing to do); the difference is the inspection.
+bench_convert_2g() {
+  local b=convert-2g dir=$work/convert-2g
+  local img=$work/www/images/big.img qcow=$work/www/images/big.qcow2
+  mkdir -p "$dir" "$work/www/lists"
+  make_image "$img" "$cache_bytes" 1
+  log "$b: converting the image to qcow2 (untimed)"
+  qemu-img convert -q -f raw -O qcow2 "$img" "$qcow"
+  local sha size list_id image_id
+  sha=$(sha512sum "$qcow" | cut -d' ' -f1)
+  size=$(stat -c %s "$qcow")
+  list_id=$(new_uuid)
+  image_id=$(new_uuid)
+  /usr/bin/python3 "$root/bench/lib/mklist.py" --out "$dir/list.json" --identifier "$list_id" \
+    --uri "$base/lists/convert.list" --image "$image_id,$base/images/big.qcow2,$size,$sha,qcow2"
+  sign_list "$dir/list.json" "$work/www/lists/convert.list"
+  echo "convert $base/lists/convert.list" | /usr/bin/python3 "$root/bench/lib/mkpolicy.py" "$dir/policy.json"
+  catcher_conf "$dir/convert.conf" "$dir/state" "$dir/policy.json" 1
+  echo "formats = raw" >>"$dir/convert.conf"
+  catcher_conf "$dir/inspect.conf" "$dir/state" "$dir/policy.json" 1
+  local C=("$catcher" --config "$dir/convert.conf") I=("$catcher" --config "$dir/inspect.conf")
+  # The bytes as a download leaves them: in the content store, proven.
+  fresh_state() {
+    rm -rf "$dir/state"
+    quiet "${I[@]}" update
+    mkdir -p "$dir/state/cache/.sha512"
+    ln "$qcow" "$dir/state/cache/.sha512/$sha"
+  }
+  warm "$qcow"
+  local r view=$dir/state/cache/$image_id out=$dir/out.raw
+  for ((r = 1; r <= repeat; r++)); do
+    fresh_state
+    settle
+    timed $b "catcher cache (inspect, convert to raw)" "$r" "${C[@]}" cache
+    cmp -s -n "$cache_bytes" "$view" "$img" ||
+      die "$b: catcher cache exited 0 but $view is not the image as raw"
+    rm -rf "$dir/state"
+    settle
+    timed $b "qemu-img convert" "$r" qemu-img convert -f qcow2 -O raw "$qcow" "$out"
+    rm -f "$out"
+    settle
+    fresh_state
+    settle
+    timed $b "catcher cache (inspect, make available)" "$r" "${I[@]}" cache
+    [[ -f $view ]] || die "$b: catcher cache exited 0 but $view is missing"
+    timed $b "catcher cache (all cached)" "$r" "${I[@]}" cache
+  done
+  rm -rf "$dir/state"
+  ((keep)) || rm -rf "$dir"
+}
+
 # --- list-75k: every command on a list at the size cap vs catcher verify ----
 # A signed list just under the 16 MiB cap with as many images as fit
 # (mklist.py --tiny-images: ~69,000), each a file of a few bytes of its own

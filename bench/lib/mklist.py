@@ -44,12 +44,12 @@ def date(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image(identifier, uri, size, sha512, n):
+def image(identifier, uri, size, sha512, n, fmt="raw"):
     return {"hv:image": {
         "dc:description": "Benchmark image %d" % n,
         "dc:identifier": identifier,
         "dc:title": "Image %d" % n,
-        "hv:format": "raw",
+        "hv:format": fmt,
         "hv:hypervisor": "kvm",
         "hv:size": size,
         "hv:uri": uri,
@@ -71,7 +71,8 @@ def main():
     p.add_argument("--out-dir")
     p.add_argument("--list-uri-base")
     p.add_argument("--version", default="1")
-    p.add_argument("--image", action="append", default=[])
+    p.add_argument("--image", action="append", default=[],
+                   help="IDENTIFIER,URI,SIZE,SHA512[,FORMAT] (FORMAT: hv:format, default raw)")
     p.add_argument("--fake-images", type=int, default=0)
     p.add_argument("--image-uri-base", default="https://images.example.org/")
     p.add_argument("--tiny-images", type=int, default=0)
@@ -102,8 +103,8 @@ def main():
         return
     images = []
     for n, spec in enumerate(a.image):
-        identifier, uri, size, sha512 = spec.split(",")
-        images.append(image(identifier, uri, int(size), sha512, n))
+        identifier, uri, size, sha512, *fmt = spec.split(",")
+        images.append(image(identifier, uri, int(size), sha512, n, *fmt))
     images += fake_images(a.fake_images, a.image_uri_base)
     write_list(a.out, a.identifier, a.uri, a.version, images)
 

@@ -2,8 +2,10 @@
 // real images made by qemu-img at test time, served by nginx over HTTPS,
 // cached by the catcher binary, told to a real event handler.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -208,6 +210,163 @@ TEST_F(CatcherFormatsTest, UndeclaredFormatsAreThePolicysChoice) {
   const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "undeclared");
   ASSERT_EQ(postfix.size(), 1u);
   EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FORMAT"), "vmdk");
+}
+
+// --- conversion -------------------------------------------------------------------
+
+// The `cache --json` report's count `key`.
+std::uint64_t Count(const RunResult& r, const char* key) {
+  auto doc = ParseJson(Lines(r.out).empty() ? "" : Lines(r.out).front());
+  if (!doc || !doc->IsObject() || !doc->HasMember(key) || !(*doc)[key].IsUint64()) {
+    ADD_FAILURE() << "no " << key << " in " << r.out;
+    return 0;
+  }
+  return (*doc)[key].GetUint64();
+}
+
+std::size_t FilesIn(const fs::path& dir) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  return n;
+}
+
+// Two lists name the same qcow2 bytes; the site takes raw. The bytes are
+// converted once, the second list's image costs no conversion, and each
+// handler is given the raw file with both SHA-512s.
+TEST_F(CatcherFormatsTest, ConvertedOnceForTwoListsNamingTheSameBytes) {
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  const Disk disk = Make("disk", "qcow2", "qcow2", {}, "8M");
+  ListSpec a;
+  a.identifier = NewTestUuid();
+  ListSpec b;
+  b.identifier = NewTestUuid();
+  for (ListSpec* spec : {&a, &b}) {
+    spec->version = "1";
+    spec->expires =
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+        std::chrono::hours(24 * 30);
+    ImageSpec s;
+    s.identifier = spec == &a ? "a-disk" : "b-disk";
+    s.uri = disk.url;
+    s.size = disk.size;
+    s.sha512 = disk.sha;
+    s.text["hv:format"] = "qcow2";
+    spec->images.push_back(s);
+  }
+  CatcherE2eTest::Publish("list-a", a);
+  CatcherE2eTest::Publish("list-b", b);
+  CatcherE2eTest::WritePolicy(Sub("a", Url("list-a"), "e1", R"(, "images": "all")") + ", " +
+                              Sub("b", Url("list-b"), "e1", R"(, "images": "all")"));
+  UpdateOk();
+
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u) << Describe(r);
+  EXPECT_EQ(Count(r, "made_available"), 2u) << r.out;
+  const std::string raw_sha = Sha512SumOf(ViewFile("a-disk"));
+  EXPECT_NE(raw_sha, disk.sha);
+  EXPECT_EQ(Sha512SumOf(ViewFile("b-disk")), raw_sha);
+  EXPECT_EQ(test::Run({"qemu-img", "info", "-f", "raw", ViewFile("a-disk").string()}).exit_code, 0);
+  // The source stays beside its conversion, each under its own SHA-512.
+  EXPECT_EQ(Sha512SumOf(ContentFile(disk.sha)), disk.sha);
+  EXPECT_EQ(Sha512SumOf(ContentFile(raw_sha)), raw_sha);
+  EXPECT_EQ(FilesIn(state_ / "cache" / ".sha512"), 2u);
+  const auto events = ReadEvents(events_);
+  for (const std::string id : {"a-disk", "b-disk"}) {
+    const auto postfix = EventsFor(events, "AvailablePostfix", id);
+    ASSERT_EQ(postfix.size(), 1u) << id;
+    EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FORMAT"), "raw");
+    EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_SOURCE_SHA512"), disk.sha);
+    EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FILE_SHA512"), raw_sha);
+    EXPECT_EQ(Var(postfix[0], "VMCATCHER_EVENT_HV_FORMAT"), "qcow2");
+    EXPECT_EQ(Var(postfix[0], "VMCATCHER_EVENT_SL_CHECKSUM_SHA512"), disk.sha);
+  }
+  const auto images = ItemsOf("images", "identifier");
+  EXPECT_EQ(images.at("a-disk").at("state"), "cached");
+  EXPECT_EQ(images.at("a-disk").at("format"), "qcow2");
+  EXPECT_EQ(images.at("a-disk").at("file_format"), "raw");
+  EXPECT_EQ(images.at("a-disk").at("file_sha512"), raw_sha);
+  const auto exported = Catcher({"export", "--format", "json"});
+  EXPECT_NE(exported.out.find("\"file_sha512\":\"" + raw_sha + "\""), std::string::npos)
+      << exported.out;
+
+  // Nothing to do the second time: no conversion, nothing announced.
+  const RunResult again = Catcher({"--json", "cache"});
+  ASSERT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_EQ(Count(again, "converted"), 0u);
+  EXPECT_EQ(Count(again, "made_available"), 0u);
+
+  // cache --check re-proves both files; a damaged conversion is moved out,
+  // its images expire, and the next run converts again.
+  const RunResult check = Catcher({"--json", "cache", "--check"});
+  EXPECT_EQ(check.exit_code, 0) << Describe(check);
+  {
+    std::fstream f(ContentFile(raw_sha), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('!');
+  }
+  const RunResult damaged = Catcher({"--json", "cache", "--check"});
+  EXPECT_EQ(damaged.exit_code, 6) << Describe(damaged);
+  EXPECT_FALSE(fs::exists(ContentFile(raw_sha)));
+  EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "a-disk").size(), 1u);
+  EXPECT_TRUE(fs::exists(ContentFile(disk.sha)));
+  const RunResult redone = Catcher({"--json", "cache"});
+  ASSERT_EQ(redone.exit_code, 0) << Describe(redone);
+  EXPECT_EQ(Count(redone, "converted"), 1u);
+  EXPECT_EQ(Sha512SumOf(ViewFile("a-disk")), raw_sha);
+  EXPECT_EQ(Sha512SumOf(ViewFile("b-disk")), raw_sha);
+}
+
+// SIGKILL while qemu-img converts: nothing reaches the cache, nothing is
+// recorded, and the next run converts it and makes it available.
+TEST_F(CatcherFormatsTest, KilledDuringAConversionLeavesNoConvertedFile) {
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  const fs::path data = dir_ / "data.raw";
+  ASSERT_EQ(test::Run({"sh", "-c", "head -c 268435456 /dev/urandom > " + data.string()}).exit_code,
+            0);
+  Disk disk;
+  disk.id = "big";
+  disk.format = "qcow2";
+  disk.file = server_->root() / name_ / "big.img";
+  ASSERT_EQ(test::Run({"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", data.string(),
+                       disk.file.string()})
+                .exit_code,
+            0);
+  fs::permissions(disk.file, fs::perms::others_read | fs::perms::group_read, fs::perm_options::add);
+  disk.sha = Sha512SumOf(disk.file);
+  disk.url = Url("big.img");
+  disk.size = fs::file_size(disk.file);
+  Publish("1", {disk});
+  UpdateOk();
+
+  const fs::path partial = state_ / "partial" / (disk.sha + ".raw.convert");
+  {
+    BackgroundProcess cache(Argv({"cache"}), dir_ / "cache.log", CatcherOptions());
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(partial); }, std::chrono::seconds(60)))
+        << ReadFile(dir_ / "cache.log");
+    kill(cache.pid(), SIGKILL);
+    cache.Wait();
+  }
+  // qemu-img has its own process group: a service manager stops it with the
+  // daemon's control group; here the test does.
+  test::Run({"pkill", "-KILL", "-f", partial.string()});
+  EXPECT_EQ(FilesIn(state_ / "cache" / ".sha512"), 1u);  // the source only
+  EXPECT_FALSE(fs::exists(ViewFile("big")));
+  const auto before = ItemsOf("images", "identifier");
+  EXPECT_EQ(before.at("big").at("state"), "wanted");
+  EXPECT_EQ(before.at("big").at("file_sha512"), "");
+
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u);
+  EXPECT_EQ(Count(r, "downloaded"), 0u);
+  EXPECT_FALSE(fs::exists(partial));
+  const std::string raw_sha = Sha512SumOf(ViewFile("big"));
+  EXPECT_EQ(ReadFile(ViewFile("big")), ReadFile(data));
+  EXPECT_EQ(ItemsOf("images", "identifier").at("big").at("file_sha512"), raw_sha);
+  const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "big");
+  ASSERT_EQ(postfix.size(), 1u);
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FILE_SHA512"), raw_sha);
 }
 
 }  // namespace
