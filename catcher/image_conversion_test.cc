@@ -70,7 +70,7 @@ class ConvertImageTest : public ::testing::Test {
     const auto r = test::Run(
         {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw.string(), made.string()});
     EXPECT_EQ(r.exit_code, 0) << test::Describe(r);
-    const std::string sha = test::Sha512SumOf(made);
+    std::string sha = test::Sha512SumOf(made);
     fs::rename(made, layout_->ContentFile(sha));
     return sha;
   }

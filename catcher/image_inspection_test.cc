@@ -130,7 +130,7 @@ TEST_F(ImageInspectionTest, AVmdkExtentOtherThanTheFileIsADanger) {
   QemuImgInfo info;
   info.extents = {"/var/lib/catcher/cache/.sha512/abc"};
   EXPECT_EQ(QemuDanger(info, "/var/lib/catcher/cache/.sha512/abc"), "");
-  info.extents.push_back("/etc/shadow");
+  info.extents.emplace_back("/etc/shadow");
   EXPECT_NE(QemuDanger(info, "/var/lib/catcher/cache/.sha512/abc").find("/etc/shadow"),
             std::string::npos);
 }

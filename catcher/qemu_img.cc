@@ -61,7 +61,7 @@ fs::path FindOnPath(const std::string& name) {
   std::string_view dirs = path != nullptr && *path != '\0' ? path : "/usr/bin:/bin";
   while (!dirs.empty()) {
     const auto colon = dirs.find(':');
-    const fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
+    fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
     if (candidate.is_absolute() && access(candidate.c_str(), X_OK) == 0) return candidate;
     dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
   }

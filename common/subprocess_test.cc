@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -44,7 +44,7 @@ TEST(SubprocessTest, CapturesBothStreamsAndTheExitStatus) {
 TEST(SubprocessTest, TheEnvironmentIsExactlyTheOneGiven) {
   setenv("VMC_SUBPROCESS_TEST_SECRET", "leak", 1);
   auto o = Shell("env");
-  o.environment.push_back("ONLY=this");
+  o.environment.emplace_back("ONLY=this");
   const auto r = RunChild(o);
   unsetenv("VMC_SUBPROCESS_TEST_SECRET");
   EXPECT_TRUE(r.Succeeded());

@@ -2,8 +2,8 @@
 // real images made by qemu-img at test time, served by nginx over HTTPS,
 // cached by the catcher binary, told to a real event handler.
 #include <gtest/gtest.h>
-#include <signal.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
