@@ -126,9 +126,22 @@ void PrintPrometheus(const Snapshot& s, std::ostream& out) {
   for (const auto& i : s.inventory.images) ++by_state[std::string(InventoryStateName(i.state))];
   out << "# HELP catcher_images Images of the subscribed lists by state.\n"
          "# TYPE catcher_images gauge\n";
-  for (const char* state : {"cached", "wanted", "available", "expired", "denied"}) {
+  for (const char* state :
+       {"cached", "wanted", "available", "expired", "denied", "conflict", "refused"}) {
     out << "catcher_images{state=\"" << state << "\"} " << by_state[state] << "\n";
   }
+  int converted = 0;
+  for (const auto& i : s.inventory.images) {
+    const Image& image = s.inventory.lists[i.list_index].list.image(i.index);
+    if (i.state == InventoryState::kCached && !i.file_sha512.empty() &&
+        i.file_sha512 != image.sha512()) {
+      ++converted;
+    }
+  }
+  out << "# HELP catcher_images_converted Cached images given to the site as a conversion of "
+         "their bytes to a format it takes.\n"
+         "# TYPE catcher_images_converted gauge\n"
+      << "catcher_images_converted " << converted << "\n";
   out << "# HELP catcher_cache_bytes Bytes in the image cache.\n"
          "# TYPE catcher_cache_bytes gauge\n"
       << "catcher_cache_bytes " << s.cache.bytes << "\n"
@@ -168,6 +181,10 @@ void PrintJson(const Snapshot& s, std::ostream& out) {
     Field(w, "subscription", i.subscription);
     Field(w, "state", InventoryStateName(i.state));
     Field(w, "reason", i.reason);
+    // The chain from the endorsed bytes to the file the site is given.
+    Field(w, "format", i.format);
+    Field(w, "file_format", i.file_format);
+    Field(w, "file_sha512", i.file_sha512);
     w.EndObject();
   }
   w.EndArray();

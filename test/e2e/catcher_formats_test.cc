@@ -163,6 +163,9 @@ TEST_F(CatcherFormatsTest, UnsafeAndMismatchedImagesAreRefusedAndTheRestCached) 
   EXPECT_EQ(again.exit_code, 0) << Describe(again);
   for (const Disk& d : {good, raw_declared, backed}) EXPECT_EQ(Fetches(d, 2), 1u) << d.id;
   ExpectRefused(backed, "format-unsafe");
+  const RunResult metrics = Catcher({"status", "--prometheus"});
+  EXPECT_NE(metrics.out.find("\ncatcher_images{state=\"refused\"} 4\n"), std::string::npos)
+      << metrics.out;
 }
 
 TEST_F(CatcherFormatsTest, OversizedVirtualDiskRejectedUntilThePolicyAllowsIt) {
@@ -286,6 +289,12 @@ TEST_F(CatcherFormatsTest, ConvertedOnceForTwoListsNamingTheSameBytes) {
   EXPECT_EQ(images.at("a-disk").at("format"), "qcow2");
   EXPECT_EQ(images.at("a-disk").at("file_format"), "raw");
   EXPECT_EQ(images.at("a-disk").at("file_sha512"), raw_sha);
+  const RunResult status = Catcher({"--json", "status"});
+  EXPECT_NE(status.out.find("\"file_format\":\"raw\",\"file_sha512\":\"" + raw_sha + "\""),
+            std::string::npos)
+      << status.out;
+  const RunResult metrics = Catcher({"status", "--prometheus"});
+  EXPECT_NE(metrics.out.find("\ncatcher_images_converted 2\n"), std::string::npos) << metrics.out;
   const auto exported = Catcher({"export", "--format", "json"});
   EXPECT_NE(exported.out.find("\"file_sha512\":\"" + raw_sha + "\""), std::string::npos)
       << exported.out;
