@@ -213,8 +213,11 @@ class Availability {
     if (claimed != claimed_.end()) return Ok();
     claimed_[id] = sha;
     auto it = cached_.find(id);
-    if (it != cached_.end() && it->second.sha512 == sha &&
-        (linked || IsViewOf(dirs_, id, file->sha512))) {
+    // The inventory's "linked" speaks of the file it knew: bytes inspected
+    // (or converted) only now are looked at again.
+    const bool view_ok =
+        (linked && !e.item->file_sha512.empty()) || IsViewOf(dirs_, id, file->sha512);
+    if (it != cached_.end() && it->second.sha512 == sha && view_ok) {
       if (it->second.postfix_due) {
         VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
         if (!record) return Ok();  // expired by another process meanwhile

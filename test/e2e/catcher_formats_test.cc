@@ -326,6 +326,91 @@ TEST_F(CatcherFormatsTest, ConvertedOnceForTwoListsNamingTheSameBytes) {
   EXPECT_EQ(Sha512SumOf(ViewFile("b-disk")), raw_sha);
 }
 
+// A site that sets `formats` after its images were cached: the next run
+// converts them and gives the handler the converted file, announced anew.
+TEST_F(CatcherFormatsTest, FormatsSetLaterConvertWhatIsCached) {
+  const Disk disk = Make("disk", "qcow2", "qcow2", {}, "6M");
+  Publish("1", {disk});
+  UpdateOk();
+  const RunResult first = Catcher({"--json", "cache"});
+  ASSERT_EQ(first.exit_code, 0) << Describe(first);
+  EXPECT_EQ(Sha512SumOf(ViewFile("disk")), disk.sha);
+
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u);
+  const std::string raw_sha = Sha512SumOf(ViewFile("disk"));
+  EXPECT_NE(raw_sha, disk.sha);
+  const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "disk");
+  ASSERT_EQ(postfix.size(), 2u);
+  EXPECT_EQ(Var(postfix[0], "CATCHER_EVENT_FORMAT"), "qcow2");
+  EXPECT_EQ(Var(postfix[1], "CATCHER_EVENT_FORMAT"), "raw");
+  EXPECT_EQ(Var(postfix[1], "CATCHER_EVENT_FILE_SHA512"), raw_sha);
+  EXPECT_EQ(ImageStates().at("disk"), "cached");
+  const RunResult again = Catcher({"--json", "cache"});
+  EXPECT_EQ(Count(again, "made_available"), 0u);
+}
+
+// The state of a catcher from before inspections were kept: the database
+// without its "inspections" (mdb_dump, filtered, mdb_load into a new db/).
+void ForgetInspections(const fs::path& state) {
+  const fs::path db = state / "db";
+  const RunResult dump = Run({"mdb_dump", "-a", db.string()});
+  ASSERT_EQ(dump.exit_code, 0) << Describe(dump);
+  std::string kept;
+  std::string block;
+  bool inspections = false;
+  for (const auto& line : Lines(dump.out)) {
+    block += line + "\n";
+    if (line == "database=inspections") inspections = true;
+    if (line == "DATA=END") {
+      if (!inspections) kept += block;
+      block.clear();
+      inspections = false;
+    }
+  }
+  ASSERT_NE(dump.out.find("database=inspections"), std::string::npos);
+  WriteFile(state / "dump.txt", kept);
+  fs::remove_all(db);
+  fs::create_directory(db);
+  fs::permissions(db, fs::perms::owner_all);
+  const RunResult load = Run({"mdb_load", "-f", (state / "dump.txt").string(), db.string()});
+  ASSERT_EQ(load.exit_code, 0) << Describe(load);
+  fs::remove(state / "dump.txt");
+}
+
+// Images a catcher cached before it inspected images are inspected by the
+// next run: converted when the site takes another format, and expired when
+// their bytes are refused.
+TEST_F(CatcherFormatsTest, ImagesCachedBeforeInspectionsAreInspectedOnce) {
+  const Disk small = Make("small", "qcow2", "qcow2", {}, "3M");
+  const Disk big = Make("big", "qcow2", "qcow2", {}, "64M");
+  Publish("1", {small, big});
+  UpdateOk();
+  ASSERT_EQ(Catcher({"--json", "cache"}).exit_code, 0);
+  ForgetInspections(state_);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(ItemsOf("images", "identifier").at("small").at("format"), "");
+  EXPECT_EQ(ImageStates().at("small"), "cached");
+
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  WritePolicy(R"(, "limits": {"max_virtual_bytes": 16777216})");
+  const RunResult r = Catcher({"--json", "cache"});
+  EXPECT_EQ(r.exit_code, 6) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u);
+  EXPECT_NE(Sha512SumOf(ViewFile("small")), small.sha);
+  EXPECT_EQ(Var(EventsFor(ReadEvents(events_), "AvailablePostfix", "small").back(),
+                "CATCHER_EVENT_FORMAT"),
+            "raw");
+  // It was available: it expires as any image the policy no longer allows.
+  EXPECT_EQ(ImageStates().at("big"), "refused");
+  EXPECT_EQ(Reasons().at("big").rfind("format-unsafe: ", 0), 0u) << Reasons().at("big");
+  EXPECT_FALSE(fs::exists(ViewFile("big")));
+  EXPECT_FALSE(fs::exists(ContentFile(big.sha)));
+  EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "big").size(), 1u);
+}
+
 // SIGKILL while qemu-img converts: nothing reaches the cache, nothing is
 // recorded, and the next run converts it and makes it available.
 TEST_F(CatcherFormatsTest, KilledDuringAConversionLeavesNoConvertedFile) {
