@@ -344,6 +344,7 @@ class Availability {
     const std::string sha = e.image.sha512();
     if (!item.file_sha512.empty()) {
       accepted_.insert(sha);
+      accepted_.insert(item.file_sha512);
       return std::optional<ImageFile>(ImageFile{item.file_format, item.file_sha512});
     }
     std::string format = item.format;
@@ -361,6 +362,7 @@ class Availability {
     accepted_.insert(sha);
     if (!*target) return std::optional<ImageFile>(ImageFile{format, sha});
     VMC_ASSIGN_OR_RETURN(const ConversionRecord* converted, Conversion(sha, format, **target));
+    accepted_.insert(converted->sha512);
     return std::optional<ImageFile>(ImageFile{converted->format, converted->sha512});
   }
 
@@ -438,6 +440,9 @@ class Availability {
       report_.Fail(std::move(s).error());
       return;
     }
+    // Images the stop kept from being offered may take these bytes: the
+    // next run's expiry judges them.
+    if (Stopping()) return;
     for (const std::string& sha : refused_) {
       if (accepted_.contains(sha)) continue;
       if (Status s = dirs_.content.Unlink(sha); !s.ok()) report_.Fail(std::move(s).error());
@@ -465,8 +470,8 @@ class Availability {
   std::vector<Pending> pending_;                       // queued by Offer(), in order
   std::optional<QemuImg> qemu_;                        // found when first needed
   std::map<std::string, InspectionRecord> inspected_;  // by SHA-512, this run
-  std::set<std::string> accepted_;                     // bytes an image of this run took
-  std::set<std::string> refused_;                      // bytes an image of this run refused
+  std::set<std::string> accepted_;  // bytes an image of this run took, or was given
+  std::set<std::string> refused_;   // bytes an image of this run refused
   std::map<std::string, InspectionRecord> unsaved_;    // inspected, not yet recorded
   std::map<std::string, ConversionRecord> converted_;  // by ConversionKey, this run
 };

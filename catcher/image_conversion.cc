@@ -1,15 +1,14 @@
 #include "catcher/image_conversion.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <thread>
 
 #include "catcher/image_format.h"
+#include "catcher/image_inspection.h"
 #include "common/digest.h"
 
 namespace vmc::catcher {
@@ -23,47 +22,17 @@ bool Takes(const std::vector<std::string>& takes, std::string_view format) {
   return std::ranges::find(takes, format) != takes.end();
 }
 
-struct FileFacts {
-  std::string sha512;
-  std::uint64_t size = 0;
-  std::string head;  // the first kMagicHeadBytes
-  std::string tail;  // the last kMagicTailBytes
-};
-
-// Hashes the open file, keeping its first and last bytes for the magic
-// check, while another thread syncs it (both are needed before the rename;
-// neither needs to wait for the other).
-Result<FileFacts> HashAndSync(int fd, const std::filesystem::path& path) {
+// Hashes the file while another thread syncs it: both are needed before the
+// rename, and neither needs to wait for the other.
+Result<FileDigest> HashAndSync(const SafeDir& dir, const std::string& name) {
+  VMC_ASSIGN_OR_RETURN(const UniqueFd fd, dir.OpenFile(name, O_RDONLY, 0, true));
   int sync_errno = 0;
-  std::thread syncer([&] { sync_errno = fsync(fd) == 0 ? 0 : errno; });
-  FileFacts facts;
-  Sha512 hash;
-  std::vector<char> buffer(std::size_t{4} << 20);
-  std::optional<Error> failed;
-  for (off_t at = 0;;) {
-    const ssize_t n = pread(fd, buffer.data(), buffer.size(), at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      failed = SystemError("read", path, errno);
-      break;
-    }
-    if (n == 0) break;
-    const std::string_view got(buffer.data(), static_cast<std::size_t>(n));
-    hash.Update(got);
-    if (facts.head.size() < kMagicHeadBytes) {
-      facts.head.append(got.substr(0, kMagicHeadBytes - facts.head.size()));
-    }
-    facts.tail.append(got.substr(got.size() > kMagicTailBytes ? got.size() - kMagicTailBytes : 0));
-    if (facts.tail.size() > kMagicTailBytes)
-      facts.tail.erase(0, facts.tail.size() - kMagicTailBytes);
-    at += n;
-    facts.size += static_cast<std::uint64_t>(n);
-  }
+  std::thread syncer([&] { sync_errno = fsync(fd.get()) == 0 ? 0 : errno; });
+  auto digest = HashFile(dir.PathOf(name));
   syncer.join();
-  if (failed) return *std::move(failed);
-  if (sync_errno != 0) return SystemError("sync", path, sync_errno);
-  VMC_ASSIGN_OR_RETURN(facts.sha512, hash.FinishHex());
-  return facts;
+  if (!digest.ok()) return std::move(digest).error();
+  if (sync_errno != 0) return SystemError("sync", dir.PathOf(name), sync_errno);
+  return digest;
 }
 
 // A name of partial/ no download uses (those are "<sha>.part").
@@ -111,28 +80,26 @@ Result<ConversionRecord> ConvertImage(const QemuImg& qemu, const CacheDirFds& di
     (void)dirs.partial.Unlink(partial);
     return std::move(converted).error();
   }
-  auto facts = [&]() -> Result<FileFacts> {
-    VMC_ASSIGN_OR_RETURN(const UniqueFd fd, dirs.partial.OpenFile(partial, O_RDONLY, 0, true));
-    return HashAndSync(fd.get(), dirs.partial.PathOf(partial));
-  }();
-  if (!facts.ok()) {
-    (void)dirs.partial.Unlink(partial);
-    return std::move(facts).error();
-  }
-  // qemu-img wrote what it was asked to; a raw disk whose first bytes are
-  // another format's header would be read as that format by a probing
-  // hypervisor, whatever the list said.
-  const Magic magic = MagicFormat(facts->head, facts->tail);
-  if (magic.format != target) {
-    (void)dirs.partial.Unlink(partial);
+  auto proven = [&]() -> Result<FileDigest> {
+    VMC_ASSIGN_OR_RETURN(FileDigest digest, HashAndSync(dirs.partial, partial));
+    // qemu-img wrote what it was asked to; a raw disk whose first bytes are
+    // another format's header would be read as that format by a probing
+    // hypervisor, whatever the list said.
+    VMC_ASSIGN_OR_RETURN(const Magic magic, ReadMagic(dirs.partial, partial));
+    if (magic.format == target) return digest;
     return Error(ErrorCode::kFormatUnsafe, "its conversion to " + target + " reads as " +
                                                magic.format + " (its first bytes are a " +
                                                magic.format + " header)")
         .With("format", magic.format);
+  }();
+  if (!proven.ok()) {
+    (void)dirs.partial.Unlink(partial);
+    return std::move(proven).error();
   }
-  VMC_RETURN_IF_ERROR(dirs.partial.Rename(partial, dirs.content, facts->sha512));
+  const FileDigest& facts = *proven;
+  VMC_RETURN_IF_ERROR(dirs.partial.Rename(partial, dirs.content, facts.sha512_hex));
   VMC_RETURN_IF_ERROR(dirs.content.Sync());
-  return ConversionRecord{target, facts->sha512, facts->size, qemu.version(), now};
+  return ConversionRecord{target, facts.sha512_hex, facts.size, qemu.version(), now};
 }
 
 }  // namespace vmc::catcher

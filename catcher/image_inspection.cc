@@ -46,17 +46,24 @@ std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& pat
   return "";
 }
 
-Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
-                                     const std::string& name, std::chrono::milliseconds timeout) {
+Result<Magic> ReadMagic(const SafeDir& dir, const std::string& name, std::uint64_t* size) {
   const std::filesystem::path path = dir.PathOf(name);
   VMC_ASSIGN_OR_RETURN(const UniqueFd file, dir.OpenFile(name, O_RDONLY));
   struct stat st {};
   if (fstat(file.get(), &st) != 0) return SystemError("stat", path, errno);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto bytes = static_cast<std::uint64_t>(st.st_size);
+  if (size != nullptr) *size = bytes;
   VMC_ASSIGN_OR_RETURN(const std::string head, ReadAt(file.get(), 0, kMagicHeadBytes, path));
-  const std::uint64_t tail_at = size > kMagicTailBytes ? size - kMagicTailBytes : 0;
+  const std::uint64_t tail_at = bytes > kMagicTailBytes ? bytes - kMagicTailBytes : 0;
   VMC_ASSIGN_OR_RETURN(const std::string tail, ReadAt(file.get(), tail_at, kMagicTailBytes, path));
-  const Magic magic = MagicFormat(head, tail);
+  return MagicFormat(head, tail);
+}
+
+Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
+                                     const std::string& name, std::chrono::milliseconds timeout) {
+  const std::filesystem::path path = dir.PathOf(name);
+  std::uint64_t size = 0;
+  VMC_ASSIGN_OR_RETURN(const Magic magic, ReadMagic(dir, name, &size));
   ImageInspection inspection{magic.format, 0, magic.danger};
   if (!inspection.danger.empty()) return inspection;
   if (!Takes(magic.format)) {

@@ -37,6 +37,10 @@ struct ImageInspection {
   std::string danger;
 };
 
+// What the first and last bytes of the regular file `name` of `dir` (never
+// through a link) say it is (image_format.h); `size` receives its size.
+Result<Magic> ReadMagic(const SafeDir& dir, const std::string& name, std::uint64_t* size = nullptr);
+
 // What qemu-img's view of the file `path` adds to the dangers: a backing
 // file, an external data file, encryption, a VMDK extent other than the file
 // itself. Empty when none. Pure.

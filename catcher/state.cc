@@ -145,13 +145,16 @@ Status RecordSeen(WriteTxn& txn, const std::string& name, const AcceptedList& li
 
 }  // namespace
 
-template <typename Record>
-Status State::KeepOnly(std::string_view db, const std::map<std::string, Record>& all,
-                       const std::set<std::string>& keep) {
+Status State::KeepOnly(std::string_view db, const std::set<std::string>& keep) {
+  // Keys only: an idle cycle prunes without decoding every record.
   std::vector<std::string> gone;
-  for (const auto& entry : all) {
-    if (!keep.contains(entry.first)) gone.push_back(entry.first);
-  }
+  VMC_RETURN_IF_ERROR(env_->View([&](ReadTxn& txn) -> Status {
+    gone.clear();
+    return txn.ForEachWithPrefix(db, "", [&](std::string_view key, std::string_view) -> Status {
+      if (!keep.contains(std::string(key))) gone.emplace_back(key);
+      return Ok();
+    });
+  }));
   if (gone.empty()) return Ok();
   return env_->Update([&](WriteTxn& txn) -> Status {
     for (const auto& key : gone) {
@@ -555,8 +558,7 @@ Result<std::map<std::string, InspectionRecord>> State::Inspections() const {
 }
 
 Status State::KeepInspections(const std::set<std::string>& keep) {
-  VMC_ASSIGN_OR_RETURN(const auto all, Inspections());
-  return KeepOnly(kInspectionsDb, all, keep);
+  return KeepOnly(kInspectionsDb, keep);
 }
 
 std::string ConversionKey(std::string_view source_sha512, std::string_view format) {
@@ -589,8 +591,7 @@ Result<std::map<std::string, ConversionRecord>> State::Conversions() const {
 }
 
 Status State::KeepConversions(const std::set<std::string>& keep) {
-  VMC_ASSIGN_OR_RETURN(const auto all, Conversions());
-  return KeepOnly(kConversionsDb, all, keep);
+  return KeepOnly(kConversionsDb, keep);
 }
 
 }  // namespace vmc::catcher

@@ -153,10 +153,8 @@ class State {
 
  private:
   explicit State(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
-  // Deletes every entry of `all` (all of `db`) whose key is not in `keep`.
-  template <typename Record>
-  Status KeepOnly(std::string_view db, const std::map<std::string, Record>& all,
-                  const std::set<std::string>& keep);
+  // Deletes every entry of `db` whose key is not in `keep`.
+  Status KeepOnly(std::string_view db, const std::set<std::string>& keep);
   std::shared_ptr<Environment> env_;
   std::uint64_t cached_writes_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 
 #include "common/unique_fd.h"
 
@@ -131,6 +132,13 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
   const UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   bool exited = false;
   int status = 0;
+  // An error of ours never leaves the child running, nor unreaped.
+  const auto abandon = [&](const char* call) -> Status {
+    const int saved = errno;
+    kill(-pid, SIGKILL);
+    if (!exited) waitpid(pid, &status, 0);
+    return Error(ErrorCode::kIo, std::string(call) + ": " + ErrnoText(saved));
+  };
   for (;;) {
     std::vector<pollfd> fds;
     if (pidfd.get() >= 0 && !exited) fds.push_back({pidfd.get(), POLLIN, 0});
@@ -139,7 +147,7 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
     if (!exited) {
       const pid_t r = waitpid(pid, &status, WNOHANG);
       if (r == pid) exited = true;
-      if (r < 0 && errno != EINTR) return Error(ErrorCode::kIo, "waitpid: " + ErrnoText(errno));
+      if (r < 0 && errno != EINTR) return abandon("waitpid");
     }
     const bool pipes_open =
         (out != nullptr && out->read.get() >= 0) || (err != nullptr && err->read.get() >= 0);
@@ -147,20 +155,24 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
+      // A child that exited by itself did not time out: what is killed is
+      // what it left holding its pipes.
       kill(-pid, SIGKILL);
       if (!exited) waitpid(pid, &status, 0);
-      result.timed_out = true;
+      result.timed_out = !exited;
       break;
     }
-    // Without a pidfd (an old kernel) the child is polled for every 20 ms.
-    const int wait_ms = pidfd.get() >= 0 || exited ? static_cast<int>(left.count()) : 20;
+    // At most a minute per poll: poll takes an int of milliseconds, and a
+    // conversion's timeout may be days. Without a pidfd (an old kernel) the
+    // child is polled for every 20 ms.
+    const int wait_ms = pidfd.get() >= 0 || exited
+                            ? static_cast<int>(std::min<std::int64_t>(left.count(), 60'000))
+                            : 20;
     if (fds.empty()) {
       poll(nullptr, 0, std::min(wait_ms, 20));
       continue;
     }
-    if (poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) {
-      return Error(ErrorCode::kIo, "poll: " + ErrnoText(errno));
-    }
+    if (poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) return abandon("poll");
     for (const pollfd& p : fds) {
       if (p.revents == 0) continue;
       if (out != nullptr && p.fd == out->read.get() &&

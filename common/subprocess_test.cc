@@ -84,6 +84,15 @@ TEST(SubprocessTest, ATimeoutKillsTheWholeProcessGroup) {
   EXPECT_TRUE(gone) << "sleep " << grandchild << " survived the timeout";
 }
 
+TEST(SubprocessTest, AChildThatExitedDidNotTimeOutWhenWhatItLeftHoldsItsPipes) {
+  auto o = Shell("sleep 30 & exit 0");
+  o.timeout = milliseconds(500);
+  const auto r = RunChild(o);
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.Succeeded());
+}
+
 TEST(SubprocessTest, OutputBeyondTheCapIsDroppedWithoutBlockingTheChild) {
   auto o = Shell("head -c 3000000 /dev/zero; echo done >&2");
   o.max_captured = 1 << 20;
