@@ -43,6 +43,41 @@ bool LittleEndian32Is(std::string_view bytes, std::size_t offset, std::uint32_t 
   return v == value;
 }
 
+// Whether the first bytes are a VMDK text descriptor as qemu's vmdk probe
+// finds one: "version=N" on the first line that is neither a comment nor
+// blank. qemu looks at 2 KiB and takes only lines of spaces as blank; more
+// is read here, and tabs and empty lines count as blank too, so that no
+// file qemu would probe as a descriptor is ever taken for a raw disk.
+bool IsVmdkDescriptor(std::string_view head) {
+  constexpr std::size_t kProbed = 4096;
+  std::string_view rest = head.substr(0, std::min(head.size(), kProbed));
+  while (!rest.empty()) {
+    const std::size_t end = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    if (line.starts_with('#')) continue;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    return line.starts_with("version=");
+  }
+  return false;
+}
+
+// A VHD footer (at the start of a dynamic disk, at the end of every one)
+// whose disk type, at offset 60, is 4: a differencing disk, whose parent
+// locators name other files.
+bool IsVhdDifferencing(std::string_view footer) {
+  constexpr std::size_t kDiskType = 60;
+  constexpr std::uint64_t kDifferencing = 4;
+  return BigEndian(footer, kDiskType, 4) == kDifferencing;
+}
+
+Magic Vhd(std::string_view footer) {
+  if (IsVhdDifferencing(footer)) {
+    return Magic{"vpc", "it is a differencing VHD, whose parent is another file"};
+  }
+  return Magic{"vpc", ""};
+}
+
 // The magics of the first bytes, as qemu's own probes read them.
 std::optional<Magic> HeadMagic(std::string_view head) {
   if (At(head, 0, "QFI\xfb")) {
@@ -52,12 +87,12 @@ std::optional<Magic> HeadMagic(std::string_view head) {
   if (At(head, 0, std::string_view("QED\0", 4))) return Magic{"qed", ""};
   if (At(head, 0, "LUKS\xba\xbe")) return Magic{"luks", "it is a LUKS encrypted volume"};
   if (At(head, 0, "KDMV") || At(head, 0, "COWD")) return Magic{"vmdk", ""};
-  if (At(head, 0, "# Disk DescriptorFile")) {
+  if (IsVmdkDescriptor(head)) {
     return Magic{"vmdk-descriptor", "it is a VMDK descriptor, whose extents are host files"};
   }
   if (At(head, 0, "OOOM")) return Magic{"cow", ""};
   if (At(head, 0, "vhdxfile")) return Magic{"vhdx", ""};
-  if (At(head, 0, "conectix")) return Magic{"vpc", ""};
+  if (At(head, 0, "conectix")) return Vhd(head);
   constexpr std::uint32_t kVdiSignature = 0xbeda107f;
   if (LittleEndian32Is(head, 64, kVdiSignature)) return Magic{"vdi", ""};
   if (At(head, 0, "WithoutFreeSpace") || At(head, 0, "WithouFreSpacExt")) {
@@ -114,10 +149,17 @@ std::string_view QemuDriverOf(std::string_view format) {
 }
 
 Magic MagicFormat(std::string_view head, std::string_view tail) {
-  if (auto magic = HeadMagic(head)) return *std::move(magic);
-  // A fixed VHD and a DMG keep their header at the end.
-  if (At(tail, tail.size() >= 512 ? tail.size() - 512 : 0, "conectix")) return Magic{"vpc", ""};
-  if (At(tail, tail.size() >= 512 ? tail.size() - 512 : 0, "koly")) return Magic{"dmg", ""};
+  // A fixed VHD and a DMG keep their header at the end; a dynamic VHD has
+  // its footer at both ends, and either copy may be the one read.
+  const std::string_view footer = tail.substr(tail.size() >= 512 ? tail.size() - 512 : 0);
+  if (auto magic = HeadMagic(head)) {
+    if (magic->format == "vpc" && magic->danger.empty() && At(footer, 0, "conectix")) {
+      return Vhd(footer);
+    }
+    return *std::move(magic);
+  }
+  if (At(footer, 0, "conectix")) return Vhd(footer);
+  if (At(footer, 0, "koly")) return Magic{"dmg", ""};
   return Magic{"raw", ""};
 }
 

@@ -51,7 +51,8 @@ struct Magic {
   std::string format;
   // Why the header alone makes the image unsafe, empty when it does not:
   // a qcow2 header naming a backing file, an external data file or
-  // encryption; a VMDK text descriptor (its extents are host files).
+  // encryption; a VMDK text descriptor (its extents are host files),
+  // found as qemu's probe finds one; a differencing VHD (its parent).
   std::string danger;
 };
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -126,6 +127,94 @@ TEST_F(ImageInspectionTest, VmdkHostExtentRejected) {
   EXPECT_EQ(Judge("descriptor.vmdk", "vmdk"), "format-unsafe");
 }
 
+// What qemu-img takes the file for when it is left to probe, as a
+// hypervisor or an importer that is not told the format would: its format,
+// or why it could not open it.
+std::string QemuProbe(const fs::path& file) {
+  const auto r = test::Run({"qemu-img", "info", "--output=json", "-U", file.string()});
+  if (r.exit_code != 0) return "unopened: " + r.err;
+  const auto info = ParseQemuImgInfo(r.out);
+  return info.ok() ? info->format : "unreadable: " + r.out;
+}
+
+std::string MagicOf(const SafeDir& dir, const std::string& name) {
+  const auto magic = ReadMagic(dir, name, nullptr);
+  return magic.ok() ? magic->format : magic.error().ToString();
+}
+
+TEST_F(ImageInspectionTest, WhatCatcherReadsAsRawQemuProbesAsRaw) {
+  // Bytes read as raw are never given to qemu-img (image_inspection.cc), so
+  // no probe of qemu's may find a format in them: each created format, and
+  // the text a VMDK descriptor probe accepts in its every shape.
+  std::vector<std::string> created;
+  for (const auto& [format, options] :
+       std::vector<std::pair<std::string, std::string>>{{"qcow2", ""},
+                                                        {"qcow", ""},
+                                                        {"qed", ""},
+                                                        {"vdi", ""},
+                                                        {"vpc", ""},
+                                                        {"vpc", "subformat=fixed"},
+                                                        {"vhdx", ""},
+                                                        {"vmdk", ""},
+                                                        {"vmdk", "subformat=streamOptimized"},
+                                                        {"vmdk", "subformat=monolithicFlat"},
+                                                        {"parallels", ""}}) {
+    const std::string name = "made-" + std::to_string(created.size()) + "." + format;
+    Create(name, format, "4M",
+           options.empty() ? std::vector<std::string>{} : std::vector<std::string>{"-o", options});
+    created.push_back(name);
+  }
+  const std::vector<std::string> texts = {
+      "version=1\nRW 8 FLAT \"x\" 0\n",
+      "# a comment\n   \nversion=2\nRW 8 FLAT \"x\" 0\n",
+      "#\n  \r\nversion=3\r\nRW 8 FLAT \"x\" 0\n",
+      "\t\nversion=1\n",
+      "\nversion=1\n",
+      "# Disk DescriptorFile\nversion=1\n",
+      "version=4\n",
+      " version=1\n",
+      "# only comments\n# and more\n",
+      "hello, world\n",
+      std::string(4096, '\0'),
+  };
+  std::vector<std::string> names = created;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::string name = "text-" + std::to_string(i);
+    test::WriteFile(dir_ / name, texts[i] + std::string(8192, '\0'));
+    names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    const std::string magic = MagicOf(*safe_, name);
+    const std::string probe = QemuProbe(dir_ / name);
+    if (QemuDriverOf(magic) == "raw") {
+      EXPECT_EQ(probe, "raw") << name << " is " << magic;
+    }
+  }
+  // And a format qemu finds is the one catcher finds. A fixed VHD is the
+  // exception: its only header is the footer at its end, which qemu's probe
+  // does not read (it is a raw disk to qemu, and a VHD to catcher).
+  for (const std::string& name : created) {
+    if (name == "made-5.vpc") continue;
+    const std::string magic = MagicOf(*safe_, name);
+    EXPECT_EQ(magic == "vmdk-descriptor" ? "vmdk" : magic, QemuProbe(dir_ / name)) << name;
+  }
+}
+
+TEST_F(ImageInspectionTest, ADifferencingVhdIsRefused) {
+  // qemu-img makes no differencing VHD; the footer's disk type (offset 60,
+  // big-endian) says what one is, in the copy at the start of a dynamic
+  // disk or in the footer at its end.
+  for (const bool at_start : {true, false}) {
+    const fs::path file = Create("child.vhd", "vpc", "4M");
+    std::string bytes = test::ReadFile(file);
+    bytes[(at_start ? 0 : bytes.size() - 512) + 63] = 4;
+    test::WriteFile(file, bytes);
+    EXPECT_NE(Inspect("child.vhd").danger.find("differencing"), std::string::npos) << at_start;
+    EXPECT_EQ(Judge("child.vhd", "vhd"), "format-unsafe");
+    fs::remove(file);
+  }
+}
+
 TEST_F(ImageInspectionTest, AVmdkExtentOtherThanTheFileIsADanger) {
   QemuImgInfo info;
   info.extents = {"/var/lib/catcher/cache/.sha512/abc"};
@@ -194,6 +283,35 @@ TEST_F(ImageInspectionTest, ALinkIsNeverFollowed) {
   const auto r = InspectImage(*qemu_, *safe_, "link", std::chrono::seconds(30));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), ErrorCode::kUnsafePath);
+}
+
+TEST_F(ImageInspectionTest, OnlyQemuImgsOwnRefusalIsAVerdictOnTheBytes) {
+  // Real qemu-img refusing bytes as the driver asked exits 1: kept.
+  Create("disk.raw", "raw", "4M");
+  const auto refused = qemu_->Info(dir_ / "disk.raw", "qcow2", std::chrono::seconds(30));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kFormatUnsafe) << refused.error().ToString();
+  // A qemu-img killed (out of memory, an operator's kill) said nothing of
+  // them: the inspection is an error of this run, asked again next time.
+  // No real qemu-img dies on cue, so a stand-in on PATH does.
+  const fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  test::WriteFile(bin / "qemu-img",
+                  "#!/bin/sh\n[ \"$1\" = --version ] && echo 'qemu-img version 9.9.9' && exit 0\n"
+                  "kill -9 $$\n");
+  fs::permissions(bin / "qemu-img", fs::perms::owner_all);
+  const std::string path = std::getenv("PATH");
+  setenv("PATH", bin.c_str(), 1);
+  auto killed = QemuImg::Find();
+  setenv("PATH", path.c_str(), 1);
+  ASSERT_TRUE(killed.ok()) << killed.error().ToString();
+  EXPECT_EQ(killed->version(), "9.9.9");
+  const auto r = InspectImage(*killed, *safe_, "disk.raw", std::chrono::seconds(30));
+  ASSERT_TRUE(r.ok());  // raw: qemu-img is not asked
+  Create("disk.qcow2", "qcow2", "4M");
+  const auto info = InspectImage(*killed, *safe_, "disk.qcow2", std::chrono::seconds(30));
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().code(), ErrorCode::kIo) << info.error().ToString();
 }
 
 TEST(ParseQemuImgInfoTest, ReadsTheFieldsThatBearOnSafety) {

@@ -124,8 +124,13 @@ Result<QemuImgInfo> QemuImg::Info(const fs::path& file, std::string_view driver,
                        RunQemuImg({program_.string(), "info", "--output=json", "-U", "-f",
                                    std::string(driver), file.string()},
                                   timeout, false));
-  if (ran.timed_out) {
-    return Error(ErrorCode::kIo, "qemu-img info of " + file.string() + " " + ran.Describe(timeout));
+  // qemu-img exits 1 when it cannot open the image: a verdict on the
+  // bytes, kept. Killed, timed out or any other status is about this run
+  // (memory, a signal), and the next run asks again.
+  if (!ran.Succeeded() && ran.exit_status != 1) {
+    return Error(ErrorCode::kIo, "qemu-img info of " + file.string() + " " + ran.Describe(timeout) +
+                                     ": " + FirstLine(ran.err))
+        .With("path", file.string());
   }
   if (!ran.Succeeded()) {
     return Error(ErrorCode::kFormatUnsafe,

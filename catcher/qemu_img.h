@@ -48,8 +48,8 @@ class QemuImg {
   const std::string& version() const { return version_; }
 
   // `qemu-img info` of `file` read as `driver` (QemuDriverOf). kFormatUnsafe
-  // when qemu-img cannot read it as that driver; kIo when it could not run
-  // or timed out.
+  // when qemu-img says it cannot read it as that driver (it exits 1); kIo
+  // when it could not run, timed out, was killed or exited otherwise.
   Result<QemuImgInfo> Info(const std::filesystem::path& file, std::string_view driver,
                            std::chrono::milliseconds timeout) const;
 
