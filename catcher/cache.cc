@@ -424,8 +424,9 @@ class Availability {
     VMC_ASSIGN_OR_RETURN(const QemuImg* qemu, Qemu());
     VMC_ASSIGN_OR_RETURN(const ImageInspection inspection,
                          InspectImage(*qemu, dirs_.content, sha, kInspectionTimeout));
-    const InspectionRecord record{inspection.format, inspection.virtual_size, inspection.danger,
-                                  qemu->version(), run_.now};
+    const InspectionRecord record{inspection.format, inspection.virtual_size,
+                                  inspection.danger, qemu->version(),
+                                  run_.now,          kInspectionRules};
     unsaved_[sha] = record;
     return &inspected_.emplace(sha, record).first->second;
   }

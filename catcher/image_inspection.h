@@ -29,6 +29,14 @@
 
 namespace vmc::catcher {
 
+// The version of what InspectImage looks for. A record of an inspection by
+// other rules is not trusted: the bytes are inspected again (and fetched
+// again if they were refused and removed), so that a danger catcher learns
+// to see is seen in images it took before. Raise it with every change to
+// image_format.cc or InspectImage that could judge the same bytes
+// differently.
+inline constexpr int kInspectionRules = 2;
+
 struct ImageInspection {
   // The format the bytes are (image_format.h's names).
   std::string format;

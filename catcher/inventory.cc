@@ -143,7 +143,8 @@ std::string JudgeFormat(const FormatFacts& facts, const Image& image,
                         const std::vector<std::string>& takes, InventoryImage& item) {
   const std::string sha = image.sha512();
   const auto it = facts.inspections.find(sha);
-  if (it == facts.inspections.end()) return "";
+  // Found by other rules: as if never inspected (kInspectionRules).
+  if (it == facts.inspections.end() || it->second.rules != kInspectionRules) return "";
   const InspectionRecord& found = it->second;
   auto format = JudgeInspection({found.format, found.virtual_size, found.danger}, image.format(),
                                 facts.rules);

@@ -353,7 +353,8 @@ std::string EncodeInspection(const InspectionRecord& i) {
       .Str("virtual_size", std::to_string(i.virtual_size))
       .Str("danger", i.danger)
       .Str("qemu_img", i.qemu_img_version)
-      .Time("at", i.at);
+      .Time("at", i.at)
+      .Int("rules", i.rules);
   return w.Finish();
 }
 
@@ -365,6 +366,7 @@ Result<InspectionRecord> DecodeInspection(std::string_view key, std::string_view
   i.danger = r.Str("danger");
   i.qemu_img_version = r.Str("qemu_img");
   i.at = r.Time("at");
+  if (r.Has("rules")) i.rules = r.Int("rules");
   VMC_RETURN_IF_ERROR(r.status());
   return i;
 }

@@ -319,6 +319,7 @@ TEST(StateRecordsTest, EveryRecordTypeRoundTrips) {
   i.danger = "it names the backing file \"/etc/passwd\"";
   i.qemu_img_version = "7.2.22";
   i.at = At(-7);
+  i.rules = 3;
   auto i2 = DecodeInspection("sha", EncodeInspection(i));
   ASSERT_TRUE(i2.ok()) << i2.error().ToString();
   EXPECT_EQ(i2->format, i.format);
@@ -326,6 +327,12 @@ TEST(StateRecordsTest, EveryRecordTypeRoundTrips) {
   EXPECT_EQ(i2->danger, i.danger);
   EXPECT_EQ(i2->qemu_img_version, i.qemu_img_version);
   EXPECT_EQ(i2->at, i.at);
+  EXPECT_EQ(i2->rules, 3);
+  // Records from before the rules had a version are of version 0.
+  auto old = DecodeInspection(
+      "sha", R"({"format":"raw","virtual_size":"1","danger":"","qemu_img":"7.2","at":0})");
+  ASSERT_TRUE(old.ok()) << old.error().ToString();
+  EXPECT_EQ(old->rules, 0);
 }
 
 struct DamageCase {

@@ -148,6 +148,9 @@ struct InspectionRecord {
   std::string danger;            // empty: none found
   std::string qemu_img_version;  // of the qemu-img that read it
   TimePoint at{};
+  // The rules it was judged by (kInspectionRules, image_inspection.h); 0
+  // in records made before the rules had a version.
+  int rules = 0;
 };
 
 // An image's bytes converted to a format the site takes (catcher/

@@ -6,9 +6,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "catcher/image_inspection.h"
 #include "test/support/catcher_e2e.h"
 #include "test/support/event_log.h"
 #include "test/support/json_output.h"
@@ -352,25 +354,27 @@ TEST_F(CatcherFormatsTest, FormatsSetLaterConvertWhatIsCached) {
   EXPECT_EQ(Count(again, "made_available"), 0u);
 }
 
-// The state of a catcher from before inspections were kept: the database
-// without its "inspections" (mdb_dump, filtered, mdb_load into a new db/).
-void ForgetInspections(const fs::path& state) {
+// Rewrites the state database as an older catcher would have left it: each
+// of its databases, dumped (mdb_dump: a line of hex per key and value),
+// becomes what `edit` makes of it (empty: dropped), and is loaded into a
+// new db/. (mdb_load cannot read back the long lines of mdb_dump -p.)
+void RewriteDb(const fs::path& state,
+               const std::function<std::string(const std::string& name, std::string dump)>& edit) {
   const fs::path db = state / "db";
   const RunResult dump = Run({"mdb_dump", "-a", db.string()});
   ASSERT_EQ(dump.exit_code, 0) << Describe(dump);
   std::string kept;
   std::string block;
-  bool inspections = false;
+  std::string name;
   for (const auto& line : Lines(dump.out)) {
     block += line + "\n";
-    if (line == "database=inspections") inspections = true;
+    if (line.starts_with("database=")) name = line.substr(9);
     if (line == "DATA=END") {
-      if (!inspections) kept += block;
+      kept += edit(name, block);
       block.clear();
-      inspections = false;
+      name.clear();
     }
   }
-  ASSERT_NE(dump.out.find("database=inspections"), std::string::npos);
   WriteFile(state / "dump.txt", kept);
   fs::remove_all(db);
   fs::create_directory(db);
@@ -378,6 +382,54 @@ void ForgetInspections(const fs::path& state) {
   const RunResult load = Run({"mdb_load", "-f", (state / "dump.txt").string(), db.string()});
   ASSERT_EQ(load.exit_code, 0) << Describe(load);
   fs::remove(state / "dump.txt");
+}
+
+// The data lines of an mdb_dump (" " and hex) as text, and back.
+std::string FromHexLines(const std::string& dump) {
+  std::string out;
+  for (const auto& line : Lines(dump)) {
+    if (!line.starts_with(' ')) {
+      out += line + "\n";
+      continue;
+    }
+    out += ' ';
+    for (std::size_t i = 1; i + 1 < line.size(); i += 2) {
+      out += static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16));
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string ToHexLines(const std::string& text) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const auto& line : Lines(text)) {
+    if (!line.starts_with(' ')) {
+      out += line + "\n";
+      continue;
+    }
+    out += ' ';
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(line[i]);
+      out += kDigits[c >> 4];
+      out += kDigits[c & 15];
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+// The state of a catcher from before inspections were kept: the database
+// without its "inspections".
+void ForgetInspections(const fs::path& state) {
+  bool had = false;
+  RewriteDb(state, [&](const std::string& name, std::string dump) {
+    if (name != "inspections") return dump;
+    had = true;
+    return std::string();
+  });
+  EXPECT_TRUE(had) << "no inspections to forget";
 }
 
 // Images a catcher cached before it inspected images are inspected by the
@@ -409,6 +461,43 @@ TEST_F(CatcherFormatsTest, ImagesCachedBeforeInspectionsAreInspectedOnce) {
   EXPECT_FALSE(fs::exists(ViewFile("big")));
   EXPECT_FALSE(fs::exists(ContentFile(big.sha)));
   EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "big").size(), 1u);
+}
+
+// An inspection by older rules (kInspectionRules) is not trusted: the bytes
+// are inspected again. The record planted here says the bytes are unsafe;
+// what today's rules find (a raw disk) is what counts.
+TEST_F(CatcherFormatsTest, InspectionsByOlderRulesAreMadeAgain) {
+  const Disk disk = Make("disk", "raw", "raw");
+  Publish("1", {disk});
+  UpdateOk();
+  ASSERT_EQ(Catcher({"cache"}).exit_code, 0);
+  std::size_t planted = 0;
+  RewriteDb(state_, [&](const std::string& name, std::string hex) {
+    if (name != "inspections") return hex;
+    std::string dump = FromHexLines(hex);
+    const std::string rules = "\"rules\":" + std::to_string(catcher::kInspectionRules);
+    const std::string danger = "\"danger\":\"\"";
+    for (auto at = dump.find(rules); at != std::string::npos; at = dump.find(rules, at)) {
+      dump.replace(at, rules.size(), "\"rules\":1");
+      ++planted;
+    }
+    for (auto at = dump.find(danger); at != std::string::npos; at = dump.find(danger, at)) {
+      dump.replace(at, danger.size(), "\"danger\":\"by older rules\"");
+    }
+    return ToHexLines(dump);
+  });
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(planted, 1u);
+
+  const RunResult r = Catcher({"--json", "cache"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ImageStates().at("disk"), "cached");
+  EXPECT_TRUE(fs::exists(ViewFile("disk")));
+  const RunResult dump =
+      test::Run({"mdb_dump", "-p", "-s", "inspections", (state_ / "db").string()});
+  EXPECT_EQ(dump.out.find("by older rules"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("\"rules\":" + std::to_string(catcher::kInspectionRules)),
+            std::string::npos);
 }
 
 // SIGKILL while qemu-img converts: nothing reaches the cache, nothing is
