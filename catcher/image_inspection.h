@@ -49,14 +49,18 @@ struct ImageInspection {
 // through a link) say it is (image_format.h); `size` receives its size.
 Result<Magic> ReadMagic(const SafeDir& dir, const std::string& name, std::uint64_t* size = nullptr);
 
-// What qemu-img's view of the file `path` adds to the dangers: a backing
-// file, an external data file, encryption, a VMDK extent other than the file
-// itself. Empty when none. Pure.
-std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& path);
+// What qemu-img's view of the file `path` (or of its `range`, an OVA's
+// member) adds to the dangers: a backing file, an external data file,
+// encryption, a VMDK extent other than the disk itself. Empty when none.
+// Pure.
+std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& path,
+                       const std::optional<ByteRange>& range = std::nullopt);
 
 // Inspects the regular file `name` of `dir` (never through a link). Runs
 // qemu-img only when the magic bytes found no danger and a format catcher
-// takes that has a header (not raw, iso or ova, which qemu-img reads as raw). kIo when the file
+// takes that has a header (not raw or iso, which qemu-img reads as raw).
+// An OVA is inspected member by member (catcher/ova.h), each as an image
+// of its own, and is as unsafe as its worst member. kIo when the file
 // cannot be read or qemu-img cannot run.
 Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
                                      const std::string& name, std::chrono::milliseconds timeout);

@@ -277,6 +277,74 @@ TEST_F(ImageInspectionTest, AnIsoIsAnIsoOrARawDisk) {
   EXPECT_EQ(Judge("cd.iso", "qcow2"), "format-mismatch");
 }
 
+// An OVA of the files `members` of the test's directory (tar --format=ustar).
+void MakeOva(const fs::path& dir, const std::string& name, std::vector<std::string> members) {
+  std::vector<std::string> argv = {
+      "tar", "-C", dir.string(), "--format=ustar", "-cf", (dir / name).string()};
+  argv.insert(argv.end(), members.begin(), members.end());
+  const auto r = test::Run(argv);
+  ASSERT_EQ(r.exit_code, 0) << test::Describe(r);
+}
+
+TEST_F(ImageInspectionTest, AnOvaIsWhatItsMembersAre) {
+  test::WriteFile(dir_ / "vm.ovf", "<Envelope/>");
+  Create("disk1.qcow2", "qcow2", "4M");
+  Create("disk2.vmdk", "vmdk", "8M", {"-o", "subformat=streamOptimized"});
+  MakeOva(dir_.path(), "vm.ova", {"vm.ovf", "disk1.qcow2", "disk2.vmdk"});
+  const auto inspection = Inspect("vm.ova");
+  EXPECT_EQ(inspection.format, "ova");
+  EXPECT_EQ(inspection.danger, "");
+  EXPECT_EQ(inspection.virtual_size, (12u << 20) + 11);  // both disks and the descriptor
+  EXPECT_EQ(Judge("vm.ova", "ova"), "ova");
+}
+
+TEST_F(ImageInspectionTest, AnOvaMemberNamingHostFilesIsRefused) {
+  // Each danger of a disk is a danger of the OVA that carries it: a cloud
+  // importing the OVA opens its disks as images of their own.
+  test::WriteFile(dir_ / "host-secret", "the host's own file");
+  test::WriteFile(dir_ / "vm.ovf", "<Envelope/>");
+  Create("backed.qcow2", "qcow2", "4M", {"-b", (dir_ / "host-secret").string(), "-F", "raw"});
+  Create("data.qcow2", "qcow2", "4M", {"-o", "data_file=" + (dir_ / "host-data").string()});
+  test::WriteFile(dir_ / "descriptor.vmdk",
+                  "# Disk DescriptorFile\nversion=1\nRW 8 FLAT \"/etc/shadow\" 0\n");
+  Create("inner.qcow2", "qcow2", "4M");
+  MakeOva(dir_.path(), "inner.ova", {"vm.ovf", "inner.qcow2"});
+  for (const auto& [member, danger] :
+       std::vector<std::pair<std::string, std::string>>{{"backed.qcow2", "backing file"},
+                                                        {"data.qcow2", "external data file"},
+                                                        {"descriptor.vmdk", "VMDK descriptor"},
+                                                        {"inner.ova", "an OVA within an OVA"}}) {
+    MakeOva(dir_.path(), "vm.ova", {"vm.ovf", member});
+    const auto inspection = Inspect("vm.ova");
+    EXPECT_NE(inspection.danger.find("its OVA member \"" + member + "\": "), std::string::npos)
+        << inspection.danger;
+    EXPECT_NE(inspection.danger.find(danger), std::string::npos) << inspection.danger;
+    EXPECT_EQ(Judge("vm.ova", "ova"), "format-unsafe") << member;
+  }
+}
+
+TEST_F(ImageInspectionTest, AnOvaMemberIsReadByQemuImgAsAFileOfItsOwn) {
+  // qemu-img names a member's VMDK extent by the raw layer over the member
+  // (QemuFileName): that is the disk itself; anything else is not.
+  const ByteRange range{1536, 65536};
+  QemuImgInfo info;
+  info.extents = {
+      R"(json:{"offset": 1536, "driver": "raw", "size": 65536, "file": {"driver": "file", )"
+      R"("filename": "/c/.sha512/abc"}})"};
+  EXPECT_EQ(QemuDanger(info, "/c/.sha512/abc", range), "");
+  for (const std::string other :
+       {R"(json:{"offset": 0, "driver": "raw", "size": 65536, "file": {"driver": "file", )"
+        R"("filename": "/c/.sha512/abc"}})",
+        R"(json:{"offset": 1536, "driver": "raw", "size": 65536, "file": {"driver": "file", )"
+        R"("filename": "/etc/shadow"}})",
+        R"(json:{"offset": 1536, "driver": "raw", "size": 65536, "file": {"driver": "file", )"
+        R"("filename": "/c/.sha512/abc", "x": 1}})",
+        "/c/.sha512/abc"}) {
+    info.extents = {other};
+    EXPECT_NE(QemuDanger(info, "/c/.sha512/abc", range), "") << other;
+  }
+}
+
 TEST_F(ImageInspectionTest, ALinkIsNeverFollowed) {
   Create("disk.qcow2", "qcow2", "4M");
   fs::create_symlink(dir_ / "disk.qcow2", dir_ / "link");

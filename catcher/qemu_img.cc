@@ -1,5 +1,7 @@
 #include "catcher/qemu_img.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -70,6 +72,32 @@ fs::path FindOnPath(const std::string& name) {
 
 }  // namespace
 
+std::string QemuFileName(const fs::path& file, std::string_view driver, const ByteRange& range) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  w.StartObject();
+  w.Key("driver");
+  w.String(driver.data(), static_cast<rapidjson::SizeType>(driver.size()));
+  w.Key("file");
+  w.StartObject();
+  w.Key("driver");
+  w.String("raw");
+  w.Key("offset");
+  w.Uint64(range.offset);
+  w.Key("size");
+  w.Uint64(range.length);
+  w.Key("file");
+  w.StartObject();
+  w.Key("driver");
+  w.String("file");
+  w.Key("filename");
+  w.String(file.c_str());
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  return "json:" + std::string(out.GetString(), out.GetSize());
+}
+
 Result<QemuImgInfo> ParseQemuImgInfo(std::string_view json) {
   JsonReadOptions options;
   options.max_bytes = std::size_t{1} << 20;
@@ -119,11 +147,15 @@ Result<QemuImg> QemuImg::Find() {
 }
 
 Result<QemuImgInfo> QemuImg::Info(const fs::path& file, std::string_view driver,
-                                  std::chrono::milliseconds timeout) const {
-  VMC_ASSIGN_OR_RETURN(const SubprocessResult ran,
-                       RunQemuImg({program_.string(), "info", "--output=json", "-U", "-f",
-                                   std::string(driver), file.string()},
-                                  timeout, false));
+                                  std::chrono::milliseconds timeout,
+                                  const std::optional<ByteRange>& range) const {
+  std::vector<std::string> argv = {program_.string(), "info", "--output=json", "-U"};
+  if (range) {
+    argv.push_back(QemuFileName(file, driver, *range));
+  } else {
+    argv.insert(argv.end(), {"-f", std::string(driver), file.string()});
+  }
+  VMC_ASSIGN_OR_RETURN(const SubprocessResult ran, RunQemuImg(std::move(argv), timeout, false));
   // qemu-img exits 1 when it cannot open the image: a verdict on the
   // bytes, kept. Killed, timed out or any other status is about this run
   // (memory, a signal), and the next run asks again.

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,20 @@ struct QemuImgInfo {
   std::vector<std::string> extents;  // format-specific data extents[].filename (vmdk)
 };
 
+// A part of a file, read as a disk of its own: an OVA's member. `length` is
+// a multiple of 512 (qemu's raw layer takes no other; a tar pads its
+// members so).
+struct ByteRange {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+// The name qemu-img opens `range` of `file` by, read as `driver`: a json:
+// pseudo-file whose raw layer gives the range, so that the part is read as
+// a file of its own, and no other name (the format is in it: never probed).
+std::string QemuFileName(const std::filesystem::path& file, std::string_view driver,
+                         const ByteRange& range);
+
 // Parses qemu-img's JSON (bounded: 1 MiB, 16 levels). kInvalidValue when it
 // is not what qemu-img writes.
 Result<QemuImgInfo> ParseQemuImgInfo(std::string_view json);
@@ -49,9 +64,11 @@ class QemuImg {
 
   // `qemu-img info` of `file` read as `driver` (QemuDriverOf). kFormatUnsafe
   // when qemu-img says it cannot read it as that driver (it exits 1); kIo
-  // when it could not run, timed out, was killed or exited otherwise.
+  // when it could not run, timed out, was killed or exited otherwise. With
+  // a `range`, that part of `file` is read as the disk (QemuFileName).
   Result<QemuImgInfo> Info(const std::filesystem::path& file, std::string_view driver,
-                           std::chrono::milliseconds timeout) const;
+                           std::chrono::milliseconds timeout,
+                           const std::optional<ByteRange>& range = std::nullopt) const;
 
   // `qemu-img convert` of `from` (read as `from_driver`) into the new file
   // `to` as `to_format`, at low CPU and I/O priority. kIo (with qemu-img's
