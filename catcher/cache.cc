@@ -343,9 +343,17 @@ class Availability {
     const InventoryImage& item = *e.item;
     const std::string sha = e.image.sha512();
     if (!item.file_sha512.empty()) {
-      accepted_.insert(sha);
-      accepted_.insert(item.file_sha512);
-      return std::optional<ImageFile>(ImageFile{item.file_format, item.file_sha512});
+      VMC_ASSIGN_OR_RETURN(const bool present, FilePresent(item, sha, linked));
+      if (present) {
+        accepted_.insert(sha);
+        accepted_.insert(item.file_sha512);
+        return std::optional<ImageFile>(ImageFile{item.file_format, item.file_sha512});
+      }
+      // A conversion whose file the store no longer has (removed by hand,
+      // or a check stopped between moving it out and forgetting it) is made
+      // again, and its record replaced.
+      LogWarning("image " + e.image.identifier() + ": its conversion " +
+                 item.file_sha512.substr(0, 16) + "... is not in the cache; converting again");
     }
     std::string format = item.format;
     if (format.empty()) {
@@ -364,6 +372,14 @@ class Availability {
     VMC_ASSIGN_OR_RETURN(const ConversionRecord* converted, Conversion(sha, format, **target));
     accepted_.insert(converted->sha512);
     return std::optional<ImageFile>(ImageFile{converted->format, converted->sha512});
+  }
+
+  // Whether the file the inventory gives the image is in the content store:
+  // its own bytes (just stat-ed by Offer) or a view's link to it are proof.
+  Result<bool> FilePresent(const InventoryImage& item, const std::string& sha, bool linked) const {
+    if (linked || item.file_sha512 == sha) return true;
+    VMC_ASSIGN_OR_RETURN(const EntryType type, dirs_.content.Stat(item.file_sha512));
+    return type == EntryType::kRegular;
   }
 
   // Reports the refusal of an image: an image already available from these
@@ -744,13 +760,26 @@ Status CacheRun::ExpireUnwanted() {
     named.insert(inventory->lists[item.list_index].list.image(item.index).sha512());
   }
   if (Status s = ctx.state.KeepInspections(named); !s.ok()) report.Fail(std::move(s).error());
-  // A conversion stays while its source is wanted (it may have been made by
-  // this run, after the inventory was taken); the others go with their files.
+  // A conversion stays while a wanted image is given it: the inventory
+  // names the target of each image it knew the format of; every conversion
+  // of bytes it did not (inspected by this run, after the inventory was
+  // taken) stays too. The others go with their files: a site that changed
+  // its formats does not keep the conversions to the old ones.
   VMC_ASSIGN_OR_RETURN(const auto conversions, ctx.state.Conversions());
   std::set<std::string> kept_conversions;
-  for (const auto& [key, conversion] : conversions) {
-    if (wanted_content.contains(key.substr(0, key.find('/')))) kept_conversions.insert(key);
+  std::set<std::string> uninspected;
+  for (const auto& e : WantedEntries(*inventory)) {
+    const InventoryImage& item = *e.item;
+    if (item.format.empty()) uninspected.insert(e.image.sha512());
+    if (!item.format.empty() && item.file_format != item.format) {
+      kept_conversions.insert(ConversionKey(e.image.sha512(), item.file_format));
+    }
   }
+  for (const auto& [key, conversion] : conversions) {
+    if (uninspected.contains(key.substr(0, key.find('/')))) kept_conversions.insert(key);
+  }
+  std::erase_if(kept_conversions,
+                [&](const std::string& key) { return !conversions.contains(key); });
   for (const auto& key : kept_conversions) wanted_content.insert(conversions.at(key).sha512);
   if (Status s = ctx.state.KeepConversions(kept_conversions); !s.ok()) {
     report.Fail(std::move(s).error());

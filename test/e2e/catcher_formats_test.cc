@@ -354,6 +354,56 @@ TEST_F(CatcherFormatsTest, FormatsSetLaterConvertWhatIsCached) {
   EXPECT_EQ(Count(again, "made_available"), 0u);
 }
 
+// A site that stops taking a format: the image is given its own bytes
+// again, announced anew, and the conversion to the old format leaves the
+// cache with its record.
+TEST_F(CatcherFormatsTest, AFormatNoLongerTakenLeavesNoConversionBehind) {
+  const std::string plain = ReadFile(config_);
+  WriteFile(config_, plain + "formats = raw\n");
+  const Disk disk = Make("disk", "qcow2", "qcow2", {}, "6M");
+  Publish("1", {disk});
+  UpdateOk();
+  const RunResult first = Catcher({"--json", "cache"});
+  ASSERT_EQ(first.exit_code, 0) << Describe(first);
+  const std::string raw_sha = Sha512SumOf(ViewFile("disk"));
+  ASSERT_EQ(FilesIn(state_ / "cache" / ".sha512"), 2u);
+
+  WriteFile(config_, plain + "formats = qcow2, raw\n");
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 0u);
+  EXPECT_EQ(Sha512SumOf(ViewFile("disk")), disk.sha);
+  EXPECT_FALSE(fs::exists(ContentFile(raw_sha)));
+  EXPECT_EQ(FilesIn(state_ / "cache" / ".sha512"), 1u);
+  const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "disk");
+  ASSERT_EQ(postfix.size(), 2u);
+  EXPECT_EQ(Var(postfix[1], "CATCHER_EVENT_FORMAT"), "qcow2");
+  EXPECT_EQ(Var(postfix[1], "CATCHER_EVENT_FILE_SHA512"), disk.sha);
+  const RunResult dump =
+      test::Run({"mdb_dump", "-p", "-s", "conversions", (state_ / "db").string()});
+  EXPECT_EQ(dump.out.find(raw_sha), std::string::npos) << dump.out;
+}
+
+// A conversion whose file is gone from the cache (removed by hand, with the
+// view) is made again, not trusted: the image becomes available again.
+TEST_F(CatcherFormatsTest, AConversionWhoseFileIsGoneIsMadeAgain) {
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  const Disk disk = Make("disk", "qcow2", "qcow2", {}, "6M");
+  Publish("1", {disk});
+  UpdateOk();
+  ASSERT_EQ(Catcher({"cache"}).exit_code, 0);
+  const std::string raw_sha = Sha512SumOf(ViewFile("disk"));
+  fs::remove(ContentFile(raw_sha));
+  fs::remove(ViewFile("disk"));
+
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u);
+  EXPECT_EQ(Sha512SumOf(ViewFile("disk")), raw_sha);
+  EXPECT_EQ(Sha512SumOf(ContentFile(raw_sha)), raw_sha);
+  EXPECT_EQ(ImageStates().at("disk"), "cached");
+}
+
 // Rewrites the state database as an older catcher would have left it: each
 // of its databases, dumped (mdb_dump: a line of hex per key and value),
 // becomes what `edit` makes of it (empty: dropped), and is loaded into a
