@@ -289,16 +289,25 @@ class Availability {
     return Ok();
   }
 
-  // Runs ExpirePrefix, moves the view to expired/ and runs ExpirePostfix;
-  // the caller removes the record (one image: ExpireOne; many: batched).
+  // What becomes of the view of an image that expires: an expired image's
+  // goes to expired/ (its bytes stay until purged); a refused image's bytes
+  // are unsafe or not what the list says, and leave the cache at once.
+  enum class ViewFate { kToExpired, kRemoved };
+
+  // Runs ExpirePrefix, moves the view to expired/ (or removes it) and runs
+  // ExpirePostfix; the caller removes the record (one image: ExpireOne;
+  // many: batched).
   static Status ExpireView(const EventRunner& events, const CacheDirFds& dirs,
-                           const std::string& id, const CachedImage& record, CacheReport& report) {
+                           const std::string& id, const CachedImage& record, CacheReport& report,
+                           ViewFate fate = ViewFate::kToExpired) {
     VMC_RETURN_IF_ERROR(ValidateIdentifier(id));
     if (Status s = events.Run(WithType(record.variables, "ExpirePrefix")); !s.ok()) {
       report.Fail(std::move(s).error());
     }
     VMC_ASSIGN_OR_RETURN(const EntryType view, dirs.cache.Stat(id));
-    if (view == EntryType::kRegular) {
+    if (view == EntryType::kRegular && fate == ViewFate::kRemoved) {
+      VMC_RETURN_IF_ERROR(dirs.cache.Unlink(id));
+    } else if (view == EntryType::kRegular) {
       // An older expired/<id> goes first: when it is a hard link of the same
       // file (the content stayed, wanted under another identifier), rename()
       // would do nothing, succeed, and leave the view in the cache.
@@ -316,8 +325,9 @@ class Availability {
     return Ok();
   }
 
-  static Status ExpireOne(const RunScope& run, const std::string& id, const CachedImage& record) {
-    VMC_RETURN_IF_ERROR(ExpireView(run.events, run.dirs, id, record, run.report));
+  static Status ExpireOne(const RunScope& run, const std::string& id, const CachedImage& record,
+                          ViewFate fate = ViewFate::kToExpired) {
+    VMC_RETURN_IF_ERROR(ExpireView(run.events, run.dirs, id, record, run.report, fate));
     VMC_RETURN_IF_ERROR(run.ctx.state.RemoveCached(id));
     ++run.report.expired;
     return Ok();
@@ -389,10 +399,13 @@ class Availability {
     const std::string id = e.image.identifier();
     report_.Fail(std::move(why).Prefix("image " + id + " refused: ").With("image", id));
     refused_.insert(e.image.sha512());
-    if (linked) {
+    // Available from these bytes before (its view linked, or damaged and
+    // about to be offered again): it is withdrawn as an expired image is.
+    const auto it = cached_.find(id);
+    if (linked || (it != cached_.end() && it->second.sha512 == e.image.sha512())) {
       VMC_RETURN_IF_ERROR(Flush());
       VMC_ASSIGN_OR_RETURN(const auto record, ctx_.state.FindCached(id));
-      if (record) VMC_RETURN_IF_ERROR(ExpireOne(run_, id, *record));
+      if (record) VMC_RETURN_IF_ERROR(ExpireOne(run_, id, *record, ViewFate::kRemoved));
       cached_.erase(id);
     }
     return std::optional<ImageFile>();
@@ -721,6 +734,13 @@ Status CacheRun::ExpireUnwanted() {
     wanted.emplace(e.image.identifier(), e.image.sha512());
     wanted_content.insert(e.image.sha512());
   }
+  // (identifier, sha512) of the images refused for their bytes.
+  std::set<std::pair<std::string, std::string>> refused;
+  for (const auto& item : inventory->images) {
+    if (item.state != InventoryState::kRefused) continue;
+    const Image image = inventory->lists[item.list_index].list.image(item.index);
+    refused.emplace(image.identifier(), image.sha512());
+  }
   // The whole records (their event variables) only when some image goes.
   VMC_ASSIGN_OR_RETURN(const auto* summaries, cycle_.CachedSummaries());
   const bool any_gone = std::any_of(summaries->begin(), summaries->end(), [&](const auto& entry) {
@@ -745,7 +765,9 @@ Status CacheRun::ExpireUnwanted() {
   for (const auto& [id, record] : cached) {
     const auto w = wanted.find(id);
     if (w != wanted.end() && w->second == record.sha512) continue;
-    if (Status s = Availability::ExpireView(events, dirs, id, record, report); !s.ok()) {
+    const auto fate = refused.contains({id, record.sha512}) ? Availability::ViewFate::kRemoved
+                                                            : Availability::ViewFate::kToExpired;
+    if (Status s = Availability::ExpireView(events, dirs, id, record, report, fate); !s.ok()) {
       report.Fail(std::move(s).error());
       continue;
     }

@@ -79,7 +79,7 @@ class CatcherFormatsTest : public CatcherE2eTest<CatcherFormatsTest> {
         std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
         std::chrono::hours(24 * 30);
     for (const Disk& d : disks) {
-      ImageSpec s;
+      ImageSpec s{};
       s.identifier = d.id;
       s.uri = d.url;
       s.size = d.size;
@@ -197,6 +197,8 @@ TEST_F(CatcherFormatsTest, OversizedVirtualDiskRejectedUntilThePolicyAllowsIt) {
   EXPECT_EQ(lowered.exit_code, 0) << Describe(lowered);
   EXPECT_EQ(ImageStates().at("big"), "refused");
   EXPECT_FALSE(fs::exists(ViewFile("big")));
+  EXPECT_FALSE(fs::exists(state_ / "expired" / "big"));
+  EXPECT_FALSE(fs::exists(ContentFile(big.sha)));
   EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "big").size(), 1u);
 }
 
@@ -495,6 +497,10 @@ TEST_F(CatcherFormatsTest, ImagesCachedBeforeInspectionsAreInspectedOnce) {
   if (HasFatalFailure()) return;
   EXPECT_EQ(ItemsOf("images", "identifier").at("small").at("format"), "");
   EXPECT_EQ(ImageStates().at("small"), "cached");
+  // big's view is damaged (a copy, no longer a link of its bytes): it is
+  // offered again, and withdrawn all the same when its bytes are refused.
+  fs::copy_file(ViewFile("big"), dir_ / "big-copy");
+  fs::rename(dir_ / "big-copy", ViewFile("big"));
 
   WriteFile(config_, ReadFile(config_) + "formats = raw\n");
   WritePolicy(R"(, "limits": {"max_virtual_bytes": 16777216})");
@@ -510,7 +516,11 @@ TEST_F(CatcherFormatsTest, ImagesCachedBeforeInspectionsAreInspectedOnce) {
   EXPECT_EQ(Reasons().at("big").rfind("format-unsafe: ", 0), 0u) << Reasons().at("big");
   EXPECT_FALSE(fs::exists(ViewFile("big")));
   EXPECT_FALSE(fs::exists(ContentFile(big.sha)));
+  // Refused bytes leave the cache whole: not kept in expired/ either.
+  EXPECT_FALSE(fs::exists(state_ / "expired" / "big"));
   EXPECT_EQ(EventsFor(ReadEvents(events_), "ExpirePostfix", "big").size(), 1u);
+  const RunResult again = Catcher({"--json", "cache"});
+  EXPECT_EQ(ImageStates().at("big"), "refused");
 }
 
 // An inspection by older rules (kInspectionRules) is not trusted: the bytes
