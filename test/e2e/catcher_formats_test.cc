@@ -536,13 +536,13 @@ TEST_F(CatcherFormatsTest, InspectionsByOlderRulesAreMadeAgain) {
     if (name != "inspections") return hex;
     std::string dump = FromHexLines(hex);
     const std::string rules = "\"rules\":" + std::to_string(catcher::kInspectionRules);
-    const std::string danger = "\"danger\":\"\"";
+    const std::string danger = R"("danger":"")";
     for (auto at = dump.find(rules); at != std::string::npos; at = dump.find(rules, at)) {
-      dump.replace(at, rules.size(), "\"rules\":1");
+      dump.replace(at, rules.size(), R"("rules":1)");
       ++planted;
     }
     for (auto at = dump.find(danger); at != std::string::npos; at = dump.find(danger, at)) {
-      dump.replace(at, danger.size(), "\"danger\":\"by older rules\"");
+      dump.replace(at, danger.size(), R"("danger":"by older rules")");
     }
     return ToHexLines(dump);
   });
