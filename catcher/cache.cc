@@ -380,6 +380,7 @@ class Availability {
     accepted_.insert(sha);
     if (!*target) return std::optional<ImageFile>(ImageFile{format, sha});
     VMC_ASSIGN_OR_RETURN(const ConversionRecord* converted, Conversion(sha, format, **target));
+    if (converted == nullptr) return std::optional<ImageFile>();  // stopped: the next run
     accepted_.insert(converted->sha512);
     return std::optional<ImageFile>(ImageFile{converted->format, converted->sha512});
   }
@@ -413,7 +414,8 @@ class Availability {
 
   // The conversion of the bytes `sha` (of format `format`) to `target`:
   // made in this run already, or made now and recorded (one commit each: a
-  // conversion takes seconds to minutes).
+  // conversion takes seconds to minutes). nullptr when the process is
+  // stopping: the conversion is stopped too, and the next run makes it.
   Result<const ConversionRecord*> Conversion(const std::string& sha, const std::string& format,
                                              const std::string& target) {
     const std::string key = ConversionKey(sha, target);
@@ -421,8 +423,14 @@ class Availability {
     VMC_ASSIGN_OR_RETURN(const QemuImg* qemu, Qemu());
     VMC_ASSIGN_OR_RETURN(const InspectionRecord* inspection, Inspection(sha));
     LogInfo("converting " + sha.substr(0, 16) + "... from " + format + " to " + target);
-    VMC_ASSIGN_OR_RETURN(ConversionRecord record, ConvertImage(*qemu, dirs_, sha, format, target,
-                                                               inspection->virtual_size, run_.now));
+    auto made = ConvertImage(*qemu, dirs_, sha, format, target, inspection->virtual_size, run_.now,
+                             run_.cancel);
+    if (!made.ok() && Stopping()) {
+      LogInfo("conversion of " + sha.substr(0, 16) + "... to " + target +
+              " stopped for the exit; the next run converts it again");
+      return nullptr;
+    }
+    VMC_ASSIGN_OR_RETURN(ConversionRecord record, std::move(made));
     VMC_RETURN_IF_ERROR(ctx_.state.PutConversion(sha, record));
     ++report_.converted;
     return &converted_.emplace(key, std::move(record)).first->second;

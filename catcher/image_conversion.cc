@@ -69,13 +69,13 @@ std::chrono::milliseconds ConversionTimeout(std::uint64_t virtual_size) {
 Result<ConversionRecord> ConvertImage(const QemuImg& qemu, const CacheDirFds& dirs,
                                       const std::string& source_sha, std::string_view source_format,
                                       const std::string& target, std::uint64_t virtual_size,
-                                      TimePoint now) {
+                                      TimePoint now, const std::atomic<bool>* cancel) {
   const std::string partial = PartialName(source_sha, target);
   // What a conversion killed halfway left.
   VMC_RETURN_IF_ERROR(dirs.partial.Unlink(partial));
   Status converted =
       qemu.Convert(dirs.content.PathOf(source_sha), QemuDriverOf(source_format),
-                   dirs.partial.PathOf(partial), target, ConversionTimeout(virtual_size));
+                   dirs.partial.PathOf(partial), target, ConversionTimeout(virtual_size), cancel);
   if (!converted.ok()) {
     (void)dirs.partial.Unlink(partial);
     return std::move(converted).error();

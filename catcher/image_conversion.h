@@ -16,6 +16,7 @@
 #ifndef VMC_CATCHER_IMAGE_CONVERSION_H_
 #define VMC_CATCHER_IMAGE_CONVERSION_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -47,11 +48,13 @@ std::chrono::milliseconds ConversionTimeout(std::uint64_t virtual_size);
 // Converts the content file `source_sha` (read as `source_format`) to
 // `target`, and moves the result into the content store under its SHA-512.
 // Returns the record of the conversion (at `now`). kIo when qemu-img fails
-// or times out (its words in the message), or the result is not `target`.
+// or times out (its words in the message), or is stopped by `cancel` (the
+// process is stopping); kFormatUnsafe when the result is not `target`.
+// Nothing is left behind when it fails.
 Result<ConversionRecord> ConvertImage(const QemuImg& qemu, const CacheDirFds& dirs,
                                       const std::string& source_sha, std::string_view source_format,
                                       const std::string& target, std::uint64_t virtual_size,
-                                      TimePoint now);
+                                      TimePoint now, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace vmc::catcher
 

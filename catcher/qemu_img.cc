@@ -28,13 +28,15 @@ std::string FirstLine(std::string text) {
 }
 
 Result<SubprocessResult> RunQemuImg(std::vector<std::string> argv,
-                                    std::chrono::milliseconds timeout, bool low_priority) {
+                                    std::chrono::milliseconds timeout, bool low_priority,
+                                    const std::atomic<bool>* cancel = nullptr) {
   SubprocessOptions o;
   o.argv = std::move(argv);
   o.environment = QemuEnvironment();
   o.timeout = timeout;
   o.capture = true;
   o.low_priority = low_priority;
+  o.cancel = cancel;
   return RunSubprocess(o);
 }
 
@@ -173,12 +175,13 @@ Result<QemuImgInfo> QemuImg::Info(const fs::path& file, std::string_view driver,
 }
 
 Status QemuImg::Convert(const fs::path& from, std::string_view from_driver, const fs::path& to,
-                        std::string_view to_format, std::chrono::milliseconds timeout) const {
+                        std::string_view to_format, std::chrono::milliseconds timeout,
+                        const std::atomic<bool>* cancel) const {
   VMC_ASSIGN_OR_RETURN(
       const SubprocessResult ran,
       RunQemuImg({program_.string(), "convert", "-q", "-f", std::string(from_driver), "-O",
                   std::string(to_format), from.string(), to.string()},
-                 timeout, true));
+                 timeout, true, cancel));
   if (ran.Succeeded()) return Ok();
   return Error(ErrorCode::kIo, "qemu-img convert of " + from.string() + " to " +
                                    std::string(to_format) + " " + ran.Describe(timeout) + ": " +

@@ -11,6 +11,7 @@
 #ifndef VMC_CATCHER_QEMU_IMG_H_
 #define VMC_CATCHER_QEMU_IMG_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -73,10 +74,11 @@ class QemuImg {
   // `qemu-img convert` of `from` (read as `from_driver`) into the new file
   // `to` as `to_format`, at low CPU and I/O priority. kIo (with qemu-img's
   // own words) when it fails or times out; `to` may then be left half
-  // written, for the caller to remove.
+  // written, for the caller to remove. Stopped as soon as `cancel` is set.
   Status Convert(const std::filesystem::path& from, std::string_view from_driver,
                  const std::filesystem::path& to, std::string_view to_format,
-                 std::chrono::milliseconds timeout) const;
+                 std::chrono::milliseconds timeout,
+                 const std::atomic<bool>* cancel = nullptr) const;
 
  private:
   QemuImg(std::filesystem::path program, std::string version)

@@ -126,9 +126,14 @@ void Record(int status, SubprocessResult& result) {
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
 }
 
-// Waits for `pid` while reading the pipes; kills its group at `deadline`.
+// How often a child is looked at when nothing else wakes the wait: `cancel`
+// is a flag, not a descriptor poll could watch.
+constexpr std::int64_t kCancelCheckMs = 100;
+
+// Waits for `pid` while reading the pipes; kills its group at `deadline`,
+// or once `cancel` is set.
 Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point deadline,
-            std::size_t max, SubprocessResult& result) {
+            const std::atomic<bool>* cancel, std::size_t max, SubprocessResult& result) {
   const UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   bool exited = false;
   int status = 0;
@@ -152,6 +157,12 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
     const bool pipes_open =
         (out != nullptr && out->read.get() >= 0) || (err != nullptr && err->read.get() >= 0);
     if (exited && !pipes_open) break;
+    if (cancel != nullptr && cancel->load()) {
+      kill(-pid, SIGKILL);
+      if (!exited) waitpid(pid, &status, 0);
+      result.cancelled = !exited;
+      break;
+    }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
@@ -165,8 +176,9 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
     // At most a minute per poll: poll takes an int of milliseconds, and a
     // conversion's timeout may be days. Without a pidfd (an old kernel) the
     // child is polled for every 20 ms.
+    const std::int64_t most = cancel != nullptr ? kCancelCheckMs : 60'000;
     const int wait_ms = pidfd.get() >= 0 || exited
-                            ? static_cast<int>(std::min<std::int64_t>(left.count(), 60'000))
+                            ? static_cast<int>(std::min<std::int64_t>(left.count(), most))
                             : 20;
     if (fds.empty()) {
       poll(nullptr, 0, std::min(wait_ms, 20));
@@ -199,6 +211,7 @@ std::string SubprocessResult::Describe(std::chrono::milliseconds timeout) const 
     if (s.ends_with('.')) s.pop_back();
     return "did not finish within " + s + " s and was killed";
   }
+  if (cancelled) return "was stopped: the process is stopping";
   if (exit_status) return "exited " + std::to_string(*exit_status);
   if (signal) return "was killed by signal " + std::to_string(*signal);
   return "ended in an unknown way";
@@ -234,7 +247,7 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
   }
   SubprocessResult result;
   VMC_RETURN_IF_ERROR(Wait(pid, out ? &*out : nullptr, err ? &*err : nullptr,
-                           start + options.timeout, options.max_captured, result));
+                           start + options.timeout, options.cancel, options.max_captured, result));
   return result;
 }
 

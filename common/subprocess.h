@@ -12,6 +12,7 @@
 #ifndef VMC_COMMON_SUBPROCESS_H_
 #define VMC_COMMON_SUBPROCESS_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -37,20 +38,24 @@ struct SubprocessOptions {
   // The most bytes kept of each captured stream; the rest is read and
   // dropped (so that the child never blocks on a full pipe).
   std::size_t max_captured = std::size_t{1} << 20;
+  // When set (the process is stopping), the child's process group is killed
+  // within 100 ms: a conversion may take an hour, a stop must not.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct SubprocessResult {
   std::optional<int> exit_status;  // when it exited
   std::optional<int> signal;       // when a signal ended it
   bool timed_out = false;          // killed at the timeout
+  bool cancelled = false;          // killed because `cancel` was set
   std::string out;                 // captured stdout (capture only)
   std::string err;                 // captured stderr (capture only)
   bool out_truncated = false;      // more than max_captured was written
   bool err_truncated = false;
 
-  bool Succeeded() const { return !timed_out && exit_status == 0; }
+  bool Succeeded() const { return !timed_out && !cancelled && exit_status == 0; }
   // "exited 3", "was killed by signal 9", "did not finish within 60 s and
-  // was killed".
+  // was killed", "was stopped: the process is stopping".
   std::string Describe(std::chrono::milliseconds timeout) const;
 };
 

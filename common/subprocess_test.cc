@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -82,6 +83,32 @@ TEST(SubprocessTest, ATimeoutKillsTheWholeProcessGroup) {
     if (!gone) std::this_thread::sleep_for(milliseconds(20));
   }
   EXPECT_TRUE(gone) << "sleep " << grandchild << " survived the timeout";
+}
+
+TEST(SubprocessTest, ACancelKillsTheWholeProcessGroupAtOnce) {
+  auto o = Shell("sleep 30 & wait");
+  o.timeout = std::chrono::hours(1);
+  std::atomic<bool> cancel{false};
+  o.cancel = &cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(300));
+    cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = RunChild(o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.Succeeded());
+  EXPECT_EQ(r.Describe(o.timeout), "was stopped: the process is stopping");
+  // Not set, the flag changes nothing.
+  std::atomic<bool> never{false};
+  auto quick = Shell("exit 0");
+  quick.cancel = &never;
+  EXPECT_TRUE(RunChild(quick).Succeeded());
 }
 
 TEST(SubprocessTest, AChildThatExitedDidNotTimeOutWhenWhatItLeftHoldsItsPipes) {

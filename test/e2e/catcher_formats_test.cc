@@ -119,6 +119,28 @@ class CatcherFormatsTest : public CatcherE2eTest<CatcherFormatsTest> {
     EXPECT_TRUE(EventsFor(events, "AvailablePostfix", d.id).empty());
   }
 
+  // A qcow2 of 256 MiB of random bytes (kept raw as `id`.data): qemu-img
+  // takes a while to convert it, long enough for a test to act meanwhile.
+  Disk SlowToConvert(const std::string& id) {
+    const fs::path data = dir_ / (id + ".data");
+    const RunResult made =
+        test::Run({"sh", "-c", "head -c 268435456 /dev/urandom > " + data.string()});
+    EXPECT_EQ(made.exit_code, 0) << Describe(made);
+    Disk disk;
+    disk.id = id;
+    disk.format = "qcow2";
+    disk.file = server_->root() / name_ / (id + ".img");
+    const RunResult converted = test::Run({"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
+                                           data.string(), disk.file.string()});
+    EXPECT_EQ(converted.exit_code, 0) << Describe(converted);
+    fs::permissions(disk.file, fs::perms::others_read | fs::perms::group_read,
+                    fs::perm_options::add);
+    disk.sha = Sha512SumOf(disk.file);
+    disk.url = Url(id + ".img");
+    disk.size = fs::file_size(disk.file);
+    return disk;
+  }
+
   std::string list_id_ = NewTestUuid();
   fs::path events_;
 };
@@ -523,6 +545,41 @@ TEST_F(CatcherFormatsTest, ImagesCachedBeforeInspectionsAreInspectedOnce) {
   EXPECT_EQ(ImageStates().at("big"), "refused");
 }
 
+// SIGTERM while qemu-img converts: the daemon stops the conversion, even one
+// that makes no progress (here qemu-img is SIGSTOPped, as a conversion
+// stuck on a slow disk would be), and exits 0 at once; nothing reaches the
+// cache, no qemu-img is left, and the next run converts.
+TEST_F(CatcherFormatsTest, SigtermStopsAConversion) {
+  WriteFile(config_, ReadFile(config_) + "formats = raw\n");
+  const Disk disk = SlowToConvert("big");
+  if (HasFatalFailure()) return;
+  Publish("1", {disk});
+  const fs::path partial = state_ / "partial" / (disk.sha + ".raw.convert");
+  const fs::path log = dir_ / "daemon.log";
+  auto daemon = Start({"-v", "run", "--interval", "1h"}, log);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(partial); }, std::chrono::seconds(60)))
+      << ReadFile(log);
+  const RunResult stopped = test::Run({"pkill", "-STOP", "-f", partial.string()});
+  ASSERT_EQ(stopped.exit_code, 0) << "qemu-img finished first: " << ReadFile(log);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);  // SIGTERM, then SIGKILL after 5 s
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_NE(test::Run({"pgrep", "-f", partial.string()}).exit_code, 0) << "qemu-img left running";
+  test::Run({"pkill", "-KILL", "-f", partial.string()});
+  EXPECT_FALSE(fs::exists(partial));
+  EXPECT_EQ(FilesIn(state_ / "cache" / ".sha512"), 1u);  // the source only
+  const std::string text = ReadFile(log);
+  EXPECT_NE(text.find("to raw stopped for the exit; the next run converts it again"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("catcher: error"), std::string::npos) << text;
+
+  const RunResult r = Catcher({"--json", "cache"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Count(r, "converted"), 1u);
+  EXPECT_EQ(ImageStates().at("big"), "cached");
+}
+
 // An inspection by older rules (kInspectionRules) is not trusted: the bytes
 // are inspected again. The record planted here says the bytes are unsafe;
 // what today's rules find (a raw disk) is what counts.
@@ -564,21 +621,8 @@ TEST_F(CatcherFormatsTest, InspectionsByOlderRulesAreMadeAgain) {
 // recorded, and the next run converts it and makes it available.
 TEST_F(CatcherFormatsTest, KilledDuringAConversionLeavesNoConvertedFile) {
   WriteFile(config_, ReadFile(config_) + "formats = raw\n");
-  const fs::path data = dir_ / "data.raw";
-  ASSERT_EQ(test::Run({"sh", "-c", "head -c 268435456 /dev/urandom > " + data.string()}).exit_code,
-            0);
-  Disk disk;
-  disk.id = "big";
-  disk.format = "qcow2";
-  disk.file = server_->root() / name_ / "big.img";
-  ASSERT_EQ(test::Run({"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", data.string(),
-                       disk.file.string()})
-                .exit_code,
-            0);
-  fs::permissions(disk.file, fs::perms::others_read | fs::perms::group_read, fs::perm_options::add);
-  disk.sha = Sha512SumOf(disk.file);
-  disk.url = Url("big.img");
-  disk.size = fs::file_size(disk.file);
+  const Disk disk = SlowToConvert("big");
+  if (HasFatalFailure()) return;
   Publish("1", {disk});
   UpdateOk();
 
@@ -605,7 +649,7 @@ TEST_F(CatcherFormatsTest, KilledDuringAConversionLeavesNoConvertedFile) {
   EXPECT_EQ(Count(r, "downloaded"), 0u);
   EXPECT_FALSE(fs::exists(partial));
   const std::string raw_sha = Sha512SumOf(ViewFile("big"));
-  EXPECT_EQ(ReadFile(ViewFile("big")), ReadFile(data));
+  EXPECT_EQ(ReadFile(ViewFile("big")), ReadFile(dir_ / "big.data"));
   EXPECT_EQ(ItemsOf("images", "identifier").at("big").at("file_sha512"), raw_sha);
   const auto postfix = EventsFor(ReadEvents(events_), "AvailablePostfix", "big");
   ASSERT_EQ(postfix.size(), 1u);
