@@ -37,6 +37,8 @@ Result<SubprocessResult> RunQemuImg(std::vector<std::string> argv,
   o.capture = true;
   o.low_priority = low_priority;
   o.cancel = cancel;
+  // A conversion outlives no catcher: killed with it, it stops writing.
+  o.die_with_parent = true;
   return RunSubprocess(o);
 }
 

@@ -230,9 +230,13 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
       SetUpDescriptors(setup.actions(), out ? &*out : nullptr, err ? &*err : nullptr);
   if (actions_rc != 0) return Error(ErrorCode::kIo, "cannot set up " + ErrnoText(actions_rc));
   SetUpAttributes(setup.attr());
-  const auto argv = Pointers(options.argv);
+  std::vector<std::string> args = options.argv;
+  if (options.die_with_parent) {
+    args.insert(args.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+  }
+  const auto argv = Pointers(args);
   const auto envp = Pointers(options.environment);
-  const std::string& program = options.argv[0];
+  const std::string& program = args[0];
   pid_t pid = -1;
   const auto start = Clock::now();
   const int rc =

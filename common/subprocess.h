@@ -38,6 +38,12 @@ struct SubprocessOptions {
   // The most bytes kept of each captured stream; the rest is read and
   // dropped (so that the child never blocks on a full pipe).
   std::size_t max_captured = std::size_t{1} << 20;
+  // The child is killed (SIGKILL) when this process dies, even of SIGKILL,
+  // which no cleanup of ours survives: it runs under util-linux's setpriv
+  // (Essential in Debian), which sets PR_SET_PDEATHSIG and executes it.
+  // (posix_spawn cannot set it; the signal follows the thread that spawned
+  // the child, which RunSubprocess keeps waiting until the child is gone.)
+  bool die_with_parent = false;
   // When set (the process is stopping), the child's process group is killed
   // within 100 ms: a conversion may take an hour, a stop must not.
   const std::atomic<bool>* cancel = nullptr;

@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -109,6 +111,48 @@ TEST(SubprocessTest, ACancelKillsTheWholeProcessGroupAtOnce) {
   auto quick = Shell("exit 0");
   quick.cancel = &never;
   EXPECT_TRUE(RunChild(quick).Succeeded());
+}
+
+// Whether the process `pid` is gone (or a zombie on its way), within 2 s.
+bool GoneSoon(pid_t pid) {
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string id, comm, state;
+    if (!(stat >> id >> comm >> state) || state == "Z") return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return false;
+}
+
+TEST(SubprocessTest, AChildThatMustDieWithItsParentDoesEvenOfSigkill) {
+  const std::string pid_file =
+      ::testing::TempDir() + "/die-with-parent-" + std::to_string(getpid());
+  for (const bool die : {true, false}) {
+    std::remove(pid_file.c_str());
+    const pid_t parent = fork();
+    ASSERT_GE(parent, 0);
+    if (parent == 0) {
+      std::string script = "echo $$ > ";
+      script.append(pid_file).append(".new && mv ").append(pid_file).append(".new ");
+      script.append(pid_file).append(" && exec sleep 30");
+      auto o = Shell(script);
+      o.capture = false;
+      o.die_with_parent = die;
+      (void)RunSubprocess(o);
+      _exit(0);
+    }
+    pid_t child = 0;
+    for (int i = 0; i < 500 && child == 0; ++i) {
+      std::ifstream in(pid_file);
+      if (!(in >> child)) std::this_thread::sleep_for(milliseconds(10));
+    }
+    ASSERT_GT(child, 0) << "the child did not start";
+    kill(parent, SIGKILL);
+    waitpid(parent, nullptr, 0);
+    EXPECT_EQ(GoneSoon(child), die) << (die ? "survived its parent" : "died with its parent");
+    kill(child, SIGKILL);
+  }
+  std::remove(pid_file.c_str());
 }
 
 TEST(SubprocessTest, AChildThatExitedDidNotTimeOutWhenWhatItLeftHoldsItsPipes) {

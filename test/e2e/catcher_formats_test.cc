@@ -631,11 +631,19 @@ TEST_F(CatcherFormatsTest, KilledDuringAConversionLeavesNoConvertedFile) {
     BackgroundProcess cache(Argv({"cache"}), dir_ / "cache.log", CatcherOptions());
     ASSERT_TRUE(WaitFor([&] { return fs::exists(partial); }, std::chrono::seconds(60)))
         << ReadFile(dir_ / "cache.log");
+    // Stopped, qemu-img cannot finish by itself before the test looks.
+    ASSERT_EQ(test::Run({"pkill", "-STOP", "-f", partial.string()}).exit_code, 0)
+        << "qemu-img finished first";
     kill(cache.pid(), SIGKILL);
     cache.Wait();
   }
-  // qemu-img has its own process group: a service manager stops it with the
-  // daemon's control group; here the test does.
+  // qemu-img dies with catcher (setpriv --pdeathsig): it writes no more.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return test::Run({"pgrep", "-f", partial.string()}).exit_code != 0;
+      },
+      std::chrono::seconds(5)))
+      << "qemu-img outlived catcher";
   test::Run({"pkill", "-KILL", "-f", partial.string()});
   EXPECT_EQ(FilesIn(state_ / "cache" / ".sha512"), 1u);  // the source only
   EXPECT_FALSE(fs::exists(ViewFile("big")));
