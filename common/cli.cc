@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/build_info.h"
 #include "common/heap.h"
 #include "common/log.h"
 
@@ -52,8 +53,11 @@ CommandLine::CommandLine(std::string program, std::string description,
       description_(std::move(description)),
       globals_(std::move(globals)),
       config_keys_("Config file keys") {
-  globals_.add_options()                                              //
-      ("help,h", "show help for the command and exit")                //
+  globals_.add_options()                                //
+      ("help,h", "show help for the command and exit")  //
+      ("version",
+       "show the version, the commit it was built from and the libraries it runs "
+       "with, and exit")                                              //
       ("json", "machine output: JSON on stdout, errors as JSON too")  //
       ("verbose,v", po::bool_switch(), "more diagnostics on stderr")  //
       ("quiet,q", po::bool_switch(), "only errors on stderr");
@@ -144,6 +148,7 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   std::vector<std::string> path;
   std::vector<std::string> rest;
   bool help = false;
+  bool version = false;
   bool in_path = true;
   std::string stray;  // the first word after the command path
   for (size_t i = 0; i < args.size(); ++i) {
@@ -154,6 +159,10 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
     }
     if (token == "--help" || token == "-h") {
       help = true;
+      continue;
+    }
+    if (token == "--version") {
+      version = true;
       continue;
     }
     if (token == "--json") *json = true;
@@ -177,6 +186,10 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
   const Command* command = Find(path);
   if (help) {
     PrintHelp(path, out);
+    return Ok();
+  }
+  if (version) {
+    out << (*json ? VersionJson(program_, TheBuildInfo()) : VersionText(program_, TheBuildInfo()));
     return Ok();
   }
   if (command == nullptr) {

@@ -1,9 +1,15 @@
 #include "common/cli.h"
 
+#include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <lmdb.h>
+#include <openssl/crypto.h>
 
+#include <regex>
 #include <sstream>
 
+#include "common/build_info.h"
+#include "test/support/subprocess.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc {
@@ -73,6 +79,41 @@ TEST_F(CliTest, HelpAtEveryLevel) {
   EXPECT_EQ(Run({"list", "create", "--help"}), 0);
   EXPECT_NE(out_.str().find("--title"), std::string::npos);
   EXPECT_NE(out_.str().find("--json"), std::string::npos);
+}
+
+TEST_F(CliTest, VersionAnywhereOnTheLine) {
+  const BuildInfo info = TheBuildInfo();
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--version"}, {"list", "create", "--version"}}) {
+    EXPECT_EQ(Run(args), 0);
+    EXPECT_EQ(out_.str(), VersionText("tool", info));
+    EXPECT_EQ(err_.str(), "");
+  }
+  EXPECT_EQ(Run({"--version", "--json"}), 0);
+  EXPECT_EQ(out_.str(), VersionJson("tool", info));
+}
+
+TEST(BuildInfoTest, SaysTheVersionsItRunsWith) {
+  const BuildInfo info = TheBuildInfo();
+  EXPECT_TRUE(std::regex_match(info.version, std::regex("[0-9]+\\.[0-9]+\\.[0-9]+")))
+      << info.version;
+  EXPECT_EQ(info.openssl, OpenSSL_version(OPENSSL_VERSION_STRING));
+  EXPECT_EQ(info.openssl.rfind(std::to_string(OPENSSL_VERSION_MAJOR) + ".", 0), 0u);
+  EXPECT_EQ(info.libcurl, LIBCURL_VERSION);  // Debian builds and runs with one libcurl
+  EXPECT_EQ(info.lmdb, std::to_string(MDB_VERSION_MAJOR) + "." + std::to_string(MDB_VERSION_MINOR) +
+                           "." + std::to_string(MDB_VERSION_PATCH));
+  EXPECT_EQ(VersionText("catcher", info), "catcher " + info.version + " (commit " + info.commit +
+                                              ")\nOpenSSL " + info.openssl + ", libcurl " +
+                                              info.libcurl + ", LMDB " + info.lmdb + "\n");
+  // The commit of the tree the test was built from.
+  const auto git = test::Run({"git", "-C", VMC_SOURCE_DIR, "rev-parse", "--short=12", "HEAD"});
+  std::string head = git.exit_code == 0 ? git.out : "";
+  while (!head.empty() && head.back() == '\n') head.pop_back();
+  if (head.empty()) {
+    EXPECT_EQ(info.commit, "unknown");  // not a git checkout
+  } else {
+    EXPECT_EQ(info.commit.substr(0, head.size()), head);
+  }
 }
 
 TEST_F(CliTest, MissingCommandIsAUsageError) {
