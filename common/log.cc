@@ -1,17 +1,54 @@
 #include "common/log.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace vmc {
 namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kWarning};
+std::atomic<bool> g_journal{false};
 std::mutex g_mutex;
 std::string& Program() {
   static std::string program = "vmc";
   return program;
+}
+
+// Whether stderr is the stream systemd connected to the journal: it names
+// it in JOURNAL_STREAM as "DEVICE:INODE" (systemd.exec(5)); a stderr
+// redirected elsewhere by the unit's command or a child keeps the variable
+// but not the stream, and is not.
+bool StderrIsTheJournal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  char end = 0;
+  if (std::sscanf(stream, "%llu:%llu%c", &device, &inode, &end) != 2) return false;
+  struct stat st {};
+  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  return st.st_dev == device && st.st_ino == inode;
+}
+
+// The syslog priority journald reads from the start of a line (sd-daemon(3))
+// and keeps as the entry's PRIORITY: "journalctl -p warning" then works.
+const char* SyslogPriority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "<3>";
+    case LogLevel::kWarning:
+      return "<4>";
+    case LogLevel::kInfo:
+      return "<6>";
+    case LogLevel::kDebug:
+      return "<7>";
+  }
+  return "";
 }
 
 std::string_view LevelName(LogLevel level) {
@@ -79,6 +116,7 @@ bool IsInvisibleControl(char32_t cp) {
 }  // namespace
 
 void SetLogProgram(std::string_view program) {
+  g_journal.store(StderrIsTheJournal());
   std::lock_guard<std::mutex> lock(g_mutex);
   Program() = std::string(program);
 }
@@ -133,8 +171,9 @@ std::string EscapeForLog(std::string_view text) {
 void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) > static_cast<int>(g_level.load())) return;
   const std::string line = EscapeForLog(message);
+  const char* priority = g_journal.load() ? SyslogPriority(level) : "";
   std::lock_guard<std::mutex> lock(g_mutex);
-  std::fprintf(stderr, "%s: %.*s: %s\n", Program().c_str(),
+  std::fprintf(stderr, "%s%s: %.*s: %s\n", priority, Program().c_str(),
                static_cast<int>(LevelName(level).size()), LevelName(level).data(), line.c_str());
 }
 

@@ -15,7 +15,10 @@ namespace vmc {
 enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
 
 // Set once by main(): the program name and the most verbose level printed
-// (default kWarning; -v raises it, -q lowers it to kError).
+// (default kWarning; -v raises it, -q lowers it to kError). SetLogProgram
+// also looks at stderr: when it is the journal (systemd's JOURNAL_STREAM),
+// each line starts with its syslog priority ("<3>" error, "<4>" warning,
+// "<6>" info, "<7>" debug), which journald takes as the entry's priority.
 void SetLogProgram(std::string_view program);
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();

@@ -1,8 +1,12 @@
 #include "common/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace vmc {
 namespace {
@@ -62,6 +66,47 @@ TEST(LogTest, LevelFiltersMessages) {
   testing::internal::CaptureStderr();
   LogDebug("now shown");
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "logtest: debug: now shown\n");
+}
+
+// JOURNAL_STREAM naming the stream stderr is now (gtest's capture file), or
+// another one.
+void SetJournalStream(bool is_stderr) {
+  struct stat st {};
+  ASSERT_EQ(fstat(STDERR_FILENO, &st), 0);
+  const auto inode = static_cast<unsigned long long>(st.st_ino) + (is_stderr ? 0 : 1);
+  const std::string value =
+      std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" + std::to_string(inode);
+  setenv("JOURNAL_STREAM", value.c_str(), 1);
+}
+
+TEST(LogTest, TheJournalGetsEachLinesPriority) {
+  SetLogLevel(LogLevel::kDebug);
+  testing::internal::CaptureStderr();
+  SetJournalStream(true);
+  SetLogProgram("logtest");
+  LogError("e");
+  LogWarning("w");
+  LogInfo("i");
+  LogDebug("d");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "<3>logtest: error: e\n<4>logtest: warning: w\n<6>logtest: info: i\n"
+            "<7>logtest: debug: d\n");
+  // A stderr the unit redirected elsewhere is no journal, whatever the
+  // variable says; nor is a variable that is not DEVICE:INODE.
+  for (const char* other : {"", "12", "1:2:3", "x:y"}) {
+    testing::internal::CaptureStderr();
+    if (*other == '\0') {
+      SetJournalStream(false);
+    } else {
+      setenv("JOURNAL_STREAM", other, 1);
+    }
+    SetLogProgram("logtest");
+    LogWarning("w");
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "logtest: warning: w\n") << other;
+  }
+  unsetenv("JOURNAL_STREAM");
+  SetLogProgram("logtest");
+  SetLogLevel(LogLevel::kWarning);
 }
 
 }  // namespace
