@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -26,10 +27,18 @@ std::string& Program() {
 bool StderrIsTheJournal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
   if (stream == nullptr) return false;
+  const std::string_view text(stream);
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
   unsigned long long device = 0;
   unsigned long long inode = 0;
-  char end = 0;
-  if (std::sscanf(stream, "%llu:%llu%c", &device, &inode, &end) != 2) return false;
+  const auto parse = [](std::string_view digits, unsigned long long& value) {
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return ec == std::errc() && end == digits.data() + digits.size() && !digits.empty();
+  };
+  if (!parse(text.substr(0, colon), device) || !parse(text.substr(colon + 1), inode)) {
+    return false;
+  }
   struct stat st {};
   if (fstat(STDERR_FILENO, &st) != 0) return false;
   return st.st_dev == device && st.st_ino == inode;
