@@ -21,6 +21,7 @@
 #include "catcher/settings.h"
 #include "catcher/subscription.h"
 #include "catcher/update.h"
+#include "common/build_info.h"
 #include "common/log.h"
 
 namespace vmc::catcher {
@@ -81,11 +82,11 @@ class SignalWatcher {
       if (sigwait(&set_, &sig) != 0 || done_) continue;
       if (sig == SIGHUP) {
         reload_ = true;
-        LogInfo("SIGHUP: reloading the config and the policy");
+        LogNotice("SIGHUP: reloading the config and the policy");
       } else {
         stop_ = true;
-        LogInfo(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                ": stopping (transfers abort, partial downloads are kept)");
+        LogNotice(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ": stopping (transfers abort, partial downloads are kept)");
       }
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_.load() && on_stop_) on_stop_();
@@ -235,8 +236,8 @@ void DaemonCycle(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache
   }
   cache.Collect(report);
   cycle->LogWork();
-  LogInfo("cycle done: " + std::to_string(results->size()) + " subscriptions, " + Summary(report) +
-          ", " + std::to_string(cache.Downloading()) + " downloading");
+  LogNotice("cycle done: " + std::to_string(results->size()) + " subscriptions, " +
+            Summary(report) + ", " + std::to_string(cache.Downloading()) + " downloading");
 }
 
 // Between cycles, after a background download finished: makes it available,
@@ -305,10 +306,22 @@ Status RunDaemon(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(const FileLock lock,
                        FileLock::Acquire(ctx.settings.state_dir / "daemon.lock", false,
                                          "catcher run for " + ctx.settings.state_dir.string()));
-  LogInfo("catcher run: state " + ctx.settings.state_dir.string() + ", " +
-          std::to_string(ctx.subscriptions.size()) + " subscriptions");
-  // One cycle that waits for its downloads (each within its budget).
-  if (inv.Has("once")) return RunOnce(ctx, signals.stop());
+  const std::string what = "state " + ctx.settings.state_dir.string() + ", " +
+                           std::to_string(ctx.subscriptions.size()) + " subscriptions";
+  // One cycle that waits for its downloads (each within its budget): a
+  // command of cron or a timer, silent unless something is wrong.
+  if (inv.Has("once")) {
+    LogInfo("catcher run --once: " + what);
+    return RunOnce(ctx, signals.stop());
+  }
+  // A daemon says what it does (its start, each cycle, reload and stop),
+  // unless told to be quiet.
+  if (!inv.args["quiet"].as<bool>() && GetLogLevel() < LogLevel::kNotice) {
+    SetLogLevel(LogLevel::kNotice);
+  }
+  const BuildInfo build = TheBuildInfo();
+  LogNotice("catcher run: catcher " + build.version + " (commit " + build.commit + "), " + what +
+            ", a cycle every " + std::to_string(IntervalOf(ctx, inv).count()) + " s");
   std::mt19937_64 random(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   DaemonCache cache(signals);
@@ -326,7 +339,7 @@ Status RunDaemon(const Invocation& inv) {
     if (signals.stop().load()) break;
     if (signals.TakeReload()) {
       if (Status reloaded = Reload(inv, ctx); reloaded.ok()) {
-        LogInfo("reloaded: " + std::to_string(ctx.subscriptions.size()) + " subscriptions");
+        LogNotice("reloaded: " + std::to_string(ctx.subscriptions.size()) + " subscriptions");
       } else {
         LogError("reload failed, keeping the running config and policy: " +
                  reloaded.error().message());
@@ -339,9 +352,9 @@ Status RunDaemon(const Invocation& inv) {
   CacheReport last;
   cache.Collect(last);
   if (last.downloaded > 0 || last.interrupted > 0 || !last.failures.empty()) {
-    LogInfo("downloads at the stop: " + Summary(last));
+    LogNotice("downloads at the stop: " + Summary(last));
   }
-  LogInfo("catcher run: stopped");
+  LogNotice("catcher run: stopped");
   return Ok();
 }
 

@@ -52,6 +52,8 @@ const char* SyslogPriority(LogLevel level) {
       return "<3>";
     case LogLevel::kWarning:
       return "<4>";
+    case LogLevel::kNotice:
+      return "<5>";
     case LogLevel::kInfo:
       return "<6>";
     case LogLevel::kDebug:
@@ -66,6 +68,8 @@ std::string_view LevelName(LogLevel level) {
       return "error";
     case LogLevel::kWarning:
       return "warning";
+    case LogLevel::kNotice:
+      return "notice";
     case LogLevel::kInfo:
       return "info";
     case LogLevel::kDebug:

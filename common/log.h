@@ -12,13 +12,17 @@
 
 namespace vmc {
 
-enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
+// kNotice: what a daemon's operator wants to see without asking (its start,
+// its cycles, its reloads and stop); a daemon shows it by default, a command
+// does not.
+enum class LogLevel { kError = 0, kWarning = 1, kNotice = 2, kInfo = 3, kDebug = 4 };
 
 // Set once by main(): the program name and the most verbose level printed
 // (default kWarning; -v raises it, -q lowers it to kError). SetLogProgram
 // also looks at stderr: when it is the journal (systemd's JOURNAL_STREAM),
 // each line starts with its syslog priority ("<3>" error, "<4>" warning,
-// "<6>" info, "<7>" debug), which journald takes as the entry's priority.
+// "<5>" notice, "<6>" info, "<7>" debug), which journald takes as the
+// entry's priority.
 void SetLogProgram(std::string_view program);
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
@@ -27,6 +31,7 @@ void Log(LogLevel level, std::string_view message);
 
 inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
+inline void LogNotice(std::string_view m) { Log(LogLevel::kNotice, m); }
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogDebug(std::string_view m) { Log(LogLevel::kDebug, m); }
 

@@ -62,6 +62,12 @@ TEST(LogTest, LevelFiltersMessages) {
   EXPECT_EQ(err,
             "logtest: warning: shown\\ninjected: error: fake\n"
             "logtest: error: also shown\n");
+  testing::internal::CaptureStderr();
+  LogNotice("a command's notice");
+  SetLogLevel(LogLevel::kNotice);
+  LogNotice("a daemon's notice");
+  LogInfo("hidden still");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "logtest: notice: a daemon's notice\n");
   SetLogLevel(LogLevel::kDebug);
   testing::internal::CaptureStderr();
   LogDebug("now shown");
@@ -86,11 +92,12 @@ TEST(LogTest, TheJournalGetsEachLinesPriority) {
   SetLogProgram("logtest");
   LogError("e");
   LogWarning("w");
+  LogNotice("n");
   LogInfo("i");
   LogDebug("d");
   EXPECT_EQ(testing::internal::GetCapturedStderr(),
-            "<3>logtest: error: e\n<4>logtest: warning: w\n<6>logtest: info: i\n"
-            "<7>logtest: debug: d\n");
+            "<3>logtest: error: e\n<4>logtest: warning: w\n<5>logtest: notice: n\n"
+            "<6>logtest: info: i\n<7>logtest: debug: d\n");
   // A stderr the unit redirected elsewhere is no journal, whatever the
   // variable says; nor is a variable that is not DEVICE:INODE.
   for (const char* other : {"", "12", "1:2:3", "x:y"}) {

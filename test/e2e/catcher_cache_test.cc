@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1096,6 +1097,44 @@ TEST_F(CatcherCacheTest, DaemonStopsPromptlyOnSigterm) {
   const auto resumed = Resumed(requests);
   ASSERT_TRUE(resumed);
   EXPECT_EQ(static_cast<std::uint64_t>(resumed->bytes_sent), p.data.size() - held);
+}
+
+// At the default level the daemon says what it does, and nothing more: its
+// start (version, state, subscriptions, interval), each cycle, the signal
+// and its stop; `run --once`, a command of cron, stays silent.
+TEST_F(CatcherCacheTest, TheDaemonSaysWhatItDoesByDefault) {
+  const Published p = MakeImage("small", 64 * 1024);
+  PublishList("1", {p});
+  const fs::path log = dir_ / "daemon.log";
+  auto daemon = Start({"run", "--interval", "1h"}, log);
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadFile(log).find("cycle done") != std::string::npos; }, seconds(20)))
+      << ReadFile(log);
+  EXPECT_EQ(daemon->Stop(), 0) << ReadFile(log);
+  const std::vector<std::string> lines = Lines(ReadFile(log));
+  ASSERT_EQ(lines.size(), 4u) << ReadFile(log);
+  EXPECT_TRUE(std::regex_search(
+      lines[0], std::regex("^catcher: notice: catcher run: catcher [0-9]+\\.[0-9]+\\.[0-9]+ "
+                           "\\(commit [0-9a-f]+(-dirty)?\\), ")))
+      << lines[0];
+  EXPECT_NE(
+      lines[0].find("), state " + state_.string() + ", 1 subscriptions, a cycle every 3600 s"),
+      std::string::npos)
+      << lines[0];
+  EXPECT_EQ(lines[1].rfind("catcher: notice: cycle done: 1 subscriptions, ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2],
+            "catcher: notice: SIGTERM: stopping (transfers abort, partial downloads "
+            "are kept)");
+  EXPECT_EQ(lines[3], "catcher: notice: catcher run: stopped");
+  // -q: errors only.
+  auto quiet = Start({"-q", "run", "--interval", "1h"}, dir_ / "quiet.log");
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(state_ / "daemon.lock"); }, seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(quiet->Stop(), 0);
+  EXPECT_EQ(ReadFile(dir_ / "quiet.log"), "");
+  const RunResult once = Catcher({"run", "--once"});
+  EXPECT_EQ(once.exit_code, 0) << Describe(once);
+  EXPECT_EQ(once.err, "");
 }
 
 // A daemon cycle that must expire an image while a download is slow: the
