@@ -22,6 +22,8 @@ Cycle::Cycle(Context& ctx, const Clock& clock, EventRunner events)
       at_begin_(WorkSoFar()) {
   if (auto trust = TrustStore::Open(params_.ca_dir, params_.key_minimums); trust.ok()) {
     params_.trust = std::make_shared<const TrustStore>(std::move(trust).value());
+  } else {
+    params_.trust_error = std::move(trust).error();
   }
 }
 

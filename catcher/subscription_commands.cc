@@ -95,6 +95,8 @@ Status Subscribe(const Invocation& inv) {
   bool auto_endorse = false;
   VMC_RETURN_IF_ERROR(ChooseEndorser(inv, ctx, sub, &auto_endorse));
   const TimePoint now = SystemClock().Now();
+  // Before the transfer, as every update does (catcher/update.cc).
+  VMC_RETURN_IF_ERROR(CheckCaDir(ctx.settings.ca_dir));
   VMC_ASSIGN_OR_RETURN(HttpClient client, HttpClient::Create(HttpOptionsFor(ctx.settings)));
   VMC_ASSIGN_OR_RETURN(const FetchResult fetch,
                        FetchList(client, sub.url, sub.credentials_file, std::nullopt,

@@ -352,6 +352,15 @@ Error NamingSubscription(Error error, const ResolvedSubscription& sub) {
 Result<UpdateOutcome> UpdateOne(HttpClient& client, State& state, const ResolvedSubscription& sub,
                                 const UpdateParameters& params,
                                 std::optional<AcceptedList>* in_full) {
+  // Before any transfer: TLS to an https list would otherwise fall back to
+  // the system's roots and report what they lack (tls-error), not that the
+  // site's CA directory is missing or unreadable.
+  if (params.trust_error) return NamingSubscription(*params.trust_error, sub);
+  if (!params.trust) {
+    if (Status s = CheckCaDir(params.ca_dir); !s.ok()) {
+      return NamingSubscription(std::move(s).error(), sub);
+    }
+  }
   // kLocked from step 9: another process stored a list for this subscription
   // between our reading the list held and our storing the one fetched. Run
   // the steps again: the conditional fetch then finds what it stored.

@@ -49,6 +49,9 @@ struct UpdateParameters {
   // The cycle's trust store (DESIGN.md 5, step 3: fresh for every cycle);
   // null: a store is built for each verification.
   std::shared_ptr<const TrustStore> trust;
+  // Why the cycle could not open its store (kCaDirInvalid): no list can pass
+  // step 3, so each update says so before it fetches anything.
+  std::optional<Error> trust_error;
   // Step 3's key minimums, for a store built without `trust`.
   KeyMinimums key_minimums;
   TimePoint now;  // the one instant every step judges

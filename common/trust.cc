@@ -50,26 +50,6 @@ std::string FormatAsn1Time(const ASN1_TIME* t) {
 
 // ---- Chain verification -----------------------------------------------------
 
-Status CheckCaDir(const std::filesystem::path& dir) {
-  auto invalid = [&](const std::string& why) {
-    return Error(ErrorCode::kCaDirInvalid, "CA directory " + dir.string() + " " + why)
-        .With("ca_dir", dir.string());
-  };
-  std::error_code ec;
-  const auto status = std::filesystem::status(dir, ec);
-  if (ec || !std::filesystem::exists(status)) return invalid("does not exist");
-  if (!std::filesystem::is_directory(status)) return invalid("is not a directory");
-  if (::access(dir.c_str(), R_OK | X_OK) != 0) {
-    return invalid(std::string("cannot be read: ") + ErrnoText(errno));
-  }
-  // X509_LOOKUP_add_dir takes a ':'-separated list: such a path would be
-  // split into others silently.
-  if (dir.string().find(':') != std::string::npos) {
-    return invalid("contains ':', which OpenSSL reads as a list separator");
-  }
-  return Ok();
-}
-
 // A store that only knows `ca_dir`. OpenSSL's hashed lookup caches what it
 // has read, so a store must not outlive its verification cycle: a long-lived
 // one would miss a replaced CRL.
@@ -318,6 +298,26 @@ std::optional<Status> TrustStore::Recall(const std::string& key) const {
 void TrustStore::Remember(std::string key, const Status& answer) const {
   std::lock_guard lock(answers_->mutex);
   answers_->by_chain.insert_or_assign(std::move(key), answer);
+}
+
+Status CheckCaDir(const std::filesystem::path& dir) {
+  auto invalid = [&](const std::string& why) {
+    return Error(ErrorCode::kCaDirInvalid, "CA directory " + dir.string() + " " + why)
+        .With("ca_dir", dir.string());
+  };
+  std::error_code ec;
+  const auto status = std::filesystem::status(dir, ec);
+  if (ec || !std::filesystem::exists(status)) return invalid("does not exist");
+  if (!std::filesystem::is_directory(status)) return invalid("is not a directory");
+  if (::access(dir.c_str(), R_OK | X_OK) != 0) {
+    return invalid(std::string("cannot be read: ") + ErrnoText(errno));
+  }
+  // X509_LOOKUP_add_dir takes a ':'-separated list: such a path would be
+  // split into others silently.
+  if (dir.string().find(':') != std::string::npos) {
+    return invalid("contains ':', which OpenSSL reads as a list separator");
+  }
+  return Ok();
 }
 
 namespace {

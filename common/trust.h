@@ -108,6 +108,11 @@ Status VerifySignerChain(const std::filesystem::path& ca_dir, X509* signer,
 //
 // Thread-safety: VerifySignerChain may use one TrustStore from several
 // threads (OpenSSL locks the store; the answers have their own lock).
+// Whether `dir` can be a CA directory: it exists, is a directory we may
+// read, and has no ':' (OpenSSL's list separator). kCaDirInvalid naming it
+// and why. Cheap (a stat and an access): callers check before a transfer.
+Status CheckCaDir(const std::filesystem::path& dir);
+
 class TrustStore {
  public:
   // Errors: kCaDirInvalid. `minimums` apply to every chain of the cycle.

@@ -483,6 +483,37 @@ TEST_F(CatcherUpdateTest, TlsVerifiedAgainstTheCaDirectory) {
   UpdateOk();
 }
 
+// A CA directory that is missing, a file, or unreadable is said to be so
+// (ca-dir-invalid, with its path) before any transfer: TLS to the list's
+// server would otherwise report only that the system's roots lack its CA.
+TEST_F(CatcherUpdateTest, AnUnusableCaDirectoryIsSaidBeforeAnyTransfer) {
+  WriteStandardPolicy();
+  Publish("list", Spec(NewTestUuid(), "1"));
+  WriteFile(dir_ / "a-file", "not a directory");
+  for (const fs::path& bad : {dir_ / "missing", dir_ / "a-file"}) {
+    ca_dir_ = bad;
+    ASSERT_EQ(Catcher({"subscriptions"}).exit_code, 0);
+    ExpectRefused("ca-dir-invalid", 4);
+    const RunResult r = Catcher({"update"});
+    EXPECT_NE(r.err.find("CA directory " + bad.string() + " "), std::string::npos) << r.err;
+    // One line for the one subscription, not its TLS failure.
+    EXPECT_EQ(r.err.find("tls"), std::string::npos) << r.err;
+  }
+  // `subscribe` too, which updates outside a cycle.
+  Publish("other", Spec(NewTestUuid(), "1"));
+  const RunResult subscribed = Catcher({"--json", "subscribe", Url("other"), "--name", "mine",
+                                        "--endorser-dn", e1_.dn, "--endorser-ca", e1_.ca});
+  EXPECT_EQ(subscribed.exit_code, 4) << Describe(subscribed);
+  EXPECT_EQ(ErrorCodeOf(subscribed), "ca-dir-invalid") << Describe(subscribed);
+  for (const std::string list : {"list", "other"}) {
+    EXPECT_TRUE(
+        server_->WaitForLog("/" + name_ + "/" + list, 1, std::chrono::milliseconds(300)).empty())
+        << list << " was fetched";
+  }
+  ca_dir_ = Pki().ca_dir();
+  UpdateOk();
+}
+
 // --- policy ------------------------------------------------------------------
 
 // Each case: a subscription's selection, deny rules, the images of version 1
