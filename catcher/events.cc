@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/atomic_file.h"  // SystemError
+#include "common/json_reader.h"  // QuoteUntrusted
 #include "common/log.h"
 #include "common/safe_dir.h"
 #include "common/subprocess.h"
@@ -205,6 +206,18 @@ Result<EventRunner> MakeEventRunner(const Settings& settings) {
   const std::filesystem::path metadata_dir = settings.state_dir / "events";
   if (settings.event_command.empty()) return EventRunner({}, settings.event_timeout, metadata_dir);
   VMC_ASSIGN_OR_RETURN(auto argv, SplitCommandLine(settings.event_command));
+  // Checked now, before any work: at its first event it would be too late
+  // for the images already announced to nobody.
+  if (FindProgram(argv[0]).empty()) {
+    const bool path = argv[0].find('/') != std::string::npos;
+    const char* search = std::getenv("PATH");
+    return Error(ErrorCode::kConfigInvalid,
+                 "event-command: " + QuoteUntrusted(argv[0]) +
+                     (path ? " is not an executable file"
+                           : " is not an executable file in any directory of PATH (" +
+                                 std::string(search != nullptr ? search : "/usr/bin:/bin") + ")"))
+        .With("key", "event-command");
+  }
   return EventRunner(std::move(argv), settings.event_timeout, metadata_dir);
 }
 

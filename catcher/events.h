@@ -94,6 +94,7 @@ class EventRunner {
 };
 
 // The event runner the settings configure (none when no event command).
+// kConfigInvalid when the command is not an executable file (FindProgram).
 Result<EventRunner> MakeEventRunner(const Settings& settings);
 
 }  // namespace vmc::catcher

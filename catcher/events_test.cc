@@ -232,6 +232,33 @@ TEST(CapValueTest, CutsAtACharacterBoundaryAndMarks) {
             "aaaa" + std::string(kTruncatedMarker));
 }
 
+TEST_F(EventRunTest, TheCommandIsCheckedWhenConfiguredNotAtItsFirstEvent) {
+  Settings settings;
+  settings.state_dir = dir_.path();
+  const auto made = [&](const std::string& command) {
+    settings.event_command = command;
+    return MakeEventRunner(settings);
+  };
+  test::WriteFile(dir_ / "not-executable", "#!/bin/sh\n");
+  const std::vector<std::string> bads = {(dir_ / "missing").string(),
+                                         (dir_ / "not-executable").string(), dir_.path().string(),
+                                         "no-such-handler-anywhere"};
+  for (const std::string& bad : bads) {
+    const auto r = made(bad + " --flag");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kConfigInvalid);
+    EXPECT_EQ(
+        r.error().message().rfind("event-command: \"" + bad + "\" is not an executable file", 0),
+        0u)
+        << r.error().message();
+  }
+  EXPECT_NE(made("no-such-handler-anywhere").error().message().find("in any directory of PATH"),
+            std::string::npos);
+  EXPECT_TRUE(made("/bin/sh " + handler_.string() + " " + (dir_ / "out").string()).ok());
+  EXPECT_TRUE(made("sh -c true").ok());  // found in PATH
+  EXPECT_TRUE(made("").ok());
+}
+
 TEST_F(EventRunTest, NoCommandRunsNothing) {
   const EventRunner runner({}, std::chrono::seconds(1), dir_ / "events");
   EXPECT_FALSE(runner.enabled());

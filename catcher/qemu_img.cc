@@ -2,9 +2,6 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <unistd.h>
-
-#include <cstdlib>
 
 #include "common/json_reader.h"
 #include "common/subprocess.h"
@@ -60,18 +57,6 @@ void ReadFormatSpecific(const rapidjson::Value& root, QemuImgInfo& info) {
   for (const auto& extent : extents->value.GetArray()) {
     if (extent.IsObject()) info.extents.push_back(StringMember(extent, "filename"));
   }
-}
-
-fs::path FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr && *path != '\0' ? path : "/usr/bin:/bin";
-  while (!dirs.empty()) {
-    const auto colon = dirs.find(':');
-    fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
-    if (candidate.is_absolute() && access(candidate.c_str(), X_OK) == 0) return candidate;
-    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
-  }
-  return {};
 }
 
 }  // namespace
@@ -130,7 +115,7 @@ Result<QemuImgInfo> ParseQemuImgInfo(std::string_view json) {
 }
 
 Result<QemuImg> QemuImg::Find() {
-  const fs::path program = FindOnPath("qemu-img");
+  const fs::path program = FindProgram("qemu-img");
   if (program.empty()) {
     return Error(ErrorCode::kConfigInvalid,
                  "qemu-img is not installed (Debian package qemu-utils); catcher needs it to "

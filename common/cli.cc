@@ -53,11 +53,8 @@ CommandLine::CommandLine(std::string program, std::string description,
       description_(std::move(description)),
       globals_(std::move(globals)),
       config_keys_("Config file keys") {
-  globals_.add_options()                                //
-      ("help,h", "show help for the command and exit")  //
-      ("version",
-       "show the version, the commit it was built from and the libraries it runs "
-       "with, and exit")                                              //
+  globals_.add_options()                                              //
+      ("help,h", "show help for the command and exit")                //
       ("json", "machine output: JSON on stdout, errors as JSON too")  //
       ("verbose,v", po::bool_switch(), "more diagnostics on stderr")  //
       ("quiet,q", po::bool_switch(), "only errors on stderr");
@@ -119,7 +116,9 @@ void CommandLine::PrintHelp(const std::vector<std::string>& path, std::ostream& 
     out << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ') << c->summary << "\n";
   }
   out << "\nRun '" << program_ << ' ' << Join(path) << (path.empty() ? "" : " ")
-      << "COMMAND --help' for a command's options.\n\n"
+      << "COMMAND --help' for a command's options, '" << program_
+      << " --version' for the version, the commit it was built from and the libraries it runs "
+         "with.\n\n"
       << globals_;
 }
 
@@ -161,7 +160,9 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
       help = true;
       continue;
     }
-    if (token == "--version") {
+    // Before any command only: a command may have a --version of its own
+    // (`caster sign --version`, the list's).
+    if (token == "--version" && path.empty()) {
       version = true;
       continue;
     }

@@ -81,16 +81,22 @@ TEST_F(CliTest, HelpAtEveryLevel) {
   EXPECT_NE(out_.str().find("--json"), std::string::npos);
 }
 
-TEST_F(CliTest, VersionAnywhereOnTheLine) {
+TEST_F(CliTest, VersionBeforeAnyCommand) {
   const BuildInfo info = TheBuildInfo();
   for (const auto& args :
-       std::vector<std::vector<std::string>>{{"--version"}, {"list", "create", "--version"}}) {
+       std::vector<std::vector<std::string>>{{"--version"}, {"--version", "list", "create"}}) {
     EXPECT_EQ(Run(args), 0);
     EXPECT_EQ(out_.str(), VersionText("tool", info));
     EXPECT_EQ(err_.str(), "");
   }
-  EXPECT_EQ(Run({"--version", "--json"}), 0);
+  EXPECT_EQ(Run({"--json", "--version"}), 0);
   EXPECT_EQ(out_.str(), VersionJson("tool", info));
+  // After a command it is the command's own option (caster sign --version
+  // sets the list's): this one has none.
+  EXPECT_EQ(Run({"list", "create", "--title", "t", "--version"}), 1);
+  EXPECT_NE(err_.str().find("'--version'"), std::string::npos) << err_.str();
+  EXPECT_EQ(Run({"--help"}), 0);
+  EXPECT_NE(out_.str().find("'tool --version' for the version"), std::string::npos);
 }
 
 TEST(BuildInfoTest, SaysTheVersionsItRunsWith) {

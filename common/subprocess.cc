@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 
 #include "common/unique_fd.h"
 
@@ -202,6 +203,26 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
 }
 
 }  // namespace
+
+std::filesystem::path FindProgram(std::string_view name) {
+  namespace fs = std::filesystem;
+  const auto runnable = [](const fs::path& file) {
+    std::error_code ec;
+    return fs::is_regular_file(file, ec) && access(file.c_str(), X_OK) == 0;
+  };
+  if (name.find('/') != std::string_view::npos) {
+    return runnable(fs::path(name)) ? fs::path(name) : fs::path();
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr && *path != '\0' ? path : "/usr/bin:/bin";
+  while (!dirs.empty() && !name.empty()) {
+    const auto colon = dirs.find(':');
+    fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
+    if (candidate.is_absolute() && runnable(candidate)) return candidate;
+    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
+  }
+  return {};
+}
 
 std::string SubprocessResult::Describe(std::chrono::milliseconds timeout) const {
   if (timed_out) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,13 @@ struct SubprocessResult {
   // was killed", "was stopped: the process is stopping".
   std::string Describe(std::chrono::milliseconds timeout) const;
 };
+
+// The file RunSubprocess would run as argv[0] = `name`: `name` itself when it
+// holds a '/', else the first executable regular file of that name in a
+// directory of our PATH (absolute directories only; /usr/bin:/bin when PATH
+// is unset). Empty when there is none: a command is checked when it is
+// configured, not when it first runs.
+std::filesystem::path FindProgram(std::string_view name);
 
 // Runs the child and waits for it (at most the timeout). An Error (kIo) only
 // when it could not be started or waited for; how it ended is the result's.
