@@ -23,6 +23,7 @@
 #include "catcher/update.h"
 #include "common/build_info.h"
 #include "common/log.h"
+#include "common/output.h"
 
 namespace vmc::catcher {
 namespace {
@@ -118,9 +119,10 @@ std::string Summary(const CacheReport& report) {
   return std::to_string(report.downloaded) + " downloaded, " +
          std::to_string(report.made_available) + " made available, " +
          std::to_string(report.converted) + " converted, " + std::to_string(report.expired) +
-         " expired, " + std::to_string(report.failures.size()) + " failures" +
+         " expired, " + Counted(report.failures.size(), "failure") +
          (report.interrupted > 0
-              ? ", " + std::to_string(report.interrupted) + " downloads stopped for the exit"
+              ? ", " + Counted(static_cast<std::size_t>(report.interrupted), "download") +
+                    " stopped for the exit"
               : std::string());
 }
 
@@ -137,7 +139,7 @@ Status RunOnce(Context& ctx, const std::atomic<bool>& stop) {
   CacheReport report;
   Status cache = RunCache(cycle, {.check = false, .download = true, .expire = true}, &stop, report);
   cycle.LogWork();
-  LogInfo("cycle done: " + std::to_string(results.size()) + " subscriptions, " + Summary(report));
+  LogInfo("cycle done: " + Counted(results.size(), "subscription") + ", " + Summary(report));
   if (!updates.ok()) return updates;
   if (!cache.ok()) return cache;
   if (report.first_error) return *report.first_error;
@@ -236,8 +238,8 @@ void DaemonCycle(Context& ctx, const std::atomic<bool>& stop, DaemonCache& cache
   }
   cache.Collect(report);
   cycle->LogWork();
-  LogNotice("cycle done: " + std::to_string(results->size()) + " subscriptions, " +
-            Summary(report) + ", " + std::to_string(cache.Downloading()) + " downloading");
+  LogNotice("cycle done: " + Counted(results->size(), "subscription") + ", " + Summary(report) +
+            ", " + std::to_string(cache.Downloading()) + " downloading");
 }
 
 // Between cycles, after a background download finished: makes it available,
@@ -307,7 +309,7 @@ Status RunDaemon(const Invocation& inv) {
                        FileLock::Acquire(ctx.settings.state_dir / "daemon.lock", false,
                                          "catcher run for " + ctx.settings.state_dir.string()));
   const std::string what = "state " + ctx.settings.state_dir.string() + ", " +
-                           std::to_string(ctx.subscriptions.size()) + " subscriptions";
+                           Counted(ctx.subscriptions.size(), "subscription");
   // One cycle that waits for its downloads (each within its budget): a
   // command of cron or a timer, silent unless something is wrong.
   if (inv.Has("once")) {
@@ -339,7 +341,7 @@ Status RunDaemon(const Invocation& inv) {
     if (signals.stop().load()) break;
     if (signals.TakeReload()) {
       if (Status reloaded = Reload(inv, ctx); reloaded.ok()) {
-        LogNotice("reloaded: " + std::to_string(ctx.subscriptions.size()) + " subscriptions");
+        LogNotice("reloaded: " + Counted(ctx.subscriptions.size(), "subscription"));
       } else {
         LogError("reload failed, keeping the running config and policy: " +
                  reloaded.error().message());

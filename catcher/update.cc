@@ -14,6 +14,7 @@
 #include "common/digest.h"
 #include "common/dn.h"
 #include "common/log.h"
+#include "common/output.h"
 #include "common/trust.h"
 #include "common/verification.h"
 #include "common/worker_pool.h"
@@ -514,10 +515,9 @@ Status WorstFailure(const std::vector<SubscriptionUpdate>& results) {
   }
   if (worst == nullptr) return Ok();
   return Error(worst->error->code(),
-               std::to_string(failures) + " of " + std::to_string(results.size()) +
-                   " subscriptions failed (the worst: " +
-                   std::string(ErrorCodeName(worst->error->code())) + ", subscription " +
-                   worst->name + "; see 'catcher subscriptions')")
+               std::to_string(failures) + " of " + Counted(results.size(), "subscription") +
+                   " failed (the worst: " + std::string(ErrorCodeName(worst->error->code())) +
+                   ", subscription " + worst->name + "; see 'catcher subscriptions')")
       .With("subscription", worst->name);
 }
 

@@ -27,4 +27,11 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
   }
 }
 
+std::string Counted(std::size_t n, std::string_view noun) {
+  std::string text = std::to_string(n) + " ";
+  text += noun;
+  if (n != 1) text += 's';
+  return text;
+}
+
 }  // namespace vmc

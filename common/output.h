@@ -27,6 +27,11 @@ inline void Field(JsonWriter& w, std::string_view key, uint64_t value) {
 
 // Prints rows as columns separated by two spaces, the last column unpadded.
 // Control characters in cells are escaped (cells may hold list data).
+// "1 subscription", "0 subscriptions", "3 downloads": a count for people,
+// with the noun's plural made by an "s" (every noun the tools count takes
+// one).
+std::string Counted(std::size_t n, std::string_view noun);
+
 void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace vmc

@@ -1088,7 +1088,7 @@ TEST_F(CatcherCacheTest, DaemonStopsPromptlyOnSigterm) {
   EXPECT_EQ(text.find("catcher: error"), std::string::npos) << text;
   EXPECT_NE(text.find("catcher: info: image slow: "), std::string::npos) << text;
   EXPECT_NE(text.find("; the next run resumes it where it stopped"), std::string::npos) << text;
-  EXPECT_NE(text.find("0 failures, 1 downloads stopped for the exit"), std::string::npos) << text;
+  EXPECT_NE(text.find("0 failures, 1 download stopped for the exit"), std::string::npos) << text;
 
   RunOnceOk();
   ExpectCached(p);
@@ -1118,10 +1118,10 @@ TEST_F(CatcherCacheTest, TheDaemonSaysWhatItDoesByDefault) {
                            "\\(commit [0-9a-f]+(-dirty)?\\), ")))
       << lines[0];
   EXPECT_NE(
-      lines[0].find("), state " + state_.string() + ", 1 subscriptions, a cycle every 3600 s"),
+      lines[0].find("), state " + state_.string() + ", 1 subscription, a cycle every 3600 s"),
       std::string::npos)
       << lines[0];
-  EXPECT_EQ(lines[1].rfind("catcher: notice: cycle done: 1 subscriptions, ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[1].rfind("catcher: notice: cycle done: 1 subscription, ", 0), 0u) << lines[1];
   EXPECT_EQ(lines[2],
             "catcher: notice: SIGTERM: stopping (transfers abort, partial downloads "
             "are kept)");
