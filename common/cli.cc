@@ -194,6 +194,15 @@ Status CommandLine::Dispatch(const std::vector<std::string>& args, std::ostream&
     return Ok();
   }
   if (command == nullptr) {
+    // An option no one takes says so, not that the command is missing.
+    try {
+      (void)po::command_line_parser(rest).options(globals_).run();
+    } catch (const po::unknown_option& e) {
+      return Error(ErrorCode::kUsage, std::string(e.what()) + " (see '" + program_ +
+                                          (path.empty() ? "" : " " + Join(path)) + " --help')");
+    } catch (const po::error&) {
+      // Another problem of the line: the missing command is said below.
+    }
     PrintHelp(path, err);
     // Appended piecewise: GCC 12 at -O3 warns falsely (-Wrestrict) on "'" + s.
     std::string what = "no command given";

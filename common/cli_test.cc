@@ -122,6 +122,14 @@ TEST(BuildInfoTest, SaysTheVersionsItRunsWith) {
   }
 }
 
+TEST_F(CliTest, AnUnknownOptionIsNamedEvenWithoutACommand) {
+  EXPECT_EQ(Run({"--bogus"}), 1);
+  EXPECT_EQ(err_.str(), "tool: error: unrecognised option '--bogus' (see 'tool --help') [usage]\n");
+  EXPECT_EQ(Run({"list", "--bogus"}), 1);
+  EXPECT_EQ(err_.str(),
+            "tool: error: unrecognised option '--bogus' (see 'tool list --help') [usage]\n");
+}
+
 TEST_F(CliTest, MissingCommandIsAUsageError) {
   EXPECT_EQ(Run({}), 1);
   EXPECT_EQ(Run({"list"}), 1);
