@@ -92,13 +92,16 @@ void PrintPrometheus(const Snapshot& s, std::ostream& out) {
           << "\"} " << a->at.time_since_epoch().count() << "\n";
     }
   }
+  // One series per subscription: a label holding the result would start a
+  // new series at every change of it, and end the old one without a value
+  // an alert could see. Why it failed is `catcher status`'s to say.
   out << "# HELP catcher_subscription_up Whether the last update succeeded (1) or failed (0).\n"
          "# TYPE catcher_subscription_up gauge\n";
   for (const auto& sub : s.ctx.subscriptions) {
     const auto& a = s.attempts.at(sub.name);
     const bool up = a && (a->result == "updated" || a->result == "unchanged");
-    out << "catcher_subscription_up{subscription=\"" << Label(sub.name) << "\",result=\""
-        << Label(a ? a->result : "never") << "\"} " << (up ? 1 : 0) << "\n";
+    out << "catcher_subscription_up{subscription=\"" << Label(sub.name) << "\"} " << (up ? 1 : 0)
+        << "\n";
   }
   // A frozen feed (a server replaying an old list, or serving nothing new
   // that still verifies) shows here first: alert when it lags.

@@ -1117,9 +1117,8 @@ TEST_F(CatcherCacheTest, TheDaemonSaysWhatItDoesByDefault) {
       lines[0], std::regex("^catcher: notice: catcher run: catcher [0-9]+\\.[0-9]+\\.[0-9]+ "
                            "\\(commit [0-9a-f]+(-dirty)?\\), ")))
       << lines[0];
-  EXPECT_NE(
-      lines[0].find("), state " + state_.string() + ", 1 subscription, a cycle every 3600 s"),
-      std::string::npos)
+  EXPECT_NE(lines[0].find("), state " + state_.string() + ", 1 subscription, a cycle every 3600 s"),
+            std::string::npos)
       << lines[0];
   EXPECT_EQ(lines[1].rfind("catcher: notice: cycle done: 1 subscription, ", 0), 0u) << lines[1];
   EXPECT_EQ(lines[2],
@@ -1493,6 +1492,9 @@ TEST_F(CatcherCacheTest, StatusAndExport) {
   const auto samples = ParsePrometheus(prom.out);
   const std::map<std::string, std::string> sub = {{"subscription", "sub"}};
   EXPECT_EQ(Value(samples, "catcher_subscription_up", sub), 1.0) << prom.out;
+  // One series per subscription, whatever its result: no result label.
+  EXPECT_NE(prom.out.find("\ncatcher_subscription_up{subscription=\"sub\"} 1\n"), std::string::npos)
+      << prom.out;
   const auto updated = Value(samples, "catcher_subscription_last_update_timestamp_seconds", sub);
   ASSERT_TRUE(updated) << prom.out;
   EXPECT_GE(*updated, static_cast<double>(started.time_since_epoch().count()));
