@@ -872,6 +872,8 @@ Status CacheRun::Check() {
         report.Fail(std::move(digest).error());
         continue;
       }
+      ++report.checked;
+      report.checked_bytes += digest->size;
       if (digest->sha512_hex == name) continue;
       why = "has SHA-512 " + digest->sha512_hex;
     }

@@ -17,6 +17,7 @@
 #define VMC_CATCHER_CACHE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,6 +37,8 @@ struct CacheReport {
   int converted = 0;  // images converted to a format the site takes
   int expired = 0;
   int purged = 0;
+  int checked = 0;                  // files of the content store --check re-hashed
+  std::uint64_t checked_bytes = 0;  // their bytes
   // Downloads cut short or not begun because the process is stopping: not
   // failures (the partial files stay and the next run resumes them).
   int interrupted = 0;

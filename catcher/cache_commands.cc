@@ -8,7 +8,7 @@
 namespace vmc::catcher {
 namespace {
 
-void PrintReport(const Invocation& inv, const CacheReport& report) {
+void PrintReport(const Invocation& inv, const CacheSteps& steps, const CacheReport& report) {
   if (inv.json) {
     rapidjson::StringBuffer b;
     JsonWriter w(b);
@@ -18,6 +18,10 @@ void PrintReport(const Invocation& inv, const CacheReport& report) {
     Field(w, "converted", static_cast<uint64_t>(report.converted));
     Field(w, "expired", static_cast<uint64_t>(report.expired));
     Field(w, "purged", static_cast<uint64_t>(report.purged));
+    if (steps.check) {
+      Field(w, "checked", static_cast<uint64_t>(report.checked));
+      Field(w, "checked_bytes", report.checked_bytes);
+    }
     w.Key("failures");
     w.StartArray();
     for (const auto& f : report.failures) w.String(f.c_str());
@@ -25,6 +29,12 @@ void PrintReport(const Invocation& inv, const CacheReport& report) {
     w.EndObject();
     *inv.out << b.GetString() << "\n";
   } else {
+    // What --check proved, first: "0 failures" alone would not say whether
+    // there was anything to check.
+    if (steps.check) {
+      *inv.out << "checked " << Counted(static_cast<std::size_t>(report.checked), "file") << " ("
+               << report.checked_bytes << " bytes), ";
+    }
     *inv.out << "downloaded " << report.downloaded << ", made available " << report.made_available
              << ", converted " << report.converted << ", expired " << report.expired << ", purged "
              << report.purged << ", failures " << report.failures.size() << "\n";
@@ -39,7 +49,7 @@ Status Cache(const Invocation& inv) {
   CacheReport report;
   VMC_RETURN_IF_ERROR(RunCache(cycle, steps, nullptr, report));
   cycle.LogWork();
-  PrintReport(inv, report);
+  PrintReport(inv, steps, report);
   if (report.first_error) {
     return Error(report.first_error->code(),
                  std::to_string(report.failures.size()) +

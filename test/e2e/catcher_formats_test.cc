@@ -335,6 +335,15 @@ TEST_F(CatcherFormatsTest, ConvertedOnceForTwoListsNamingTheSameBytes) {
   // its images expire, and the next run converts again.
   const RunResult check = Catcher({"--json", "cache", "--check"});
   EXPECT_EQ(check.exit_code, 0) << Describe(check);
+  EXPECT_EQ(Count(check, "checked"), 2u);  // the source and its conversion
+  EXPECT_EQ(Count(check, "checked_bytes"), disk.size + fs::file_size(ContentFile(raw_sha)));
+  const RunResult text = Catcher({"cache", "--check"});
+  EXPECT_EQ(text.out.rfind("checked 2 files (" +
+                               std::to_string(disk.size + fs::file_size(ContentFile(raw_sha))) +
+                               " bytes), downloaded 0, ",
+                           0),
+            0u)
+      << text.out;
   {
     std::fstream f(ContentFile(raw_sha), std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
