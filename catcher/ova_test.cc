@@ -127,7 +127,7 @@ TEST_F(OvaTest, MembersOfEightGibibytesAndMoreHaveBinarySizes) {
   const std::uint64_t nine_gib = std::uint64_t{9} << 30;
   header[124] = static_cast<char>(0x80);
   for (int i = 0; i < 11; ++i) {
-    header[135 - i] = static_cast<char>((nine_gib >> (8 * i)) & 0xff);
+    header[135 - i] = i < 8 ? static_cast<char>((nine_gib >> (8 * i)) & 0xff) : '\0';
   }
   header.replace(148, 8, 8, ' ');
   unsigned sum = 0;
