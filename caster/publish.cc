@@ -3,6 +3,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/json_reader.h"  // QuoteUntrusted
 #include "common/url.h"
 
 namespace vmc::caster {
@@ -30,13 +31,47 @@ Result<Rule> ParseRule(const std::string& line) {
 
 }  // namespace
 
+namespace {
+
+constexpr char kTargetForms[] = "file:///absolute/path, https://host/path or sftp://user@host/path";
+
+// A target an operator wrote is a URL libcurl will take; a path (what a
+// shell user types first) or a file:// URL whose path is not absolute is
+// said to be one, with the form expected, instead of libcurl's "bad/illegal
+// format" at the upload.
+Status CheckTarget(const std::string& target, std::string_view from) {
+  const auto invalid = [&](const std::string& why) {
+    return Error(ErrorCode::kUsage,
+                 std::string(from) + " " + QuoteUntrusted(RedactUrl(target)) + " " + why)
+        .With("target", RedactUrl(target));
+  };
+  if (target.find("://") == std::string::npos) {
+    return invalid(std::string("is not a URL: give ") + kTargetForms);
+  }
+  if (target.starts_with("file://") && !target.starts_with("file:///") &&
+      !target.starts_with("file://localhost/")) {
+    return invalid(
+        "is not a file URL of an absolute path: give file:///absolute/path (three "
+        "slashes, the path from the root)");
+  }
+  if (auto origin = ParseOrigin(target); !origin.ok()) {
+    return invalid(std::string("is not a URL libcurl takes: give ") + kTargetForms);
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<UploadTarget> ResolveTarget(const std::string& list_uri,
                                    const std::optional<std::string>& explicit_target,
                                    const std::optional<std::string>& explicit_credentials,
                                    const std::vector<std::string>& rules) {
   std::optional<std::filesystem::path> credentials;
   if (explicit_credentials) credentials = *explicit_credentials;
-  if (explicit_target) return UploadTarget{*explicit_target, credentials};
+  if (explicit_target) {
+    VMC_RETURN_IF_ERROR(CheckTarget(*explicit_target, "--target"));
+    return UploadTarget{*explicit_target, credentials};
+  }
   std::optional<Rule> best;
   for (const auto& line : rules) {
     VMC_ASSIGN_OR_RETURN(Rule rule, ParseRule(line));
@@ -60,8 +95,9 @@ Result<UploadTarget> ResolveTarget(const std::string& list_uri,
                      "default target)")
         .With("uri", list_uri);
   }
-  return UploadTarget{best->target + list_uri.substr(best->prefix.size()),
-                      explicit_credentials ? credentials : best->credentials};
+  std::string target = best->target + list_uri.substr(best->prefix.size());
+  VMC_RETURN_IF_ERROR(CheckTarget(target, "the upload rule's target"));
+  return UploadTarget{std::move(target), explicit_credentials ? credentials : best->credentials};
 }
 
 Result<std::string> PublishedImageName(const std::filesystem::path& file) {

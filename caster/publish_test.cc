@@ -31,6 +31,27 @@ TEST(ResolveTargetTest, ExplicitTargetWinsOverRules) {
   EXPECT_EQ(*t.credentials_file, "/home/me/ssh.cred");
 }
 
+TEST(ResolveTargetTest, ATargetThatIsNoUrlSaysWhatIsExpected) {
+  for (const std::string& bad :
+       {std::string("/srv/www/x.list"), std::string("x.list"), std::string("file://x.list"),
+        std::string("file://./x.list"), std::string("https://exa mple.org/x.list")}) {
+    const auto r = ResolveTarget(kListUri, bad, nullopt, {});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kUsage);
+    EXPECT_EQ(r.error().message().rfind("--target \"" + bad + "\" is not ", 0), 0u)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find("file:///absolute/path"), std::string::npos);
+  }
+  EXPECT_EQ(Resolve(kListUri, "file://localhost/srv/x.list", nullopt, {}).url,
+            "file://localhost/srv/x.list");
+  // A rule's target is held to the same.
+  const auto r = ResolveTarget(kListUri, nullopt, nullopt, {"https://www.example.org/ srv/www/"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message().rfind("the upload rule's target \"srv/www/lists/vo/my.list\"", 0),
+            0u)
+      << r.error().message();
+}
+
 TEST(ResolveTargetTest, ExplicitTargetWithoutCredentialsHasNone) {
   const auto t = Resolve(kListUri, "file:///srv/x.list", nullopt,
                          {"https://www.example.org/ file:///srv/www/ /rule.cred"});
