@@ -1,12 +1,14 @@
 #include "caster/signing.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <compare>
 
 #include "common/atomic_file.h"
+#include "common/pkcs12.h"
 #include "common/unique_fd.h"
 #include "common/version.h"
 
@@ -86,15 +88,45 @@ Status RequirePublisherKeys(const ImageList& list) {
   return Ok();
 }
 
-}  // namespace
+// The identity of a PKCS#12 --cert: certificate, chain and key in one file.
+Result<SigningIdentity> LoadPkcs12Identity(const KeySource& source, const std::string& der) {
+  std::optional<std::string> passphrase;
+  if (source.passphrase_file) {
+    VMC_ASSIGN_OR_RETURN(passphrase, Passphrase(source, ""));
+  } else if (Pkcs12NeedsPassphrase(der)) {
+    VMC_ASSIGN_OR_RETURN(std::string typed, PromptPassphrase(source.cert));
+    passphrase = std::move(typed);
+  }
+  std::optional<std::string_view> view;
+  if (passphrase) view = *passphrase;
+  VMC_ASSIGN_OR_RETURN(const Pkcs12Pem pem, ReadPkcs12(der, source.cert.string(), view));
+  if (passphrase) OPENSSL_cleanse(passphrase->data(), passphrase->size());
+  auto identity = LoadSigningIdentityPem(pem.certificates, pem.key, std::nullopt);
+  if (!identity.ok()) return std::move(identity).error().Prefix(source.cert.string() + ": ");
+  return identity;
+}
 
-Result<SigningIdentity> LoadIdentity(const KeySource& source, TimePoint now) {
+Result<SigningIdentity> LoadPemIdentity(const KeySource& source) {
+  if (source.key.empty()) {
+    return Error(ErrorCode::kUsage, "--key is needed: " + source.cert.string() +
+                                        " is a PEM certificate (a PKCS#12 file would hold its "
+                                        "key too)");
+  }
   VMC_ASSIGN_OR_RETURN(const std::string key_pem, ReadFileCapped(source.key, kMaxPemBytes));
   VMC_ASSIGN_OR_RETURN(const auto passphrase, Passphrase(source, key_pem));
   std::optional<std::string_view> view;
   if (passphrase) view = *passphrase;
-  VMC_ASSIGN_OR_RETURN(SigningIdentity identity,
-                       LoadSigningIdentity(source.cert, source.key, view));
+  return LoadSigningIdentity(source.cert, source.key, view);
+}
+
+}  // namespace
+
+Result<SigningIdentity> LoadIdentity(const KeySource& source, TimePoint now) {
+  // Read here first, so that a missing or unreadable file says why (errno).
+  VMC_ASSIGN_OR_RETURN(const std::string cert_bytes, ReadFileCapped(source.cert, kMaxPemBytes));
+  Result<SigningIdentity> loaded =
+      IsPkcs12(cert_bytes) ? LoadPkcs12Identity(source, cert_bytes) : LoadPemIdentity(source);
+  VMC_ASSIGN_OR_RETURN(SigningIdentity identity, std::move(loaded));
   Status fit = CheckSigningCertificate(identity, now);
   if (!fit.ok()) {
     // The check names the subject; the operator also needs the file.

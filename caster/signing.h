@@ -21,8 +21,10 @@
 namespace vmc::caster {
 
 struct KeySource {
+  // PEM (the signer's certificate, then its chain), or PKCS#12 holding the
+  // key and chain too.
   std::filesystem::path cert;
-  std::filesystem::path key;
+  std::filesystem::path key;  // PEM; empty with a PKCS#12 `cert`
   // Holds the key's passphrase on its first line. Without it an encrypted key
   // asks on the terminal, or fails when there is none.
   std::optional<std::filesystem::path> passphrase_file;

@@ -28,10 +28,13 @@ namespace {
 constexpr char kDefaultCaDir[] = "/etc/grid-security/certificates";
 
 void KeyOptions(po::options_description& o) {
-  o.add_options()                                                                             //
-      ("cert", po::value<std::string>()->required(), "the signer's certificate (PEM)")        //
-      ("key", po::value<std::string>()->required(), "the signer's private key (PEM)")         //
-      ("passphrase-file", po::value<std::string>(), "file holding the key's passphrase")      //
+  o.add_options()  //
+      ("cert", po::value<std::string>()->required(),
+       "the signer's certificate: PEM, or a PKCS#12 file (.p12, .pfx) with its key")  //
+      ("key", po::value<std::string>(),
+       "the signer's private key (PEM); not with a PKCS#12 --cert")  //
+      ("passphrase-file", po::value<std::string>(),
+       "file holding the key's (or the PKCS#12 file's) passphrase")                           //
       ("lifetime", po::value<int>(), "days the signature stays valid (default: the list's)")  //
       ("version", po::value<std::string>(), "hv:version to sign (default: the next one)");
 }
@@ -100,7 +103,8 @@ Result<SignedList> SignStoredList(const Invocation& inv, ListStore& store, bool 
   const std::string identifier = inv.Get<std::string>("list");
   VMC_ASSIGN_OR_RETURN(StoredList stored, store.Load(identifier));
   const TimePoint now = SystemClock().Now();
-  KeySource keys{inv.Get<std::string>("cert"), inv.Get<std::string>("key"), std::nullopt};
+  KeySource keys{inv.Get<std::string>("cert"), inv.Find<std::string>("key").value_or(""),
+                 std::nullopt};
   if (auto f = inv.Find<std::string>("passphrase-file")) keys.passphrase_file = *f;
   VMC_ASSIGN_OR_RETURN(const SigningIdentity identity, LoadIdentity(keys, now));
   ListMeta meta = stored.meta;

@@ -10,6 +10,7 @@
 #include <openssl/bn.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -49,6 +50,7 @@ using EmailStackPtr = OpenSslPtr<STACK_OF(OPENSSL_STRING), X509_email_free>;
 using EvpMdCtxPtr = OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
 using EvpMdPtr = OpenSslPtr<EVP_MD, EVP_MD_free>;
 using EvpPkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using Pkcs12Ptr = OpenSslPtr<PKCS12, PKCS12_free>;
 using X509CrlPtr = OpenSslPtr<X509_CRL, X509_CRL_free>;
 using X509NamePtr = OpenSslPtr<X509_NAME, X509_NAME_free>;
 using X509Ptr = OpenSslPtr<X509, X509_free>;
