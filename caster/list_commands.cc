@@ -88,6 +88,11 @@ Status Ls(const Invocation& inv) {
   return Ok();
 }
 
+// The keys Show() names in words of its own.
+const std::set<std::string> kShownKeys = {
+    "dc:identifier", "dc:title",        "dc:description",  "dc:source",   "hv:uri",
+    "hv:version",    "dc:date:created", "dc:date:expires", "hv:endorser", "hv:images"};
+
 Status Show(const Invocation& inv) {
   VMC_ASSIGN_OR_RETURN(ListStore store, OpenStore(inv));
   VMC_ASSIGN_OR_RETURN(const StoredList stored, store.Load(inv.Get<std::string>("list")));
@@ -110,6 +115,15 @@ Status Show(const Invocation& inv) {
       {"signed version", stored.meta.signed_version.empty() ? "-" : stored.meta.signed_version},
   };
   if (auto e = l.endorser()) rows.push_back({"endorser", e->dn + " (issuer " + e->ca + ")"});
+  // Every other key, as `list set` set it (ad:*, unknown ones), by its name.
+  const auto wrapped = l.json().FindMember("hv:imagelist");
+  if (wrapped != l.json().MemberEnd() && wrapped->value.IsObject()) {
+    for (const auto& m : wrapped->value.GetObject()) {
+      const std::string key(m.name.GetString(), m.name.GetStringLength());
+      if (kShownKeys.contains(key)) continue;
+      rows.push_back({EscapeForLog(key), EscapeForLog(l.Get(key).value_or(""))});
+    }
+  }
   rows.push_back({"images", std::to_string(l.image_count())});
   PrintTable(*inv.out, rows);
   for (const auto& image : l.images()) {

@@ -426,6 +426,14 @@ TEST_F(CasterCliTest, SetAnyKeyIncludingAdAndUnknownOnes) {
   EXPECT_EQ(Str(list, "dc:title"), "New title");
   ASSERT_TRUE(list.HasMember("x:object"));
   EXPECT_EQ(list["x:object"]["a"][1].GetInt(), 2);
+  // `list show` shows each of them, by its name.
+  const RunResult shown = Caster({"list", "show", id});
+  ASSERT_EQ(shown.exit_code, 0) << Describe(shown);
+  for (const std::string line :
+       {"ad:vo           vo.example.org\n", "x:custom        text with \"quotes\" and \xc3\xa9\n",
+        "x:object        {\"a\":[1,2]}\n", "title           New title\n"}) {
+    EXPECT_NE(shown.out.find(line), std::string::npos) << line << " in\n" << shown.out;
+  }
 }
 
 TEST_F(CasterCliTest, SetChecksTypedValues) {
