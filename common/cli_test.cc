@@ -117,9 +117,16 @@ TEST(BuildInfoTest, SaysTheVersionsItRunsWith) {
   while (!head.empty() && head.back() == '\n') head.pop_back();
   if (head.empty()) {
     EXPECT_EQ(info.commit, "unknown");  // not a git checkout
-  } else {
-    EXPECT_EQ(info.commit.substr(0, head.size()), head);
+    return;
   }
+  // A commit of this tree's history: HEAD itself in a build from a clean
+  // clone, an ancestor when commits were made since the last build.
+  std::string commit = info.commit;
+  if (commit.ends_with("-dirty")) commit.resize(commit.size() - 6);
+  EXPECT_EQ(commit.size(), 12u) << info.commit;
+  const auto ancestor =
+      test::Run({"git", "-C", VMC_SOURCE_DIR, "merge-base", "--is-ancestor", commit, "HEAD"});
+  EXPECT_EQ(ancestor.exit_code, 0) << info.commit << " is not in the history of " << head;
 }
 
 TEST_F(CliTest, AnUnknownOptionIsNamedEvenWithoutACommand) {
