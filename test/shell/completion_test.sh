@@ -14,19 +14,22 @@ export PATH="$work/bin:$PATH"
 source "$completion"
 
 failures=0
-# expect "WORDS..." -- the words COMPREPLY must hold (and may hold more).
-expect() {
-  local line=$1
-  shift
-  read -r -a COMP_WORDS <<<"$line"
-  if [[ $line == *" " ]]; then COMP_WORDS+=(""); fi
+# Runs the completion for the command line LINE (a trailing blank: a new word
+# begins), as an interactive shell would: no errexit, no pipefail.
+complete_line() {
+  read -r -a COMP_WORDS <<<"$1"
+  if [[ $1 == *" " ]]; then COMP_WORDS+=(""); fi
   COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
   COMPREPLY=()
-  # As in an interactive shell: no errexit, no pipefail.
   set +eo pipefail
   _vmc_complete
   set -eo pipefail
-  local want
+}
+# expect "WORDS..." WORD...: COMPREPLY must hold each WORD (and may hold more).
+expect() {
+  local line=$1 want
+  shift
+  complete_line "$line"
   for want in "$@"; do
     if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$want"; then
       echo "FAIL: '$line' does not offer '$want' (offers: ${COMPREPLY[*]:-nothing})" >&2
@@ -36,16 +39,9 @@ expect() {
 }
 # refuse "WORDS..." WORD: COMPREPLY must not hold WORD.
 refuse() {
-  local line=$1 unwanted=$2
-  read -r -a COMP_WORDS <<<"$line"
-  if [[ $line == *" " ]]; then COMP_WORDS+=(""); fi
-  COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-  COMPREPLY=()
-  set +eo pipefail
-  _vmc_complete
-  set -eo pipefail
-  if printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$unwanted"; then
-    echo "FAIL: '$line' offers '$unwanted'" >&2
+  complete_line "$1"
+  if printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$2"; then
+    echo "FAIL: '$1' offers '$2'" >&2
     failures=$((failures + 1))
   fi
 }
