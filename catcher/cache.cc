@@ -736,9 +736,10 @@ Status CacheRun::ExpireUnwanted() {
   const EventRunner& events = cycle_.events();
   const CacheDirFds& dirs = *dirs_;
   CacheReport& report = report_;
+  const std::vector<Entry> entries = WantedEntries(*inventory);
   std::map<std::string, std::string> wanted;  // identifier -> sha512
   std::set<std::string> wanted_content;
-  for (const auto& e : WantedEntries(*inventory)) {
+  for (const auto& e : entries) {
     wanted.emplace(e.image.identifier(), e.image.sha512());
     wanted_content.insert(e.image.sha512());
   }
@@ -798,7 +799,7 @@ Status CacheRun::ExpireUnwanted() {
   VMC_ASSIGN_OR_RETURN(const auto conversions, ctx.state.Conversions());
   std::set<std::string> kept_conversions;
   std::set<std::string> uninspected;
-  for (const auto& e : WantedEntries(*inventory)) {
+  for (const auto& e : entries) {
     const InventoryImage& item = *e.item;
     if (item.format.empty()) uninspected.insert(e.image.sha512());
     if (!item.format.empty() && item.file_format != item.format) {

@@ -44,6 +44,23 @@ struct Part {
   bool member = false;
 };
 
+// The regular file `name` of `dir`, opened (never through a link), as the
+// part that is all of it.
+struct OpenImage {
+  UniqueFd file;
+  Part part;
+};
+
+Result<OpenImage> OpenWhole(const SafeDir& dir, const std::string& name) {
+  const std::filesystem::path path = dir.PathOf(name);
+  VMC_ASSIGN_OR_RETURN(UniqueFd file, dir.OpenFile(name, O_RDONLY));
+  struct stat st {};
+  if (fstat(file.get(), &st) != 0) return SystemError("stat", path, errno);
+  const int fd = file.get();
+  return OpenImage{std::move(file),
+                   Part{fd, path, 0, static_cast<std::uint64_t>(st.st_size), false}};
+}
+
 Result<Magic> MagicOf(const Part& part) {
   VMC_ASSIGN_OR_RETURN(
       const std::string head,
@@ -94,11 +111,11 @@ Result<ImageInspection> InspectPart(const QemuImg& qemu, const Part& part,
     inspection.danger = "it is a " + magic.format + " image, a format catcher does not take";
     return inspection;
   }
-  if (magic.format == "ova") {
-    if (part.member) inspection.danger = "it is an OVA within an OVA";
-    if (part.member) return inspection;
-    return InspectOva(qemu, part, timeout);
+  if (magic.format == "ova" && part.member) {
+    inspection.danger = "it is an OVA within an OVA";
+    return inspection;
   }
+  if (magic.format == "ova") return InspectOva(qemu, part, timeout);
   // Bytes read as raw (a raw disk, an ISO, an OVA's descriptor) have no
   // header that could name another file: qemu-img would say only that the
   // disk is the file's size. A list of 75,000 small images runs no qemu-img.
@@ -166,23 +183,15 @@ std::string QemuDanger(const QemuImgInfo& info, const std::filesystem::path& pat
 }
 
 Result<Magic> ReadMagic(const SafeDir& dir, const std::string& name, std::uint64_t* size) {
-  const std::filesystem::path path = dir.PathOf(name);
-  VMC_ASSIGN_OR_RETURN(const UniqueFd file, dir.OpenFile(name, O_RDONLY));
-  struct stat st {};
-  if (fstat(file.get(), &st) != 0) return SystemError("stat", path, errno);
-  const auto bytes = static_cast<std::uint64_t>(st.st_size);
-  if (size != nullptr) *size = bytes;
-  return MagicOf({file.get(), path, 0, bytes, false});
+  VMC_ASSIGN_OR_RETURN(const OpenImage image, OpenWhole(dir, name));
+  if (size != nullptr) *size = image.part.size;
+  return MagicOf(image.part);
 }
 
 Result<ImageInspection> InspectImage(const QemuImg& qemu, const SafeDir& dir,
                                      const std::string& name, std::chrono::milliseconds timeout) {
-  const std::filesystem::path path = dir.PathOf(name);
-  VMC_ASSIGN_OR_RETURN(const UniqueFd file, dir.OpenFile(name, O_RDONLY));
-  struct stat st {};
-  if (fstat(file.get(), &st) != 0) return SystemError("stat", path, errno);
-  return InspectPart(qemu, {file.get(), path, 0, static_cast<std::uint64_t>(st.st_size), false},
-                     timeout);
+  VMC_ASSIGN_OR_RETURN(const OpenImage image, OpenWhole(dir, name));
+  return InspectPart(qemu, image.part, timeout);
 }
 
 Result<std::string> JudgeInspection(const ImageInspection& inspection, std::string_view declared,

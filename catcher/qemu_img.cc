@@ -1,9 +1,7 @@
 #include "catcher/qemu_img.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "common/json_reader.h"
+#include "common/output.h"
 #include "common/subprocess.h"
 
 namespace vmc::catcher {
@@ -63,24 +61,18 @@ void ReadFormatSpecific(const rapidjson::Value& root, QemuImgInfo& info) {
 
 std::string QemuFileName(const fs::path& file, std::string_view driver, const ByteRange& range) {
   rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  JsonWriter w(out);
   w.StartObject();
-  w.Key("driver");
-  w.String(driver.data(), static_cast<rapidjson::SizeType>(driver.size()));
+  Field(w, "driver", driver);
   w.Key("file");
   w.StartObject();
-  w.Key("driver");
-  w.String("raw");
-  w.Key("offset");
-  w.Uint64(range.offset);
-  w.Key("size");
-  w.Uint64(range.length);
+  Field(w, "driver", "raw");
+  Field(w, "offset", range.offset);
+  Field(w, "size", range.length);
   w.Key("file");
   w.StartObject();
-  w.Key("driver");
-  w.String("file");
-  w.Key("filename");
-  w.String(file.c_str());
+  Field(w, "driver", "file");
+  Field(w, "filename", file.string());
   w.EndObject();
   w.EndObject();
   w.EndObject();

@@ -3,9 +3,8 @@
 #include <curl/curl.h>
 #include <lmdb.h>
 #include <openssl/crypto.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
+#include "common/output.h"
 #include "vmc_commit.h"
 
 #ifndef VMC_VERSION
@@ -37,18 +36,14 @@ std::string VersionText(std::string_view program, const BuildInfo& info) {
 
 std::string VersionJson(std::string_view program, const BuildInfo& info) {
   rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  const auto field = [&](const char* key, std::string_view value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
+  JsonWriter w(out);
   w.StartObject();
-  field("program", program);
-  field("version", info.version);
-  field("commit", info.commit);
-  field("openssl", info.openssl);
-  field("libcurl", info.libcurl);
-  field("lmdb", info.lmdb);
+  Field(w, "program", program);
+  Field(w, "version", info.version);
+  Field(w, "commit", info.commit);
+  Field(w, "openssl", info.openssl);
+  Field(w, "libcurl", info.libcurl);
+  Field(w, "lmdb", info.lmdb);
   w.EndObject();
   return std::string(out.GetString(), out.GetSize()) + "\n";
 }

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/openssl_error.h"
 #include "common/unique_fd.h"
 
 namespace vmc {
@@ -26,17 +27,6 @@ constexpr std::size_t kReadBufferSize = std::size_t{1} << 20;
 const EVP_MD* Sha512Md() {
   static const EvpMdPtr kMd(EVP_MD_fetch(nullptr, "SHA512", nullptr));
   return kMd.get();
-}
-
-// Takes the oldest OpenSSL error of this thread and clears the rest, so that
-// a later, unrelated OpenSSL call does not report it.
-std::string TakeOpenSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "no OpenSSL error recorded";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
 }
 
 int HexValue(char c) {

@@ -7,7 +7,9 @@
 
 #include <climits>
 
+#include "common/openssl_error.h"
 #include "common/openssl_ptr.h"
+#include "common/string_bio.h"
 
 namespace vmc {
 namespace {
@@ -20,23 +22,12 @@ Pkcs12Ptr Parse(std::string_view der) {
   return p12;
 }
 
-std::string OpenSslReason() {
-  const unsigned long e = ERR_peek_last_error();
-  char text[256] = {};
-  ERR_error_string_n(e, text, sizeof text);
-  ERR_clear_error();
-  return e == 0 ? "no reason given" : text;
-}
-
 Status AppendPem(X509* cert, std::string& out) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
+  const BioPtr bio = StringSinkBio(&out);
   if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
     return Error(ErrorCode::kCertificateUnfit,
-                 "cannot write a certificate as PEM: " + OpenSslReason());
+                 "cannot write a certificate as PEM: " + TakeOpenSslError());
   }
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  out.append(data, static_cast<std::size_t>(n));
   return Ok();
 }
 
@@ -73,7 +64,7 @@ Result<Pkcs12Pem> ReadPkcs12(std::string_view der, std::string_view label,
   X509* cert = nullptr;
   STACK_OF(X509)* ca = nullptr;
   if (PKCS12_parse(p12.get(), pass.c_str(), &key, &cert, &ca) != 1) {
-    return unfit("cannot be read (" + OpenSslReason() +
+    return unfit("cannot be read (" + TakeOpenSslError() +
                  "); a file exported with old algorithms (RC2, as older browsers wrote) "
                  "needs converting first: openssl pkcs12 -legacy -in FILE -nodes -out "
                  "signer.pem, then give signer.pem as --cert and --key");
@@ -88,14 +79,15 @@ Result<Pkcs12Pem> ReadPkcs12(std::string_view der, std::string_view label,
   for (int i = 0; owned_ca != nullptr && i < sk_X509_num(owned_ca.get()); ++i) {
     VMC_RETURN_IF_ERROR(AppendPem(sk_X509_value(owned_ca.get(), i), pem.certificates));
   }
-  BioPtr bio(BIO_new(BIO_s_secmem()));
+  // Room for any key's PEM up front: a string that grew would leave copies
+  // of the key in freed memory, which the destructor cannot cleanse.
+  constexpr std::size_t kRoomForAKey = 64 * 1024;
+  pem.key.reserve(kRoomForAKey);
+  const BioPtr bio = StringSinkBio(&pem.key);
   if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), owned_key.get(), nullptr, nullptr, 0,
                                                  nullptr, nullptr) != 1) {
-    return unfit("its key cannot be written as PEM: " + OpenSslReason());
+    return unfit("its key cannot be written as PEM: " + TakeOpenSslError());
   }
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  pem.key.assign(data, static_cast<std::size_t>(n));
   return pem;
 }
 

@@ -138,11 +138,18 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
   const UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   bool exited = false;
   int status = 0;
+  // Kills the child's group and reaps the child. True when the child itself
+  // was killed: one that had exited by itself did not time out nor was
+  // stopped; what is killed then is what it left holding its pipes.
+  const auto kill_group = [&] {
+    kill(-pid, SIGKILL);
+    if (!exited) waitpid(pid, &status, 0);
+    return !exited;
+  };
   // An error of ours never leaves the child running, nor unreaped.
   const auto abandon = [&](const char* call) -> Status {
     const int saved = errno;
-    kill(-pid, SIGKILL);
-    if (!exited) waitpid(pid, &status, 0);
+    kill_group();
     return Error(ErrorCode::kIo, std::string(call) + ": " + ErrnoText(saved));
   };
   for (;;) {
@@ -159,19 +166,13 @@ Status Wait(pid_t pid, CapturePipe* out, CapturePipe* err, Clock::time_point dea
         (out != nullptr && out->read.get() >= 0) || (err != nullptr && err->read.get() >= 0);
     if (exited && !pipes_open) break;
     if (cancel != nullptr && cancel->load()) {
-      kill(-pid, SIGKILL);
-      if (!exited) waitpid(pid, &status, 0);
-      result.cancelled = !exited;
+      result.cancelled = kill_group();
       break;
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      // A child that exited by itself did not time out: what is killed is
-      // what it left holding its pipes.
-      kill(-pid, SIGKILL);
-      if (!exited) waitpid(pid, &status, 0);
-      result.timed_out = !exited;
+      result.timed_out = kill_group();
       break;
     }
     // At most a minute per poll: poll takes an int of milliseconds, and a

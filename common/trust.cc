@@ -23,23 +23,11 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/openssl_error.h"
 #include "common/openssl_ptr.h"
 
 namespace vmc {
 namespace {
-
-// Empties this thread's OpenSSL error queue and returns its first reason, so
-// that one failure never leaks into the next call's diagnostics.
-std::string TakeOpenSslError() {
-  const unsigned long code = ERR_peek_error();
-  std::string reason;
-  if (code != 0) {
-    const char* text = ERR_reason_error_string(code);
-    reason = text != nullptr ? text : "error " + std::to_string(code);
-  }
-  ERR_clear_error();
-  return reason.empty() ? "unknown OpenSSL error" : reason;
-}
 
 // ---- Time -------------------------------------------------------------------
 
