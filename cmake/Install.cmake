@@ -4,7 +4,7 @@
 # handlers and the README.
 include(GNUInstallDirs)
 
-set(VMC_SYSTEMD_UNITDIR "${CMAKE_INSTALL_LIBDIR}/systemd/system" CACHE STRING
+set(VMC_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
     "where the systemd units are installed (relative to the prefix, or absolute; Debian 12: /lib/systemd/system)")
 set(VMC_SITE_DIR ${CMAKE_BINARY_DIR}/site)
 
@@ -33,7 +33,9 @@ endforeach()
 
 # The config and the policy are the admin's once installed: a second
 # `cmake --install` leaves an edited copy alone (the Debian packages make
-# them conffiles, which dpkg treats the same way).
+# them conffiles, which dpkg treats the same way). file(INSTALL) adds
+# DESTDIR itself. Like the units, they name the paths of the prefix the
+# build was configured with (CMAKE_INSTALL_PREFIX), not of --prefix.
 set(VMC_CONFIG_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/catcher)
 foreach(file catcher.conf policy.json)
   vmc_site_file(examples/${file})
@@ -41,7 +43,7 @@ foreach(file catcher.conf policy.json)
     if(EXISTS \"\$ENV{DESTDIR}${VMC_CONFIG_DIR}/${file}\")
       message(STATUS \"Kept (the admin's): \$ENV{DESTDIR}${VMC_CONFIG_DIR}/${file}\")
     else()
-      file(INSTALL \"${VMC_SITE_DIR}/${file}\" DESTINATION \"\$ENV{DESTDIR}${VMC_CONFIG_DIR}\"
+      file(INSTALL \"${VMC_SITE_DIR}/${file}\" DESTINATION \"${VMC_CONFIG_DIR}\"
            FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
     endif()")
 endforeach()
