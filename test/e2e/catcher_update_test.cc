@@ -514,6 +514,31 @@ TEST_F(CatcherUpdateTest, AnUnusableCaDirectoryIsSaidBeforeAnyTransfer) {
   UpdateOk();
 }
 
+// An event command that cannot run is said when the config is read, once
+// (config-invalid, exit 2), before anything is fetched: not at the first
+// event, after transfers, and not once by the cycle and again by main.
+TEST_F(CatcherUpdateTest, AnEventCommandThatCannotRunIsSaidOnceBeforeAnything) {
+  WriteStandardPolicy();
+  Publish("list", Spec(NewTestUuid(), "1"));
+  WriteFile(dir_ / "not-executable", "#!/bin/sh\n");
+  for (const fs::path& bad : {dir_ / "missing", dir_ / "not-executable"}) {
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"update"}, {"run", "--once"}, {"cache"}}) {
+      std::vector<std::string> args = {"--event-command", bad.string()};
+      args.insert(args.end(), command.begin(), command.end());
+      const RunResult r = Catcher(args);
+      EXPECT_EQ(r.exit_code, 2) << Describe(r);
+      const std::string said = "event-command: \"" + bad.string() + "\" is not an executable file";
+      const auto first = r.err.find(said);
+      ASSERT_NE(first, std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find(said, first + 1), std::string::npos) << "said twice: " << r.err;
+      EXPECT_NE(r.err.find("[config-invalid]"), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_TRUE(server_->WaitForLog("/" + name_ + "/list", 1, std::chrono::milliseconds(300)).empty())
+      << "the list was fetched";
+}
+
 // --- policy ------------------------------------------------------------------
 
 // Each case: a subscription's selection, deny rules, the images of version 1
