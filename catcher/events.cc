@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/atomic_file.h"  // SystemError
+#include "common/identifier.h"   // NewUuid
 #include "common/json_reader.h"  // QuoteUntrusted
 #include "common/log.h"
 #include "common/safe_dir.h"
@@ -37,15 +38,60 @@ void PutDirs(Event& e, const CacheLayout& layout) {
   Put(e, "VMCATCHER_CACHE_DIR_EXPIRE", layout.expired.string());
 }
 
-// The environment: ours (some of it), the event's variables capped, the
-// names of those cut, and the metadata file.
-std::vector<std::string> Environment(const Event& event, const std::string& metadata_file) {
+// A variable of ours that a handler is not given even when it inherits our
+// environment: vmcatcher's and catcher's own (one set by whoever started us
+// would pass for this event's, and one event's must never reach the next),
+// and systemd's to the service itself (a handler's stderr is not the
+// journal, and its notifications are not the service's).
+bool Withheld(std::string_view name) {
+  if (name.starts_with("VMCATCHER_") || name.starts_with("CATCHER_")) return true;
+  for (std::string_view service : {"NOTIFY_SOCKET", "JOURNAL_STREAM", "LISTEN_FDS", "LISTEN_PID",
+                                   "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC"}) {
+    if (name == service) return true;
+  }
+  return false;
+}
+
+// Ours, but what Withheld keeps back.
+std::vector<std::string> InheritedEnvironment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text = *entry;
+    if (!Withheld(text.substr(0, text.find('=')))) env.emplace_back(text);
+  }
+  return env;
+}
+
+// PATH, HOME, LANG, LC_ALL and TZ of ours.
+std::vector<std::string> CleanEnvironment() {
   std::vector<std::string> env;
   for (const char* keep : {"PATH", "HOME", "LANG", "LC_ALL", "TZ"}) {
     const char* value = std::getenv(keep);
     if (value != nullptr) env.push_back(std::string(keep) + "=" + value);
   }
+  return env;
+}
+
+// One identifier for every event of this process, as vmcatcher sets
+// VMCATCHER_EVENT_UUID_SESSION once per run: a handler tells the events of
+// one run from those of the next.
+const std::string& SessionUuid() {
+  static const std::string uuid = [] {
+    auto made = NewUuid();
+    return made.ok() ? *made : std::string();
+  }();
+  return uuid;
+}
+
+// The environment: ours (all but what is withheld, or only a few), the
+// event's variables capped, the names of those cut, the session and the
+// metadata file.
+std::vector<std::string> Environment(const Event& event, EventEnvironment from,
+                                     const std::string& metadata_file) {
+  std::vector<std::string> env =
+      from == EventEnvironment::kInherit ? InheritedEnvironment() : CleanEnvironment();
   if (std::getenv("PATH") == nullptr) env.emplace_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!SessionUuid().empty()) env.push_back("VMCATCHER_EVENT_UUID_SESSION=" + SessionUuid());
   std::string truncated;
   for (const auto& [name, value] : event.variables) {
     std::string capped = CapValue(value);
@@ -218,7 +264,8 @@ Result<EventRunner> MakeEventRunner(const Settings& settings) {
                                  std::string(search != nullptr ? search : "/usr/bin:/bin") + ")"))
         .With("key", "event-command");
   }
-  return EventRunner(std::move(argv), settings.event_timeout, metadata_dir);
+  return EventRunner(std::move(argv), settings.event_timeout, metadata_dir,
+                     settings.event_environment);
 }
 
 Event ProcessEvent(std::string_view type, const CacheLayout& layout) {
@@ -230,8 +277,11 @@ Event ProcessEvent(std::string_view type, const CacheLayout& layout) {
 }
 
 EventRunner::EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout,
-                         std::filesystem::path metadata_dir)
-    : argv_(std::move(argv)), timeout_(timeout), metadata_dir_(std::move(metadata_dir)) {}
+                         std::filesystem::path metadata_dir, EventEnvironment environment)
+    : argv_(std::move(argv)),
+      timeout_(timeout),
+      metadata_dir_(std::move(metadata_dir)),
+      environment_(environment) {}
 
 Status EventRunner::Run(const Event& event) const {
   if (argv_.empty()) return Ok();
@@ -242,7 +292,7 @@ Status EventRunner::Run(const Event& event) const {
   }
   SubprocessOptions child;
   child.argv = argv_;
-  child.environment = Environment(event, metadata->path().string());
+  child.environment = Environment(event, environment_, metadata->path().string());
   child.timeout = timeout_;
   auto ran = RunSubprocess(child);
   if (!ran.ok()) return std::move(ran).error().Prefix("cannot run " + what + ": ");

@@ -74,23 +74,26 @@ class EventRunner {
   // `metadata_dir` is where the metadata files go: created 0700 when missing,
   // refused (kUnsafePath) when it is a link or others can read or write it.
   EventRunner(std::vector<std::string> argv, std::chrono::seconds timeout,
-              std::filesystem::path metadata_dir);
+              std::filesystem::path metadata_dir,
+              EventEnvironment environment = EventEnvironment::kInherit);
 
   bool enabled() const { return !argv_.empty(); }
 
   // Runs the command for `event` and waits for it, at most the timeout (then
-  // its process group is killed). The environment is PATH, HOME, LANG, TZ
-  // from ours plus the event's variables (capped) and CATCHER_EVENT_*
-  // (above). Returns Ok() when it exited 0 (logged at info), kIo otherwise
-  // (its exit status or signal, or the timeout, in the message; or why the
-  // metadata file could not be written). A failure is not logged here: the
-  // caller reports it, once.
+  // its process group is killed). The environment is ours (kInherit: all
+  // but inherited VMCATCHER_* and CATCHER_* variables and systemd's to the
+  // service; kClean: PATH, HOME, LANG, LC_ALL, TZ), plus
+  // VMCATCHER_EVENT_UUID_SESSION (one per process), the event's variables
+  // (capped) and CATCHER_EVENT_* (above). Returns Ok() when it exited 0 (logged at info), kIo
+  // otherwise (its exit status or signal, or the timeout, in the message; or why the metadata file
+  // could not be written). A failure is not logged here: the caller reports it, once.
   Status Run(const Event& event) const;
 
  private:
   std::vector<std::string> argv_;
   std::chrono::seconds timeout_;
   std::filesystem::path metadata_dir_;
+  EventEnvironment environment_;
 };
 
 // The event runner the settings configure (none when no event command).

@@ -11,6 +11,7 @@
 
 #include "catcher/state.h"
 #include "common/unique_fd.h"
+#include "test/support/scoped_env.h"
 #include "test/support/temp_dir.h"
 
 namespace vmc::catcher {
@@ -263,6 +264,91 @@ TEST_F(EventRunTest, NoCommandRunsNothing) {
   const EventRunner runner({}, std::chrono::seconds(1), dir_ / "events");
   EXPECT_FALSE(runner.enabled());
   EXPECT_TRUE(runner.Run(ProcessEvent("ProcessPrefix", CacheLayout("/s"))).ok());
+}
+
+// --- the handler's environment ----------------------------------------------
+
+// What a handler was given: `env` of one run, as name -> value.
+std::map<std::string, std::string> EnvironmentOf(const EventRunner& runner, const Event& event,
+                                                 const fs::path& out) {
+  EXPECT_TRUE(runner.Run(event).ok());
+  std::map<std::string, std::string> seen;
+  std::istringstream lines(test::ReadFile(out));
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) seen[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return seen;
+}
+
+// vmcatcher gives its handlers its own environment (launch.py starts from
+// os.environ): a handler finds the service's OS_CLOUD or proxy there. What
+// catcher or vmcatcher variables the daemon was started with, and systemd's
+// to the service, are not passed on.
+TEST_F(EventRunTest, AHandlerInheritsTheServicesEnvironmentButNoEventsOrSystemdsVariables) {
+  const test::ScopedEnv env({{"OS_CLOUD", "site-cloud"},
+                             {"https_proxy", "http://proxy.example.org:3128"},
+                             {"VMCATCHER_EVENT_DC_TITLE", "stale title"},
+                             {"VMCATCHER_EVENT_VO", "stale vo"},
+                             {"CATCHER_EVENT_ID", "stale id"},
+                             {"NOTIFY_SOCKET", "/run/systemd/notify"},
+                             {"JOURNAL_STREAM", "8:12345"}});
+  const fs::path out = dir_ / "out" / "env";
+  const EventRunner runner({"/bin/sh", "-c", "env > \"$0\"", out.string()},
+                           std::chrono::seconds(10), dir_ / "events");
+  const ImageList list = MakeList("fresh title", "d");
+  auto seen = EnvironmentOf(
+      runner,
+      ImageEvent("AvailablePostfix", list, list.images()[0], "img", CacheLayout(dir_.path())), out);
+  EXPECT_EQ(seen["OS_CLOUD"], "site-cloud");
+  EXPECT_EQ(seen["https_proxy"], "http://proxy.example.org:3128");
+  EXPECT_EQ(seen["VMCATCHER_EVENT_DC_TITLE"], "fresh title");
+  EXPECT_EQ(seen["VMCATCHER_EVENT_VO"], "");  // the image has none: the event's, not the stale one
+  EXPECT_EQ(seen.count("CATCHER_EVENT_ID"), 0U);
+  EXPECT_EQ(seen.count("NOTIFY_SOCKET"), 0U);
+  EXPECT_EQ(seen.count("JOURNAL_STREAM"), 0U);
+}
+
+// One event's variables never reach the next: a Process event after an
+// image event carries no image variable, and both carry one session id.
+TEST_F(EventRunTest, NoVariableOfOneEventReachesTheNextAndTheSessionIsOnePerRun) {
+  const fs::path out = dir_ / "out" / "env";
+  const EventRunner runner({"/bin/sh", "-c", "env > \"$0\"", out.string()},
+                           std::chrono::seconds(10), dir_ / "events");
+  const ImageList list = MakeList("t", "d");
+  auto first = EnvironmentOf(
+      runner, ImageEvent("AvailablePostfix", list, list.images()[0], "img", CacheLayout("/s")),
+      out);
+  auto second = EnvironmentOf(runner, ProcessEvent("ProcessPostfix", CacheLayout("/s")), out);
+  EXPECT_EQ(first.count("VMCATCHER_EVENT_DC_IDENTIFIER"), 1U);
+  for (const auto& [name, value] : second) {
+    EXPECT_FALSE(name.starts_with("VMCATCHER_EVENT_") && name != "VMCATCHER_EVENT_TYPE" &&
+                 name != "VMCATCHER_EVENT_UUID_SESSION")
+        << name << "=" << value << " reached the next event";
+  }
+  EXPECT_EQ(second["VMCATCHER_EVENT_TYPE"], "ProcessPostfix");
+  const std::string session = first["VMCATCHER_EVENT_UUID_SESSION"];
+  EXPECT_EQ(session.size(), 36U) << session;
+  EXPECT_EQ(second["VMCATCHER_EVENT_UUID_SESSION"], session);
+  // Another runner of the same process (the daemon's next cycle): the same.
+  const EventRunner next({"/bin/sh", "-c", "env > \"$0\"", out.string()}, std::chrono::seconds(10),
+                         dir_ / "events");
+  EXPECT_EQ(EnvironmentOf(next, ProcessEvent("ProcessPrefix", CacheLayout("/s")),
+                          out)["VMCATCHER_EVENT_UUID_SESSION"],
+            session);
+}
+
+// event-environment = clean: only PATH, HOME, LANG, LC_ALL and TZ of ours.
+TEST_F(EventRunTest, ACleanEnvironmentKeepsOnlyAFewOfOurVariables) {
+  const test::ScopedEnv env({{"OS_CLOUD", "site-cloud"}, {"TZ", "UTC"}});
+  const fs::path out = dir_ / "out" / "env";
+  const EventRunner runner({"/bin/sh", "-c", "env > \"$0\"", out.string()},
+                           std::chrono::seconds(10), dir_ / "events", EventEnvironment::kClean);
+  auto seen = EnvironmentOf(runner, ProcessEvent("ProcessPrefix", CacheLayout("/s")), out);
+  EXPECT_EQ(seen.count("OS_CLOUD"), 0U);
+  EXPECT_EQ(seen["TZ"], "UTC");
+  EXPECT_FALSE(seen["PATH"].empty());
+  EXPECT_EQ(seen["VMCATCHER_EVENT_TYPE"], "ProcessPrefix");
 }
 
 }  // namespace

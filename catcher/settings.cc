@@ -10,6 +10,7 @@
 #include "catcher/image_format.h"
 #include "catcher/policy.h"
 #include "common/clock.h"
+#include "common/json_reader.h"  // QuoteUntrusted
 #include "common/url.h"
 
 namespace vmc::catcher {
@@ -39,6 +40,18 @@ Status Duration(const Invocation& inv, const char* key, std::chrono::seconds* ou
   }
   *out = *parsed;
   return Ok();
+}
+
+Status EventEnvironmentOf(const Invocation& inv, EventEnvironment* out) {
+  const auto text = inv.Find<std::string>("event-environment");
+  if (!text || *text == "inherit") return Ok();
+  if (*text == "clean") {
+    *out = EventEnvironment::kClean;
+    return Ok();
+  }
+  return Error(ErrorCode::kConfigInvalid,
+               "event-environment: " + QuoteUntrusted(*text) + " is neither inherit nor clean")
+      .With("key", "event-environment");
 }
 
 // Each `image-credentials = ORIGIN FILE` line into *out, by normalised origin.
@@ -89,6 +102,7 @@ po::options_description ConfigKeys() {
       ("ca-dir", po::value<std::string>())               //
       ("event-command", po::value<std::string>())        //
       ("event-timeout", po::value<std::string>())        //
+      ("event-environment", po::value<std::string>())    //
       ("proxy", po::value<std::string>())                //
       ("connect-timeout", po::value<std::string>())      //
       ("fetch-timeout", po::value<std::string>())        //
@@ -126,6 +140,7 @@ Result<Settings> ResolveSettings(const Invocation& inv) {
   s.ca_dir = inv.Find<std::string>("ca-dir").value_or(kDefaultCaDir);
   s.event_command = inv.Find<std::string>("event-command").value_or("");
   VMC_RETURN_IF_ERROR(Duration(inv, "event-timeout", &s.event_timeout));
+  VMC_RETURN_IF_ERROR(EventEnvironmentOf(inv, &s.event_environment));
   VMC_RETURN_IF_ERROR(Duration(inv, "connect-timeout", &s.connect_timeout));
   VMC_RETURN_IF_ERROR(Duration(inv, "fetch-timeout", &s.fetch_timeout));
   VMC_RETURN_IF_ERROR(Duration(inv, "low-speed-time", &s.low_speed_time));

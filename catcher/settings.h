@@ -28,6 +28,11 @@
 
 namespace vmc::catcher {
 
+// What a handler's environment starts from (`event-environment`): the
+// daemon's own, as vmcatcher gives it (a handler reads OS_CLOUD, a proxy or
+// its own settings there), or only PATH, HOME, LANG, LC_ALL and TZ.
+enum class EventEnvironment { kInherit, kClean };
+
 struct Settings {
   std::filesystem::path state_dir;
   std::filesystem::path policy_path;
@@ -35,6 +40,7 @@ struct Settings {
   std::filesystem::path ca_dir;
   std::string event_command;
   std::chrono::seconds event_timeout{300};
+  EventEnvironment event_environment = EventEnvironment::kInherit;
   // Transfers.
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds fetch_timeout{300};

@@ -127,5 +127,24 @@ TEST(SiteConfigTest, AKeyCommentedOutShowsItsDefault) {
   EXPECT_EQ(every->interval, installed->interval);
 }
 
+// event-environment: inherit (the default, as vmcatcher) or clean; any other
+// value is refused with the key and the value.
+TEST(SettingsTest, EventEnvironmentIsInheritOrClean) {
+  const auto unset = Resolve("");
+  ASSERT_TRUE(unset.ok()) << unset.error().message();
+  EXPECT_EQ(unset->event_environment, EventEnvironment::kInherit);
+  const auto clean = Resolve("event-environment = clean\n");
+  ASSERT_TRUE(clean.ok()) << clean.error().message();
+  EXPECT_EQ(clean->event_environment, EventEnvironment::kClean);
+  const auto inherit = Resolve("event-environment = inherit\n");
+  ASSERT_TRUE(inherit.ok()) << inherit.error().message();
+  EXPECT_EQ(inherit->event_environment, EventEnvironment::kInherit);
+  const auto bad = Resolve("event-environment = dirty\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("event-environment: \"dirty\" is neither inherit nor clean"),
+            std::string::npos)
+      << bad.error().message();
+}
+
 }  // namespace
 }  // namespace vmc::catcher
