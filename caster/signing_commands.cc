@@ -12,6 +12,7 @@
 #include "caster/publish.h"
 #include "caster/settings.h"
 #include "caster/signing.h"
+#include "caster/transfer_bar.h"
 #include "common/atomic_file.h"
 #include "common/credentials.h"
 #include "common/digest.h"
@@ -218,7 +219,11 @@ Status UploadImages(HttpClient& client, const SignedList& s, const UploadTarget&
     request.source = file;
     request.credentials = credentials;
     LogInfo("uploading image " + image_id + " to " + RedactUrl(request.url));
+    // An image may be gigabytes: a bar on a terminal. The list is not.
+    TransferBar bar(name);
+    request.progress = bar.Observer();
     VMC_RETURN_IF_ERROR(client.Upload(request));
+    bar.Finish();
   }
   return Ok();
 }
