@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include "caster/transfer_bar.h"
 #include "common/progress.h"
+#include "common/url.h"
 
 namespace vmc::caster {
 namespace {
@@ -10,8 +12,6 @@ namespace {
 // Hashes what it receives; restarts when the server sends from byte 0.
 class HashingSink final : public DownloadSink {
  public:
-  explicit HashingSink(const std::string& label) : bar_(label, 0) {}
-
   Status Begin(uint64_t first_byte) override {
     (void)first_byte;  // never resumes: it always asks from 0
     hash_.Reset();
@@ -22,12 +22,10 @@ class HashingSink final : public DownloadSink {
   Status Write(const char* data, size_t n) override {
     hash_.Update(data, n);
     size_ += n;
-    bar_.Update(size_);
     return Ok();
   }
 
   Result<FileDigest> Finish() {
-    bar_.Finish();
     VMC_ASSIGN_OR_RETURN(std::string hex, hash_.FinishHex());
     return FileDigest{std::move(hex), size_};
   }
@@ -35,8 +33,15 @@ class HashingSink final : public DownloadSink {
  private:
   Sha512 hash_;
   uint64_t size_ = 0;
-  ProgressBar bar_;
 };
+
+// The image's file name, as a person knows the image; the URL (without
+// credentials) when its path names no file.
+std::string TransferLabel(const std::string& url) {
+  auto name = UrlFileName(url);
+  if (name.ok() && !name->empty()) return *name;
+  return RedactUrl(url);
+}
 
 }  // namespace
 
@@ -51,12 +56,15 @@ Result<FileDigest> MeasureFile(const std::filesystem::path& path) {
 
 Result<FileDigest> MeasureUrl(HttpClient& client, const std::string& url,
                               const Credentials& credentials) {
-  HashingSink sink(RedactUrl(url));
+  HashingSink sink;
+  TransferBar bar(TransferLabel(url));
   DownloadRequest request;
   request.url = url;
   request.credentials = credentials;
   request.protocols = kLocalProtocols;  // the publisher's own URL
+  request.progress = bar.Observer();
   VMC_RETURN_IF_ERROR(client.Download(request, sink));
+  bar.Finish();
   return sink.Finish();
 }
 

@@ -12,6 +12,7 @@
 #include "caster/publish.h"
 #include "caster/settings.h"
 #include "caster/signing.h"
+#include "caster/transfer_bar.h"
 #include "common/atomic_file.h"
 #include "common/credentials.h"
 #include "common/digest.h"
@@ -213,9 +214,16 @@ Status UploadImages(HttpClient& client, const SignedList& s, const UploadTarget&
     if (!s.list.FindImage(image_id)) continue;
     VMC_ASSIGN_OR_RETURN(const std::string name, PublishedImageName(file));
     VMC_ASSIGN_OR_RETURN(std::string image_url, SiblingUrl(target.url, name));
-    UploadRequest request{std::move(image_url), file, credentials};
+    UploadRequest request;
+    request.url = std::move(image_url);
+    request.source = file;
+    request.credentials = credentials;
     LogInfo("uploading image " + image_id + " to " + RedactUrl(request.url));
+    // An image may be gigabytes: a bar on a terminal. The list is not.
+    TransferBar bar(name);
+    request.progress = bar.Observer();
     VMC_RETURN_IF_ERROR(client.Upload(request));
+    bar.Finish();
   }
   return Ok();
 }
@@ -243,7 +251,11 @@ Status Publish(const Invocation& inv) {
   VMC_RETURN_IF_ERROR(Record(store, s, false));
   if (with_images) VMC_RETURN_IF_ERROR(UploadImages(client, s, target, credentials));
   VMC_ASSIGN_OR_RETURN(const TempFile file, TempFile::Create(s.smime));
-  VMC_RETURN_IF_ERROR(client.Upload({target.url, file.path(), credentials}));
+  UploadRequest list_upload;
+  list_upload.url = target.url;
+  list_upload.source = file.path();
+  list_upload.credentials = credentials;
+  VMC_RETURN_IF_ERROR(client.Upload(list_upload));
   VMC_RETURN_IF_ERROR(Record(store, s, true));
   if (inv.json) {
     rapidjson::StringBuffer b;

@@ -319,11 +319,48 @@ void SetCredentials(OptionSetter& set, const Credentials& credentials) {
 
 enum class Direction { kReceive, kUpload };
 
-// Resets the handle (its connections, TLS sessions and DNS cache survive) and
-// applies the settings every transfer shares.
-// Cancels a download when the flag it is given is set.
-int OnTransferInfo(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+// What libcurl's progress callback looks after during one transfer: the
+// caller's cancellation flag and its progress observer, either may be absent.
+struct TransferWatch {
+  Direction direction = Direction::kReceive;
+  const std::atomic<bool>* cancel = nullptr;
+  const TransferProgress* progress = nullptr;
+
+  bool empty() const { return cancel == nullptr && (progress == nullptr || !*progress); }
+};
+
+uint64_t Count(curl_off_t bytes) { return bytes > 0 ? static_cast<uint64_t>(bytes) : 0; }
+
+// libcurl's CURLOPT_XFERINFOFUNCTION: reports the counts libcurl keeps (the
+// download total is the response's Content-Length, the upload total
+// CURLOPT_INFILESIZE_LARGE) and stops the transfer when the flag is set.
+int OnTransferInfo(void* user, curl_off_t download_total, curl_off_t downloaded,
+                   curl_off_t upload_total, curl_off_t uploaded) {
+  const auto* watch = static_cast<const TransferWatch*>(user);
+  if (watch->progress != nullptr && *watch->progress) {
+    const bool up = watch->direction == Direction::kUpload;
+    // Exceptions must not unwind through libcurl's C frames, and a progress
+    // display that failed is no reason to fail the transfer.
+    try {
+      (*watch->progress)(Count(up ? uploaded : downloaded),
+                         Count(up ? upload_total : download_total));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): see above
+    }
+  }
+  return watch->cancel != nullptr && watch->cancel->load() ? 1 : 0;
+}
+
+// Asks libcurl to call OnTransferInfo with `watch`, unless it has nothing to
+// look after: then libcurl keeps its progress meter off, as by default.
+// REQUIRES: `watch` outlives the transfer.
+Status WatchTransfer(CURL* easy, const TransferWatch& watch, const Context& context) {
+  if (watch.empty()) return Ok();
+  if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, OnTransferInfo) != CURLE_OK ||
+      curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &watch) != CURLE_OK ||
+      curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK) {
+    return context.Fail(ErrorCode::kNetwork, "cannot install the progress callback");
+  }
+  return Ok();
 }
 
 // The URL a transfer is given, parsed once by libcurl's URL API: the handle
@@ -352,6 +389,8 @@ Result<TargetUrl> Target(const std::string& url, std::string_view protocols,
   return target;
 }
 
+// Resets the handle (its connections, TLS sessions and DNS cache survive) and
+// applies the settings every transfer shares.
 Status Prepare(CURL* easy, const HttpOptions& o, Direction direction, CURLU* url,
                std::string_view scheme, const std::string& protocols,
                const Credentials& credentials, std::chrono::milliseconds total_timeout,
@@ -778,15 +817,11 @@ Result<DownloadResult> HttpClient::Download(const DownloadRequest& request, Down
   const std::string range = std::to_string(request.resume_offset) + "-";
   if (request.resume_offset > 0) set.String(CURLOPT_RANGE, range.c_str());
   set.WriteFunction(OnBody).Pointer(CURLOPT_WRITEDATA, &body);
-  if (request.cancel != nullptr) {
-    // libcurl calls this about once a second even while no byte arrives.
-    set.Long(CURLOPT_NOPROGRESS, 0L)
-        .Pointer(CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
-    if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, OnTransferInfo) != CURLE_OK) {
-      return context.Fail(ErrorCode::kNetwork, "cannot install the cancellation callback");
-    }
-  }
   VMC_RETURN_IF_ERROR(set.status(context));
+  // libcurl calls it about once a second even while no byte arrives, so a
+  // cancellation is seen within that.
+  const TransferWatch watch{Direction::kReceive, request.cancel, &request.progress};
+  VMC_RETURN_IF_ERROR(WatchTransfer(easy, watch, context));
 
   const CURLcode rc = curl_easy_perform(easy);
   if (body.failure) return *std::move(body.failure);
@@ -847,6 +882,8 @@ Status HttpClient::Upload(const UploadRequest& request) {
         .Long(CURLOPT_FTP_CREATE_MISSING_DIRS, static_cast<long>(CURLFTP_CREATE_DIR_RETRY));
   }
   VMC_RETURN_IF_ERROR(set.status(context));
+  const TransferWatch watch{Direction::kUpload, nullptr, &request.progress};
+  VMC_RETURN_IF_ERROR(WatchTransfer(easy, watch, context));
 
   const CURLcode rc = curl_easy_perform(easy);
   Status status = Ok();

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,17 @@ struct SshKey {
   std::string passphrase;
 };
 using Credentials = std::variant<std::monostate, BasicAuth, BearerToken, SshKey>;
+
+// How far one transfer is, as libcurl counts it (its CURLOPT_XFERINFOFUNCTION):
+// `done` bytes of `total`, where total is 0 while unknown (a response without
+// Content-Length, or before its headers). For a download both count this
+// response's body (after resume_offset when the server honoured the range);
+// for an upload, the bytes of the source file read so far and its size.
+// Called on the transferring thread, from inside libcurl, often (after each
+// block and at least once a second, even while no byte moves), so it must be
+// quick. It must not call the HttpClient. What it throws is dropped: a display
+// is not worth a transfer. An empty function: libcurl is not asked to report.
+using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 struct HttpOptions {
   // Schemes Upload may use. Uploads never follow redirects. (Fetch and
@@ -175,6 +187,8 @@ struct DownloadRequest {
   // HttpOptions::transfer_timeout. Past it Download fails with
   // kTransferTimeout, the bytes delivered so far staying with the sink.
   std::chrono::milliseconds timeout{0};
+  // Told how far the download is; see TransferProgress.
+  TransferProgress progress;
 };
 
 struct DownloadResult {
@@ -192,6 +206,9 @@ struct UploadRequest {
   std::string url;
   std::filesystem::path source;
   Credentials credentials;
+  // Told how far the upload is (total: the size of `source`); see
+  // TransferProgress.
+  TransferProgress progress;
 };
 
 class HttpClient {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test/support/loopback.h"
@@ -103,6 +106,26 @@ UploadRequest Put(std::string url, fs::path source, Credentials credentials = {}
   request.credentials = std::move(credentials);
   return request;
 }
+
+// What a TransferProgress was told, in order: (done, total) pairs.
+struct ProgressLog {
+  TransferProgress Observer() {
+    return [this](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
+  }
+  // The totals told, once each, in order.
+  std::vector<uint64_t> Totals() const {
+    std::vector<uint64_t> out;
+    for (const auto& [done, total] : calls) {
+      if (out.empty() || out.back() != total) out.push_back(total);
+    }
+    return out;
+  }
+  bool DoneNeverDecreases() const {
+    return std::is_sorted(calls.begin(), calls.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+};
 
 // A CA in a hashed directory ("<hash>.0", as in /etc/grid-security/certificates)
 // and a server certificate for localhost and 127.0.0.1, all EC P-256.
@@ -757,6 +780,71 @@ TEST_F(HttpTest, DownloadOfMissingObjectIsHttpStatus) {
   EXPECT_EQ(sink.writes, 0);
 }
 
+// The total is the response's Content-Length as libcurl read it (0 before
+// the headers), and the last report is the whole object.
+TEST_F(HttpTest, DownloadProgressTotalIsContentLength) {
+  HttpClient client = Client();
+  StringSink sink;
+  ProgressLog log;
+  DownloadRequest request = Object(tls_->Url("/big.bin"), big_->size());
+  request.progress = log.Observer();
+  const auto result = client.Download(request, sink);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.calls.back(), std::make_pair(uint64_t{big_->size()}, uint64_t{big_->size()}));
+  EXPECT_EQ(log.Totals().back(), big_->size());
+  EXPECT_LE(log.Totals().size(), 2u) << "the total is 0, then the Content-Length";
+  EXPECT_TRUE(log.DoneNeverDecreases());
+}
+
+TEST_F(HttpTest, DownloadProgressTotalUnknownWithoutContentLength) {
+  HttpClient client = Client();
+  StringSink sink;
+  ProgressLog log;
+  DownloadRequest request = Object(tls_->Url("/chunked/big.bin"));
+  request.progress = log.Observer();
+  const auto result = client.Download(request, sink);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.Totals(), std::vector<uint64_t>{0});
+  EXPECT_EQ(log.calls.back().first, big_->size());
+}
+
+TEST_F(HttpTest, DownloadProgressOfFileUrlKnowsTheSize) {
+  const fs::path file = dir_->path() / "progress.img";
+  WriteFile(file, *big_);
+  HttpClient client = Client();
+  StringSink sink;
+  ProgressLog log;
+  DownloadRequest request = Object("file://" + file.string());
+  request.protocols = kLocalProtocols;
+  request.progress = log.Observer();
+  const auto result = client.Download(request, sink);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.calls.back(), std::make_pair(uint64_t{big_->size()}, uint64_t{big_->size()}));
+}
+
+// One libcurl callback serves both: an observer does not keep a download
+// from being cancelled.
+TEST_F(HttpTest, CancelStopsADownloadThatReportsProgress) {
+  HttpClient client = Client();
+  StringSink sink;
+  ProgressLog log;
+  const std::atomic<bool> cancel{true};
+  DownloadRequest request = Object(tls_->Url("/stalled/big.bin"));
+  request.cancel = &cancel;
+  request.progress = log.Observer();
+  const auto start = Clock::now();
+  const auto result = client.Download(request, sink);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), ErrorCode::kNetwork);
+  EXPECT_NE(result.error().message().find("cancelled"), std::string::npos)
+      << result.error().ToString();
+  EXPECT_LT(SecondsSince(start), 3.0);
+  EXPECT_FALSE(log.calls.empty());
+}
+
 // ---------------------------------------------------------------------------
 // Uploads.
 
@@ -816,6 +904,39 @@ TEST_F(HttpTest, UploadToFileReplacesAtomically) {
     names.push_back(entry.path().filename().string());
   }
   EXPECT_EQ(names, std::vector<std::string>{"list.smime"}) << "temporary file left behind";
+}
+
+// The total is the source file's size, and the last report is all of it.
+TEST_F(HttpTest, UploadProgressTotalIsTheFileSize) {
+  HttpClient client = Client();
+  const fs::path source = dir_->path() / "progress-put.img";
+  const std::string content = RandomBytes(2 << 20, 4);
+  WriteFile(source, content);
+  ProgressLog log;
+  UploadRequest request =
+      Put(basic_->Url("/progress/image.img"), source, BasicAuth{kUser, kPassword});
+  request.progress = log.Observer();
+  const Status status = client.Upload(request);
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.calls.back(), std::make_pair(uint64_t{content.size()}, uint64_t{content.size()}));
+  EXPECT_EQ(log.Totals().back(), content.size());
+  EXPECT_TRUE(log.DoneNeverDecreases());
+  EXPECT_EQ(ReadFile(basic_->root() / "progress/image.img"), content);
+}
+
+TEST_F(HttpTest, UploadProgressToFileUrl) {
+  TempDir target;
+  const fs::path source = dir_->path() / "progress-file.img";
+  WriteFile(source, *big_);
+  HttpClient client = Client();
+  ProgressLog log;
+  UploadRequest request = Put("file://" + (target / "image.img").string(), source);
+  request.progress = log.Observer();
+  const Status status = client.Upload(request);
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.calls.back(), std::make_pair(uint64_t{big_->size()}, uint64_t{big_->size()}));
 }
 
 TEST_F(HttpTest, UploadToDirectoryUrlRejected) {
@@ -911,6 +1032,20 @@ TEST_F(SftpTest, UploadReplacesRemoteFileByRename) {
     names.push_back(entry.path().filename().string());
   }
   EXPECT_EQ(names, std::vector<std::string>{"list.smime"}) << "temporary file left behind";
+}
+
+TEST_F(SftpTest, UploadProgressTotalIsTheFileSize) {
+  HttpClient client = Client(sshd_->known_hosts());
+  const fs::path source = local_ / "image.img";
+  const std::string content = RandomBytes(1 << 20, 6);
+  WriteFile(source, content);
+  ProgressLog log;
+  UploadRequest request = Put(Url(remote_ / "image.img"), source, Key());
+  request.progress = log.Observer();
+  const Status status = client.Upload(request);
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  ASSERT_FALSE(log.calls.empty());
+  EXPECT_EQ(log.calls.back(), std::make_pair(uint64_t{content.size()}, uint64_t{content.size()}));
 }
 
 TEST_F(SftpTest, UnknownHostKeyRejected) {

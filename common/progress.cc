@@ -52,6 +52,11 @@ void ProgressBar::Update(std::uint64_t done) {
   Draw(false);
 }
 
+void ProgressBar::Update(std::uint64_t done, std::uint64_t total) {
+  total_ = total;
+  Update(done);
+}
+
 void ProgressBar::Finish() {
   if (finished_) return;
   finished_ = true;

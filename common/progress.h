@@ -27,6 +27,9 @@ class ProgressBar {
 
   // Records that `done` bytes of `total` are done; redraws when due.
   void Update(std::uint64_t done);
+  // The same with the total as now known (0: unknown), for a transfer that
+  // learns its size as it goes (a download's Content-Length).
+  void Update(std::uint64_t done, std::uint64_t total);
 
   // Draws the final state and ends the line. Called by the destructor too.
   void Finish();

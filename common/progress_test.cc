@@ -34,6 +34,18 @@ TEST(ProgressTest, EnabledBarDrawsAndEndsTheLine) {
   EXPECT_EQ(err.back(), '\n');
 }
 
+// A transfer learns its total as it goes (a download's Content-Length).
+TEST(ProgressTest, TotalLearnedDuringTheWorkIsShown) {
+  testing::internal::CaptureStderr();
+  {
+    ProgressBar bar("x", 0, true);
+    bar.Update(0);
+    bar.Update(512, 2048);
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("x [######                  ]  25%  512 B/2.0 KiB"), std::string::npos) << err;
+}
+
 TEST(ProgressTest, HumanBytes) {
   EXPECT_EQ(HumanBytes(0), "0 B");
   EXPECT_EQ(HumanBytes(1536), "1.5 KiB");

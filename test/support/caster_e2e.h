@@ -88,16 +88,35 @@ class CasterE2eTest : public ::testing::Test {
   // the test needs caster started in another way (setsid: no terminal).
   RunResult Caster(const std::vector<std::string>& args,
                    const std::vector<std::string>& prefix = {}) const {
-    std::vector<std::string> argv = prefix;
-    argv.insert(argv.end(),
-                {VMC_CASTER_BIN, "--store", store_.string(), "--config", config_.string()});
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Bare(argv);
+    return Bare(CasterArgv(args, prefix));
+  }
+
+  // caster as Caster() runs it, its stderr a pseudo-terminal: `err` is what
+  // a person at a terminal sees (RunOptions::stderr_terminal).
+  RunResult CasterOnTerminal(const std::vector<std::string>& args) const {
+    RunOptions options = Environment();
+    options.stderr_terminal = true;
+    return test::Run(CasterArgv(args, {}), options);
   }
 
   // argv as it is (caster without --store or --config, to see its
   // defaults), in this test's environment.
   RunResult Bare(const std::vector<std::string>& argv) const {
+    return test::Run(argv, Environment());
+  }
+
+  // `prefix`, caster with this test's store and config file, `args`.
+  std::vector<std::string> CasterArgv(const std::vector<std::string>& args,
+                                      const std::vector<std::string>& prefix) const {
+    std::vector<std::string> argv = prefix;
+    argv.insert(argv.end(),
+                {VMC_CASTER_BIN, "--store", store_.string(), "--config", config_.string()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // This test's environment for caster.
+  RunOptions Environment() const {
     RunOptions options;
     options.timeout = std::chrono::seconds(60);
     options.env = {{"XDG_CONFIG_HOME", (dir_ / "xdg-config").string()},
@@ -105,7 +124,7 @@ class CasterE2eTest : public ::testing::Test {
                    {"HOME", (dir_ / "home").string()}};
     options.unset_env = {"http_proxy",  "https_proxy", "HTTP_PROXY",
                          "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
-    return test::Run(argv, options);
+    return options;
   }
 
   // caster expecting success; its stdout.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,15 @@ pid_t Spawn(const std::vector<std::string>& argv, const RunOptions& options,
   return pid;
 }
 
+// A pseudo-terminal in the shape of a pipe: ends[0] the side the test reads
+// (the master), ends[1] the side the child writes (the terminal). Once the
+// child and the test have closed the terminal, a read of the master fails
+// (EIO), which Run takes as the end, as it takes a pipe's EOF.
+bool OpenTerminal(int ends[2]) {
+  if (openpty(&ends[0], &ends[1], nullptr, nullptr, nullptr) != 0) return false;
+  return fcntl(ends[0], F_SETFD, FD_CLOEXEC) == 0 && fcntl(ends[1], F_SETFD, FD_CLOEXEC) == 0;
+}
+
 }  // namespace
 
 std::string Describe(const RunResult& r) {
@@ -75,8 +85,8 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
   RunResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      pipe2(err_pipe, O_CLOEXEC) != 0) {
-    std::perror("pipe2");
+      !(options.stderr_terminal ? OpenTerminal(err_pipe) : pipe2(err_pipe, O_CLOEXEC) == 0)) {
+    std::perror(options.stderr_terminal ? "openpty" : "pipe2");
     std::abort();
   }
   posix_spawn_file_actions_t actions;

@@ -21,6 +21,10 @@ struct RunOptions {
   std::vector<std::string> unset_env;
   std::optional<std::filesystem::path> cwd;
   std::chrono::seconds timeout{120};
+  // The child's stderr is a pseudo-terminal (isatty(2) is true; stdin and
+  // stdout stay pipes): RunResult::err is then what that terminal showed,
+  // its line ends "\r\n" as a terminal's are.
+  bool stderr_terminal = false;
 };
 
 struct RunResult {
