@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -45,11 +47,10 @@ void PutDirs(Event& e, const CacheLayout& layout) {
 // journal, and its notifications are not the service's).
 bool Withheld(std::string_view name) {
   if (name.starts_with("VMCATCHER_") || name.starts_with("CATCHER_")) return true;
-  for (std::string_view service : {"NOTIFY_SOCKET", "JOURNAL_STREAM", "LISTEN_FDS", "LISTEN_PID",
-                                   "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC"}) {
-    if (name == service) return true;
-  }
-  return false;
+  constexpr std::array<std::string_view, 7> kService = {
+      "NOTIFY_SOCKET",  "JOURNAL_STREAM", "LISTEN_FDS",   "LISTEN_PID",
+      "LISTEN_FDNAMES", "WATCHDOG_PID",   "WATCHDOG_USEC"};
+  return std::ranges::find(kService, name) != kService.end();
 }
 
 // Ours, but what Withheld keeps back.
@@ -76,11 +77,11 @@ std::vector<std::string> CleanEnvironment() {
 // VMCATCHER_EVENT_UUID_SESSION once per run: a handler tells the events of
 // one run from those of the next.
 const std::string& SessionUuid() {
-  static const std::string uuid = [] {
+  static const std::string kUuid = [] {
     auto made = NewUuid();
     return made.ok() ? *made : std::string();
   }();
-  return uuid;
+  return kUuid;
 }
 
 // The environment: ours (all but what is withheld, or only a few), the

@@ -33,14 +33,14 @@ std::string ReadText(const std::string& path) {
 }
 
 const std::string& SiteConfig() {
-  static const std::string text = ReadText(VMC_SITE_CONFIG);
-  return text;
+  static const std::string kText = ReadText(VMC_SITE_CONFIG);
+  return kText;
 }
 
 // "key = value" and "#key = value" lines: a key set, or one shown.
 const std::regex& KeyLine() {
-  static const std::regex line("^#?([a-z][a-z0-9-]*) = (.*)$");
-  return line;
+  static const std::regex kLine("^#?([a-z][a-z0-9-]*) = (.*)$");
+  return kLine;
 }
 
 std::set<std::string> KeysOf(const std::string& text) {
